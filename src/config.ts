@@ -1,0 +1,438 @@
+/**
+ * Configuration: command-line flags and `SHAT_*` environment variables become one typed,
+ * validated {@link Config}. A flag beats its environment variable, which beats the default.
+ * Everything here is pure (the environment is passed in), so every refusal is unit-tested.
+ */
+import { parseArgs } from "node:util";
+import { formatDuration, formatSize, parseDuration, parseSize } from "./units.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+/** The program version, taken from deno.json so there is one place to bump it. */
+export const VERSION: string = denoJson.version;
+
+/** Log levels, least to most severe. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** Everything the server can be told at start. Durations are milliseconds; sizes are bytes. */
+export interface Config {
+  host: string;
+  port: number;
+  name: string;
+  motd: string;
+  history: number;
+  announceMax: number;
+  maxLine: number;
+  maxOutbox: number;
+  rateLimit: number;
+  maxStrikes: number;
+  banDuration: number;
+  banFile: string;
+  adminToken: string;
+  token: string;
+  authTimeout: number;
+  maxClients: number;
+  maxPerIp: number;
+  lineTimeout: number;
+  idleTimeout: number;
+  logLevel: LogLevel;
+  safeMode: boolean;
+}
+
+/** A mistake in the configuration; its message is the one line shown to the person. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Kind =
+  | { type: "string"; allowEmpty?: boolean; maxLength?: number; printable?: boolean }
+  | { type: "int"; min: number; max: number }
+  | { type: "port" }
+  | { type: "size"; min: number; max: number }
+  | { type: "duration"; min: number; zeroMeans?: string }
+  | { type: "bool" }
+  | { type: "level" };
+
+interface OptionSpec {
+  key: keyof Config;
+  flag: string;
+  kind: Kind;
+  value?: string;
+  help: string;
+  defaultText?: string;
+  secret?: boolean;
+}
+
+/** The table of options: one row per flag, the single source for parsing, env and --help. */
+const OPTIONS: OptionSpec[] = [
+  {
+    key: "host",
+    flag: "host",
+    kind: { type: "string" },
+    value: "ADDR",
+    help: "address to listen on",
+  },
+  {
+    key: "port",
+    flag: "port",
+    kind: { type: "port" },
+    value: "N",
+    help: "TCP port (0 picks a free one)",
+  },
+  {
+    key: "name",
+    flag: "name",
+    kind: { type: "string", maxLength: 40, printable: true },
+    value: "TEXT",
+    help: "server name shown in the welcome banner",
+  },
+  {
+    key: "motd",
+    flag: "motd",
+    kind: { type: "string", allowEmpty: true },
+    value: "FILE",
+    help: "file whose text is shown to everyone who joins",
+    defaultText: "none",
+  },
+  {
+    key: "history",
+    flag: "history",
+    kind: { type: "int", min: 0, max: 10_000 },
+    value: "N",
+    help: "chat lines a newcomer is shown (0 = none)",
+  },
+  {
+    key: "announceMax",
+    flag: "announce-max",
+    kind: { type: "int", min: 0, max: 10_000_000 },
+    value: "N",
+    help: "announce joins/leaves only while at most N are online (0 = always)",
+  },
+  {
+    key: "maxLine",
+    flag: "max-line",
+    kind: { type: "size", min: 16, max: 1024 * 1024 },
+    value: "BYTES",
+    help: "longest accepted line; longer ones are refused with a notice",
+  },
+  {
+    key: "maxOutbox",
+    flag: "max-outbox",
+    kind: { type: "size", min: 1024, max: 1024 ** 3 },
+    value: "BYTES",
+    help: "unsent bytes a client may fall behind before it is disconnected",
+  },
+  {
+    key: "rateLimit",
+    flag: "rate-limit",
+    kind: { type: "duration", min: 0, zeroMeans: "off" },
+    value: "DUR",
+    help: "least time between a client's lines; a faster line is dropped and struck",
+  },
+  {
+    key: "maxStrikes",
+    flag: "max-strikes",
+    kind: { type: "int", min: 1, max: 1_000_000 },
+    value: "N",
+    help: "strikes that get an address banned",
+  },
+  {
+    key: "banDuration",
+    flag: "ban-duration",
+    kind: { type: "duration", min: 1 },
+    value: "DUR",
+    help: "how long a ban lasts",
+  },
+  {
+    key: "banFile",
+    flag: "ban-file",
+    kind: { type: "string", allowEmpty: true },
+    value: "FILE",
+    help: 'where bans are kept across restarts ("" = memory only)',
+  },
+  {
+    key: "adminToken",
+    flag: "admin-token",
+    kind: { type: "string", allowEmpty: true },
+    value: "TOKEN",
+    help: "enables operators: /op TOKEN",
+    defaultText: "none, operators off",
+    secret: true,
+  },
+  {
+    key: "token",
+    flag: "token",
+    kind: { type: "string", allowEmpty: true },
+    value: "TOKEN",
+    help: "makes the room private: a client's first line must be this token",
+    defaultText: "none, open room",
+    secret: true,
+  },
+  {
+    key: "authTimeout",
+    flag: "auth-timeout",
+    kind: { type: "duration", min: 1 },
+    value: "DUR",
+    help: "time allowed to send the room token",
+  },
+  {
+    key: "maxClients",
+    flag: "max-clients",
+    kind: { type: "int", min: 0, max: 10_000_000 },
+    value: "N",
+    help: "connections served at once (0 = no limit)",
+  },
+  {
+    key: "maxPerIp",
+    flag: "max-per-ip",
+    kind: { type: "int", min: 0, max: 10_000_000 },
+    value: "N",
+    help: "connections from one address (0 = no limit)",
+  },
+  {
+    key: "lineTimeout",
+    flag: "line-timeout",
+    kind: { type: "duration", min: 0, zeroMeans: "off" },
+    value: "DUR",
+    help: "drop a client that starts a line and does not finish it in time",
+  },
+  {
+    key: "idleTimeout",
+    flag: "idle-timeout",
+    kind: { type: "duration", min: 0, zeroMeans: "off" },
+    value: "DUR",
+    help: "drop a client that sends nothing for this long",
+  },
+  {
+    key: "logLevel",
+    flag: "log-level",
+    kind: { type: "level" },
+    value: "LEVEL",
+    help: "debug, info, warn or error",
+  },
+  {
+    key: "safeMode",
+    flag: "safe-mode",
+    kind: { type: "bool" },
+    help: "keep every client address and port out of the logs",
+  },
+];
+
+/** The defaults every option starts from. */
+export const DEFAULTS: Readonly<Config> = Object.freeze({
+  host: "0.0.0.0",
+  port: 4567,
+  name: "Shat",
+  motd: "",
+  history: 20,
+  announceMax: 200,
+  maxLine: 4096,
+  maxOutbox: 1024 * 1024,
+  rateLimit: 500,
+  maxStrikes: 5,
+  banDuration: 10 * 60_000,
+  banFile: "shat-bans.json",
+  adminToken: "",
+  token: "",
+  authTimeout: 10_000,
+  maxClients: 10_000,
+  maxPerIp: 32,
+  lineTimeout: 30_000,
+  idleTimeout: 0,
+  logLevel: "info",
+  safeMode: false,
+});
+
+/** The environment variable that feeds an option: `max-line` → `SHAT_MAX_LINE`. */
+export function envName(flag: string): string {
+  return "SHAT_" + flag.toUpperCase().replaceAll("-", "_");
+}
+
+/** Every environment variable the server reads, for callers that must ask for each by name. */
+export const ENV_NAMES: readonly string[] = OPTIONS.map((o) => envName(o.flag));
+
+/** What the command line asked for. */
+export type ParseResult =
+  | { action: "run"; config: Config }
+  | { action: "help"; text: string }
+  | { action: "version"; text: string };
+
+/**
+ * Turns arguments and environment into a Config, or throws {@link ConfigError} with one line
+ * that names the flag (or variable), the bad value, and what is allowed.
+ */
+export function parseConfig(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): ParseResult {
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    help: { type: "boolean" },
+    version: { type: "boolean" },
+  };
+  for (const o of OPTIONS) {
+    options[o.flag] = { type: o.kind.type === "bool" ? "boolean" : "string" };
+  }
+
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: [...args], options, strict: true, allowPositionals: false })
+      .values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    throw new ConfigError(describeArgsError(e, args));
+  }
+  if (values.help) return { action: "help", text: helpText() };
+  if (values.version) return { action: "version", text: `shat ${VERSION}` };
+
+  const config: Config = { ...DEFAULTS };
+  const target = config as unknown as Record<string, unknown>;
+  for (const o of OPTIONS) {
+    const fromFlag = values[o.flag];
+    const name = envName(o.flag);
+    const fromEnv = env[name];
+    if (fromFlag !== undefined) {
+      target[o.key] = convert(o, fromFlag, `--${o.flag}`);
+    } else if (fromEnv !== undefined) {
+      target[o.key] = convert(o, fromEnv, name);
+    }
+  }
+  return { action: "run", config };
+}
+
+function describeArgsError(e: unknown, args: readonly string[]): string {
+  const code = (e as { code?: string }).code;
+  const message = e instanceof Error ? e.message : String(e);
+  const quoted = /'([^']+)'/.exec(message)?.[1] ?? "";
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option ${quoted.split("=")[0]} (see --help)`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument '${quoted}': options look like --port 4567 (see --help)`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
+      const flag = quoted.split(" ")[0];
+      if (message.includes("does not take an argument")) {
+        return `${flag} takes no value (see --help)`;
+      }
+      if (message.includes("ambiguous")) {
+        const i = args.indexOf(flag);
+        const v = i >= 0 ? args[i + 1] : undefined;
+        return `${flag} ${
+          v ?? ""
+        }: a value cannot start with '-' (negative numbers are not allowed)`
+          .replace("  ", " ");
+      }
+      return `${flag} needs a value (see --help)`;
+    }
+    default:
+      return message.split("\n")[0];
+  }
+}
+
+function convert(o: OptionSpec, raw: string | boolean, source: string): unknown {
+  const kind = o.kind;
+  const bad = (why: string) => {
+    const shown = o.secret ? "" : ` ${JSON.stringify(raw)}`;
+    return new ConfigError(`invalid ${source}${shown}: ${why}`);
+  };
+  if (kind.type === "bool") {
+    if (typeof raw === "boolean") return raw;
+    const v = raw.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(v)) return true;
+    if (["0", "false", "no", "off", ""].includes(v)) return false;
+    throw bad("expected 1/0, true/false, yes/no or on/off");
+  }
+  const text = String(raw);
+  switch (kind.type) {
+    case "string": {
+      if (!kind.allowEmpty && text.trim() === "") throw bad("must not be empty");
+      if (kind.maxLength !== undefined && [...text].length > kind.maxLength) {
+        throw bad(`at most ${kind.maxLength} characters`);
+      }
+      if (kind.printable && /[\p{Cc}\p{Cf}]/u.test(text)) {
+        throw bad("control characters are not allowed");
+      }
+      return text;
+    }
+    case "port": {
+      if (!/^\d+$/.test(text.trim())) throw bad("expected a port number 0-65535");
+      const n = Number(text);
+      if (n > 65535) throw bad("expected a port number 0-65535");
+      return n;
+    }
+    case "int": {
+      if (!/^\d+$/.test(text.trim())) {
+        throw bad(`expected a whole number ${kind.min}-${kind.max}`);
+      }
+      const n = Number(text);
+      if (n < kind.min || n > kind.max) {
+        throw bad(`expected a whole number ${kind.min}-${kind.max}`);
+      }
+      return n;
+    }
+    case "size": {
+      const n = parseSize(text);
+      const range = `${formatSize(kind.min)}-${formatSize(kind.max)}`;
+      if (n === undefined) throw bad(`expected a byte count like 4096, 64KiB or 1MiB (${range})`);
+      if (n < kind.min || n > kind.max) throw bad(`must be ${range}`);
+      return n;
+    }
+    case "duration": {
+      const n = parseDuration(text);
+      const zero = kind.zeroMeans ? `, or 0 for ${kind.zeroMeans}` : "";
+      if (n === undefined) throw bad(`expected a duration like 500ms, 2s, 10m or 1h${zero}`);
+      if (n < kind.min) throw bad(kind.min > 0 ? "must be longer than 0" : "must not be negative");
+      return n;
+    }
+    case "level": {
+      const v = text.trim().toLowerCase();
+      if (!(LOG_LEVELS as readonly string[]).includes(v)) {
+        throw bad(`expected one of ${LOG_LEVELS.join(", ")}`);
+      }
+      return v;
+    }
+  }
+}
+
+function showDefault(o: OptionSpec): string {
+  if (o.defaultText) return o.defaultText;
+  const v = DEFAULTS[o.key];
+  switch (o.kind.type) {
+    case "duration":
+      return v === 0 ? (o.kind.zeroMeans ?? "0") : formatDuration(v as number).replace(" ", "");
+    case "size":
+      return formatSize(v as number);
+    case "bool":
+      return v ? "on" : "off";
+    case "string":
+      return v === "" ? '""' : String(v);
+    default:
+      return String(v);
+  }
+}
+
+/** The `--help` text: every option with its environment variable and default. */
+export function helpText(): string {
+  const rows = OPTIONS.map((o) => {
+    const left = `  --${o.flag}${o.value ? " " + o.value : ""}`;
+    return {
+      left,
+      right: `${o.help}\n${" ".repeat(30)}env ${envName(o.flag)}, default ${showDefault(o)}`,
+    };
+  });
+  const lines = [
+    `shat ${VERSION}: a chat room you reach with telnet or nc`,
+    "",
+    "Usage: shat [options]          (or: deno task start [options])",
+    "",
+    "Options (each also read from the environment variable shown; a flag wins):",
+  ];
+  for (const r of rows) lines.push(`${r.left.padEnd(29)} ${r.right}`);
+  lines.push(
+    "  --help                      show this text",
+    "  --version                   show the version",
+    "",
+    "Durations take a unit: 500ms, 2s, 10m, 1h (or 1h30m). Sizes: 4096, 64KiB, 1MiB.",
+    "Connect with: telnet HOST PORT   or   nc HOST PORT",
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,161 @@
+/**
+ * Framing: a byte stream becomes whole lines. A line ends at LF, CR LF, CR NUL (telnet) or a
+ * lone CR. A line split across reads is joined; a line longer than the limit is refused whole
+ * and its bytes are discarded as they arrive, so the buffer never grows past the limit.
+ */
+
+const LF = 10;
+const CR = 13;
+
+/** Receives each complete line; the view is only valid during the call. */
+export type LineHandler = (line: Uint8Array) => void;
+
+/** Turns chunks of bytes into lines, holding at most `maxLine` bytes of an unfinished line. */
+export class LineFramer {
+  readonly #max: number;
+  #buf: Uint8Array | null = null;
+  #len = 0;
+  /** Bytes that counted toward the current line without being kept (telnet commands). */
+  #phantom = 0;
+  /** Discarding the rest of an over-long line until its end. */
+  #skipping = false;
+  #skipped = 0;
+  #afterCr = false;
+  /**
+   * Limit breaches since the caller last reset it: one when a line first passes the limit and
+   * one more for every further `maxLine` bytes it keeps going without a line end.
+   */
+  overlong = 0;
+
+  constructor(maxLine: number) {
+    this.#max = maxLine;
+  }
+
+  /** True while an unfinished line is pending (what a line timeout measures). */
+  get partial(): boolean {
+    return this.#len > 0 || this.#phantom > 0 || this.#skipping;
+  }
+
+  /** Bytes held for the unfinished line (never more than `maxLine`). */
+  get buffered(): number {
+    return this.#len;
+  }
+
+  /**
+   * Feeds one chunk. `uncounted` is how many bytes were removed from it before framing (telnet
+   * commands); they count toward the line limit, so a negotiation storm cannot dodge it.
+   */
+  push(chunk: Uint8Array, onLine: LineHandler, uncounted = 0): void {
+    let start = 0;
+    const n = chunk.length;
+    for (let i = 0; i < n; i++) {
+      const b = chunk[i];
+      if (b > CR) continue;
+      if (this.#afterCr) {
+        this.#afterCr = false;
+        if ((b === LF || b === 0) && i === start) {
+          start = i + 1;
+          continue;
+        }
+      }
+      if (b === LF || b === CR) {
+        this.#endLine(chunk, start, i, onLine);
+        this.#afterCr = b === CR;
+        start = i + 1;
+      }
+    }
+    if (start < n) {
+      this.#afterCr = false;
+      this.#keep(chunk.subarray(start, n));
+    }
+    if (uncounted > 0) this.#count(uncounted);
+  }
+
+  /** Forgets any unfinished line (the connection is going away). */
+  reset(): void {
+    this.#buf = null;
+    this.#len = 0;
+    this.#phantom = 0;
+    this.#skipping = false;
+    this.#skipped = 0;
+    this.#afterCr = false;
+  }
+
+  #endLine(chunk: Uint8Array, start: number, end: number, onLine: LineHandler): void {
+    if (this.#skipping) {
+      this.#skipping = false;
+      this.#skipped = 0;
+      return;
+    }
+    const size = this.#len + this.#phantom + (end - start);
+    this.#phantom = 0;
+    if (size > this.#max) {
+      this.overlong++;
+      this.#len = 0;
+      this.#buf = null;
+      return;
+    }
+    if (this.#len === 0) {
+      onLine(chunk.subarray(start, end));
+      return;
+    }
+    const buf = this.#ensure(this.#len + end - start);
+    buf.set(chunk.subarray(start, end), this.#len);
+    const line = buf.subarray(0, this.#len + end - start);
+    this.#len = 0;
+    this.#buf = null;
+    onLine(line);
+  }
+
+  #keep(part: Uint8Array): void {
+    if (this.#skipping) {
+      this.#skip(part.length);
+      return;
+    }
+    if (this.#len + this.#phantom + part.length > this.#max) {
+      this.#startSkipping(this.#len + this.#phantom + part.length - this.#max);
+      return;
+    }
+    this.#ensure(this.#len + part.length).set(part, this.#len);
+    this.#len += part.length;
+  }
+
+  /** The partial-line buffer with room for `need` bytes; grows by doubling, up to the limit. */
+  #ensure(need: number): Uint8Array {
+    const old = this.#buf;
+    if (old && old.length >= need) return old;
+    const size = Math.min(this.#max, Math.max(256, need * 2));
+    const buf = new Uint8Array(Math.max(size, need));
+    if (old) buf.set(old.subarray(0, this.#len));
+    this.#buf = buf;
+    return buf;
+  }
+
+  #count(n: number): void {
+    if (this.#skipping) {
+      this.#skip(n);
+    } else if (this.#len + this.#phantom + n > this.#max) {
+      this.#startSkipping(this.#len + this.#phantom + n - this.#max);
+    } else {
+      this.#phantom += n;
+    }
+  }
+
+  #startSkipping(excess: number): void {
+    this.overlong++;
+    this.#skipping = true;
+    this.#len = 0;
+    this.#phantom = 0;
+    this.#buf = null;
+    this.#skipped = 0;
+    this.#skip(excess);
+  }
+
+  #skip(n: number): void {
+    this.#skipped += n;
+    while (this.#skipped >= this.#max) {
+      this.#skipped -= this.#max;
+      this.overlong++;
+    }
+  }
+}
