@@ -1,0 +1,166 @@
+/**
+ * Shat's entry point: read the configuration, load the files it names, start the server and
+ * wire the signals. Mistakes a person can make end in one line on stderr and an exit code:
+ * 2 for a wrong configuration (flag, variable, file), 1 when the server cannot run.
+ */
+import { BanStore, loadBans, tempPath } from "./src/ban_store.ts";
+import { ConfigError, ENV_NAMES, parseConfig } from "./src/config.ts";
+import { Logger } from "./src/log.ts";
+import { BanFileError, type BanRecord } from "./src/moderation.ts";
+import { cleanText } from "./src/sanitize.ts";
+import { Server } from "./src/server.ts";
+
+/** Largest message-of-the-day file accepted. */
+const MOTD_MAX_BYTES = 16 * 1024;
+
+class Exit extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+function readEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const name of ENV_NAMES) {
+    try {
+      env[name] = Deno.env.get(name);
+    } catch {
+      // no permission for this variable: it is simply not set as far as Shat is concerned
+    }
+  }
+  return env;
+}
+
+/** Makes sure Deno lets us use `path`, asking on a terminal; explains the fix otherwise. */
+function ensureAccess(kinds: ("read" | "write")[], paths: string[], what: string): void {
+  for (const kind of kinds) {
+    for (const path of paths) {
+      const desc: Deno.PermissionDescriptor = { name: kind, path };
+      let state = Deno.permissions.querySync(desc).state;
+      if (state === "prompt") state = Deno.permissions.requestSync(desc).state;
+      if (state !== "granted") {
+        const allow = kinds.map((k) => `--allow-${k}=${paths.join(",")}`).join(" ");
+        throw new Exit(
+          2,
+          `${what} ${paths[0]}: Deno has no ${kind} permission for it; run with ${allow} ` +
+            `(README: Permissions)`,
+        );
+      }
+    }
+  }
+}
+
+function fileError(e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "no such file";
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
+  return e instanceof Error ? e.message.replace(/\s*\(os error \d+\).*$/, "") : String(e);
+}
+
+async function loadMotd(path: string): Promise<string[]> {
+  ensureAccess(["read"], [path], "cannot read --motd");
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new Exit(2, `cannot read --motd ${path}: ${fileError(e)}`);
+  }
+  if (bytes.length > MOTD_MAX_BYTES) {
+    throw new Exit(2, `--motd ${path} is too long (${bytes.length} bytes; at most 16KiB)`);
+  }
+  const lines = new TextDecoder().decode(bytes).split(/\r?\n/).map(cleanText);
+  while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+async function loadBanFile(path: string): Promise<BanRecord[]> {
+  ensureAccess(["read", "write"], [path, tempPath(path)], "cannot use --ban-file");
+  try {
+    return await loadBans(path, Date.now());
+  } catch (e) {
+    if (e instanceof BanFileError) {
+      throw new Exit(
+        2,
+        `ban file ${path} is damaged (${e.message}); fix or move it away, it was left untouched`,
+      );
+    }
+    throw new Exit(2, `cannot read ban file ${path}: ${fileError(e)}`);
+  }
+}
+
+function listenError(e: unknown, host: string, port: number): string {
+  const where = `${host}:${port}`;
+  if (e instanceof Deno.errors.AddrInUse) {
+    return `cannot listen on ${where}: the address is already in use (is another server running?)`;
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`;
+  }
+  if (e instanceof Deno.errors.AddrNotAvailable) {
+    return `cannot listen on ${where}: this machine has no such address`;
+  }
+  if (e instanceof Deno.errors.NotCapable) {
+    return `cannot listen on ${where}: Deno has no network permission (run with --allow-net)`;
+  }
+  return `cannot listen on ${where}: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseConfig(Deno.args, readEnv());
+  } catch (e) {
+    if (e instanceof ConfigError) throw new Exit(2, e.message);
+    throw e;
+  }
+  if (parsed.action !== "run") {
+    console.log(parsed.text);
+    return 0;
+  }
+  const config = parsed.config;
+  const log = new Logger(config.logLevel, config.safeMode);
+
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    const r = e.reason;
+    log.error("unexpected error", {
+      error: r instanceof Error ? (r.stack ?? r.message) : String(r),
+    });
+  });
+
+  const motd = config.motd ? await loadMotd(config.motd) : [];
+  const bans = config.banFile ? await loadBanFile(config.banFile) : [];
+  const banStore = config.banFile ? new BanStore(config.banFile, log) : undefined;
+  const server = new Server({ config, log, motd, bans, banStore });
+  try {
+    server.listen();
+  } catch (e) {
+    throw new Exit(1, listenError(e, config.host, config.port));
+  }
+  if (bans.length > 0) log.info("bans loaded", { file: config.banFile, bans: bans.length });
+
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = () => {
+      if (++signals > 1) {
+        log.warn("second signal: exiting without waiting");
+        Deno.exit(130);
+      }
+      server.shutdown().then(resolve, resolve);
+    };
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+  });
+  return 0;
+}
+
+try {
+  Deno.exit(await main());
+} catch (e) {
+  if (e instanceof Exit) {
+    console.error(`shat: ${e.message}`);
+    Deno.exit(e.code);
+  }
+  console.error(`shat: ${e instanceof Error ? e.message : String(e)}`);
+  Deno.exit(1);
+}

@@ -1,0 +1,340 @@
+/**
+ * The slash commands, in one table: name, usage, help text and handler. Handlers are the
+ * behaviour; they reach the room only through the {@link Room} interface the hub implements.
+ */
+import type { Config } from "./config.ts";
+import { type BanRecord, isIp } from "./moderation.ts";
+import { formatDuration, parseDuration } from "./units.ts";
+
+/** A person in the room, as commands see them. */
+export interface Member {
+  readonly id: number;
+  readonly nick: string;
+  readonly ip: string;
+  readonly op: boolean;
+  /** When they last said something (or joined), for idle times. */
+  readonly lastActive: number;
+  /** The client id that last sent them a private message (0 = nobody). */
+  replyTo: number;
+}
+
+/** What the hub offers command handlers. */
+export interface Room {
+  readonly config: Config;
+  /** True when --admin-token is set. */
+  readonly opsEnabled: boolean;
+  /** Sends lines to one member only. */
+  tell(to: Member, ...lines: string[]): void;
+  /** A chat line from `from`, seen by everyone else as `<nick> text`. */
+  say(from: Member, text: string, now: number): void;
+  /** An action, seen by everyone else as `* nick action`. */
+  emote(from: Member, action: string, now: number): void;
+  /** A room notice (`* …`) for everyone but `except`. */
+  announce(text: string, except?: Member): void;
+  /** Members in the room (authenticated), in join order. */
+  members(): Member[];
+  /** The member with this nick, any case. */
+  byNick(nick: string): Member | undefined;
+  /** The member with this client id, if still here. */
+  byId(id: number): Member | undefined;
+  /** Gives `m` a new nick (already validated and free) and tells the room. */
+  rename(m: Member, nick: string): void;
+  /** Says `message` to `m`, then closes its connection; others see `left (reason)`. */
+  disconnect(m: Member, message: string, reason: string, now: number): void;
+  /** Makes `m` an operator. */
+  grantOp(m: Member): void;
+  /**
+   * Gives `m`'s address a strike, telling them `message` with the count; false if that got
+   * them banned (and disconnected).
+   */
+  strike(m: Member, why: string, now: number, message?: string): boolean;
+  /** Bans an address; every connection from it is closed. Returns how many were. */
+  ban(ip: string, ms: number, reason: string, by: string, now: number): number;
+  /** Lifts a ban; false if the address was not banned. */
+  unban(ip: string): boolean;
+  /** Running bans. */
+  bans(now: number): BanRecord[];
+  /** Checks an operator token in constant time. */
+  checkAdminToken(attempt: string): boolean;
+  /** Records an operator action or a failed /op in the log. */
+  audit(message: string, m: Member, fields?: Record<string, string | number>): void;
+}
+
+/** One slash command. */
+export interface Command {
+  name: string;
+  usage: string;
+  help: string;
+  /** Only operators may run it. */
+  op?: boolean;
+  /** Shown in /help only when operators are enabled. */
+  needsOps?: boolean;
+  run(room: Room, me: Member, args: string, now: number): void;
+}
+
+/** The rule for nicknames: 1–16 of letters, digits, `_`, `-`, `.`. */
+export const NICK_PATTERN = /^[A-Za-z0-9_.-]{1,16}$/;
+
+/** Why `name` cannot be a nickname, or undefined if its form is fine. */
+export function nickProblem(name: string): string | undefined {
+  if (name === "") return "Usage: /nick NAME";
+  if (name.length > 16) return "Nicknames are at most 16 characters long.";
+  if (!NICK_PATTERN.test(name)) {
+    return "Nicknames may only use letters, digits, _ - and . (no spaces).";
+  }
+  return undefined;
+}
+
+function firstWord(args: string): [string, string] {
+  const m = /^(\S+)\s*(.*)$/s.exec(args);
+  return m ? [m[1], m[2]] : ["", ""];
+}
+
+function requireOp(room: Room, me: Member): boolean {
+  if (!room.opsEnabled) {
+    room.tell(me, "Operator commands are off on this server (it has no admin token).");
+    return false;
+  }
+  if (!me.op) {
+    room.tell(me, "Only operators can do that. Operators get in with /op TOKEN.");
+    return false;
+  }
+  return true;
+}
+
+function sendPrivate(room: Room, me: Member, to: Member | undefined, text: string, name: string) {
+  if (!to) {
+    room.tell(me, `There is nobody called ${name} here. Type /who to see who is.`);
+    return;
+  }
+  if (to.id === me.id) {
+    room.tell(me, "That is you.");
+    return;
+  }
+  room.tell(to, `[private] <${me.nick}> ${text}`);
+  to.replyTo = me.id;
+  room.tell(me, `[private to ${to.nick}] ${text}`);
+}
+
+/** Every command, in the order /help lists them. */
+export const COMMANDS: readonly Command[] = [
+  {
+    name: "help",
+    usage: "/help",
+    help: "list the commands",
+    run(room, me) {
+      room.tell(me, ...helpLines(room.config, room.opsEnabled));
+    },
+  },
+  {
+    name: "nick",
+    usage: "/nick NAME",
+    help: "change your nickname",
+    run(room, me, args) {
+      const name = args.trim();
+      const problem = nickProblem(name);
+      if (problem) return room.tell(me, problem);
+      if (name === me.nick) return room.tell(me, `You are already ${name}.`);
+      const holder = room.byNick(name);
+      if (holder && holder.id !== me.id) {
+        return room.tell(me, `${holder.nick} is taken; pick another name.`);
+      }
+      room.rename(me, name);
+    },
+  },
+  {
+    name: "who",
+    usage: "/who",
+    help: "list who is online, with idle times",
+    run(room, me, _args, now) {
+      const all = room.members().sort((a, b) => a.nick.localeCompare(b.nick));
+      const shown = all.slice(0, WHO_LIMIT);
+      const lines = [`${all.length} online:`];
+      const width = Math.max(...shown.map((m) => m.nick.length));
+      for (const m of shown) {
+        const tags = [m.op ? "op" : "", m.id === me.id ? "you" : ""].filter(Boolean);
+        const tag = tags.length ? ` (${tags.join(", ")})` : "";
+        lines.push(
+          `  ${(m.nick + tag).padEnd(width + 10)} idle ${formatDuration(now - m.lastActive)}`,
+        );
+      }
+      if (all.length > shown.length) lines.push(`  … and ${all.length - shown.length} more`);
+      room.tell(me, ...lines);
+    },
+  },
+  {
+    name: "me",
+    usage: "/me ACTION",
+    help: "tell the room what you are doing",
+    run(room, me, args, now) {
+      if (!args.trim()) return room.tell(me, "Usage: /me ACTION");
+      room.emote(me, args.trim(), now);
+    },
+  },
+  {
+    name: "msg",
+    usage: "/msg NICK TEXT",
+    help: "send a private message to one person",
+    run(room, me, args) {
+      const [name, text] = firstWord(args);
+      if (!name || !text.trim()) return room.tell(me, "Usage: /msg NICK TEXT");
+      sendPrivate(room, me, room.byNick(name), text.trim(), name);
+    },
+  },
+  {
+    name: "reply",
+    usage: "/reply TEXT",
+    help: "answer the last private message you got",
+    run(room, me, args) {
+      if (!args.trim()) return room.tell(me, "Usage: /reply TEXT");
+      if (!me.replyTo) return room.tell(me, "Nobody has sent you a private message yet.");
+      const to = room.byId(me.replyTo);
+      if (!to) return room.tell(me, "The person who last wrote to you has left.");
+      sendPrivate(room, me, to, args.trim(), to.nick);
+    },
+  },
+  {
+    name: "quit",
+    usage: "/quit [REASON]",
+    help: "say goodbye and leave",
+    run(room, me, args, now) {
+      const reason = args.trim();
+      room.disconnect(me, "Goodbye!", reason ? `quit: ${reason}` : "quit", now);
+    },
+  },
+  {
+    name: "op",
+    usage: "/op TOKEN",
+    help: "become an operator",
+    needsOps: true,
+    run(room, me, args, now) {
+      if (!room.opsEnabled) {
+        return room.tell(me, "Operator commands are off on this server (it has no admin token).");
+      }
+      if (me.op) return room.tell(me, "You are already an operator.");
+      if (room.checkAdminToken(args.trim())) {
+        room.grantOp(me);
+        room.audit("operator granted", me);
+        return room.tell(me, "You are now an operator. /help lists the operator commands.");
+      }
+      room.audit("wrong operator token", me);
+      room.strike(me, "wrong operator token", now, "Wrong operator token.");
+    },
+  },
+  {
+    name: "kick",
+    usage: "/kick NICK [REASON]",
+    help: "disconnect someone",
+    op: true,
+    run(room, me, args, now) {
+      if (!requireOp(room, me)) return;
+      const [name, reason] = firstWord(args);
+      if (!name) return room.tell(me, "Usage: /kick NICK [REASON]");
+      const target = room.byNick(name);
+      if (!target) return room.tell(me, `There is nobody called ${name} here.`);
+      const why = reason.trim();
+      room.audit("kick", me, { target: target.nick, reason: why });
+      room.tell(me, `Kicked ${target.nick}.`);
+      room.disconnect(
+        target,
+        `You have been kicked by ${me.nick}${why ? `: ${why}` : "."}`,
+        `kicked by ${me.nick}${why ? `: ${why}` : ""}`,
+        now,
+      );
+    },
+  },
+  {
+    name: "ban",
+    usage: "/ban NICK|IP [DURATION]",
+    help: "ban an address (default: the --ban-duration)",
+    op: true,
+    run(room, me, args, now) {
+      if (!requireOp(room, me)) return;
+      const [what, rest] = firstWord(args);
+      if (!what) return room.tell(me, "Usage: /ban NICK|IP [DURATION]");
+      let ms = room.config.banDuration;
+      if (rest.trim()) {
+        const d = parseDuration(rest.trim());
+        if (!d) return room.tell(me, "Durations look like 30s, 10m, 2h or 1d.");
+        ms = d;
+      }
+      const target = room.byNick(what);
+      const ip = target ? target.ip : isIp(what) ? what : undefined;
+      if (!ip) return room.tell(me, `${what} is neither a nick here nor an IP address.`);
+      if (ip === me.ip) return room.tell(me, "That would ban your own address.");
+      const dropped = room.ban(ip, ms, `banned by ${me.nick}`, me.nick, now);
+      room.audit("ban", me, { target: target?.nick ?? "", duration: formatDuration(ms) });
+      const who = target ? `${target.nick}'s address` : ip;
+      room.tell(
+        me,
+        `Banned ${who} for ${formatDuration(ms)}; ${dropped} connection(s) closed.`,
+      );
+    },
+  },
+  {
+    name: "unban",
+    usage: "/unban IP",
+    help: "lift a ban",
+    op: true,
+    run(room, me, args) {
+      if (!requireOp(room, me)) return;
+      const ip = args.trim();
+      if (!isIp(ip)) return room.tell(me, "Usage: /unban IP (see /bans)");
+      if (!room.unban(ip)) return room.tell(me, `${ip} is not banned.`);
+      room.audit("unban", me);
+      room.tell(me, `Unbanned ${ip}.`);
+    },
+  },
+  {
+    name: "bans",
+    usage: "/bans",
+    help: "list the bans: address, time left, reason, who banned",
+    op: true,
+    run(room, me, _args, now) {
+      if (!requireOp(room, me)) return;
+      const bans = room.bans(now);
+      if (bans.length === 0) return room.tell(me, "Nobody is banned.");
+      room.tell(
+        me,
+        `${bans.length} banned:`,
+        ...bans.map((b) =>
+          `  ${b.ip}  ${formatDuration(b.until - now)} left  ${b.reason || "-"}  (by ${
+            b.by || "?"
+          })`
+        ),
+      );
+    },
+  },
+];
+
+/** Most names /who lists, so one command cannot produce an enormous reply. */
+export const WHO_LIMIT = 200;
+
+const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
+
+/** Finds a command by name (case does not matter). */
+export function findCommand(name: string): Command | undefined {
+  return BY_NAME.get(name.toLowerCase());
+}
+
+/** The /help text, built from the table. */
+export function helpLines(config: Config, opsEnabled: boolean): string[] {
+  const row = (c: { usage: string; help: string }) => `  ${c.usage.padEnd(24)} ${c.help}`;
+  const lines = ["Commands:"];
+  for (const c of COMMANDS) if (!c.op && (!c.needsOps || opsEnabled)) lines.push(row(c));
+  lines.push(row({ usage: "//TEXT", help: "send a line that starts with /" }));
+  if (opsEnabled) {
+    lines.push("Operator commands:");
+    for (const c of COMMANDS) if (c.op) lines.push(row(c));
+  }
+  if (config.rateLimit > 0) {
+    lines.push(
+      `Lines and commands: at most one every ${
+        formatDuration(config.rateLimit)
+      }; a faster one is ` +
+        `dropped and is a strike (${config.maxStrikes} strikes: banned for ` +
+        `${formatDuration(config.banDuration)}).`,
+    );
+  }
+  return lines;
+}

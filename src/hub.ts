@@ -1,0 +1,644 @@
+/**
+ * The hub: the one owner of the room's state (clients, nicks, strikes, bans, history). It is a
+ * state machine: {@link Hub.handle} takes an event and the current time, updates the state and
+ * acts only through {@link HubEffects} and the clients' outboxes. It never awaits, never touches
+ * a socket and never reads the clock, so tests drive it with a fake clock and no network.
+ */
+import { COMMANDS, findCommand, type Member, type Room } from "./commands.ts";
+import type { Config } from "./config.ts";
+import { type Logger, LogThrottle } from "./log.ts";
+import {
+  Addresses,
+  type AddressState,
+  BanList,
+  type BanRecord,
+  normalizeIp,
+  tooSoon,
+} from "./moderation.ts";
+import type { Outbox } from "./outbox.ts";
+import { formatDuration } from "./units.ts";
+
+/** What the hub asks of the shell. */
+export interface HubEffects {
+  /** Client `id`'s outbox has bytes and no writer is draining it: start one. */
+  wake(id: number): void;
+  /**
+   * Close client `id`. With `flush`, first send what its outbox holds (the shell bounds the
+   * wait); without, drop it at once (a reader that fell behind).
+   */
+  close(id: number, flush: boolean): void;
+  /** The ban list changed; persist this snapshot. */
+  saveBans(bans: BanRecord[]): void;
+}
+
+/** Events the hub consumes, posted by the shell. */
+export type HubEvent =
+  | { type: "open"; id: number; ip: string; port: number; outbox: Outbox }
+  | { type: "input"; id: number; lines: string[]; partial: boolean; overlong: number }
+  | { type: "closed"; id: number; reason: string }
+  | { type: "tick" }
+  | { type: "shutdown" };
+
+/** Everything a hub is built from. */
+export interface HubOptions {
+  config: Config;
+  log: Logger;
+  effects: HubEffects;
+  /** Message-of-the-day lines shown after the welcome banner. */
+  motd?: readonly string[];
+  /** Bans loaded from the ban file. */
+  bans?: readonly BanRecord[];
+  /** Random source for guest nicks (tests pass a fixed one). */
+  random?: () => number;
+  /** How a history entry's time is shown; local HH:MM by default. */
+  clock?: (ms: number) => string;
+}
+
+/** Empty lines in a row, each sooner than the rate limit, that count as one strike. */
+export const BLANK_FLOOD = 10;
+
+const encoder = new TextEncoder();
+
+class Client implements Member {
+  nick = "";
+  key = "";
+  op = false;
+  authed = false;
+  /** Removed from the hub; nothing more is sent to it. */
+  gone = false;
+  /** Its outbox passed the limit; it is dropped when the current event is done. */
+  slow = false;
+  lastActive: number;
+  lastInput: number;
+  lastAccepted = -Infinity;
+  lastLine = -Infinity;
+  partialSince = 0;
+  replyTo = 0;
+  blankRun = 0;
+
+  constructor(
+    readonly id: number,
+    readonly ip: string,
+    readonly port: number,
+    readonly outbox: Outbox,
+    readonly addr: AddressState,
+    readonly connectedAt: number,
+  ) {
+    this.lastActive = connectedAt;
+    this.lastInput = connectedAt;
+  }
+}
+
+interface HistoryEntry {
+  at: number;
+  text: string;
+}
+
+interface DropOptions {
+  /** Said to the client before it is closed. */
+  message?: string;
+  /** Send what is queued before closing (default true). */
+  flush?: boolean;
+  /** No "left" notice for the room. */
+  quiet?: boolean;
+}
+
+function localClock(ms: number): string {
+  const d = new Date(ms);
+  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+}
+
+/** Compares two strings in time that depends only on their lengths. */
+function sameSecret(a: string, b: string): boolean {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0 && b.length > 0;
+}
+
+/** The room's state machine. */
+export class Hub implements Room {
+  readonly config: Config;
+  readonly opsEnabled: boolean;
+  readonly #log: Logger;
+  readonly #fx: HubEffects;
+  readonly #motd: readonly string[];
+  readonly #random: () => number;
+  readonly #clock: (ms: number) => string;
+  readonly #clients = new Map<number, Client>();
+  /** Authenticated members, in join order: who hears the room. */
+  readonly #room = new Set<Client>();
+  readonly #nicks = new Map<string, Client>();
+  readonly #addresses = new Addresses();
+  readonly #bans: BanList;
+  #history: HistoryEntry[] = [];
+  #slow: Client[] = [];
+  readonly #refusals = new LogThrottle(60_000);
+
+  constructor(opts: HubOptions) {
+    this.config = opts.config;
+    this.opsEnabled = opts.config.adminToken !== "";
+    this.#log = opts.log;
+    this.#fx = opts.effects;
+    this.#motd = opts.motd ?? [];
+    this.#random = opts.random ?? Math.random;
+    this.#clock = opts.clock ?? localClock;
+    this.#bans = new BanList(opts.bans ?? []);
+  }
+
+  /** Applies one event at time `now` (epoch ms). */
+  handle(ev: HubEvent, now: number): void {
+    switch (ev.type) {
+      case "open":
+        this.#open(ev.id, ev.ip, ev.port, ev.outbox, now);
+        break;
+      case "input":
+        this.#input(ev.id, ev.lines, ev.partial, ev.overlong, now);
+        break;
+      case "closed": {
+        const c = this.#clients.get(ev.id);
+        if (c) this.#drop(c, ev.reason, now, { flush: false });
+        break;
+      }
+      case "tick":
+        this.#tick(now);
+        break;
+      case "shutdown":
+        for (const c of [...this.#clients.values()]) {
+          this.#drop(c, "server shutting down", now, {
+            message: "Server is shutting down.",
+            quiet: true,
+          });
+        }
+        break;
+    }
+    this.#reapSlow(now);
+  }
+
+  /** Connections the hub holds (members and those still giving the room token). */
+  get connections(): number {
+    return this.#clients.size;
+  }
+
+  /** Members in the room. */
+  get online(): number {
+    return this.#room.size;
+  }
+
+  /** The nick of client `id`, if it is a member. */
+  nickOf(id: number): string | undefined {
+    const c = this.#clients.get(id);
+    return c?.authed ? c.nick : undefined;
+  }
+
+  /** Strikes currently held against an address. */
+  strikesOf(ip: string): number {
+    return this.#addresses.peek(normalizeIp(ip))?.strikes ?? 0;
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  #open(id: number, rawIp: string, port: number, outbox: Outbox, now: number): void {
+    const ip = normalizeIp(rawIp);
+    const cfg = this.config;
+    const ban = this.#bans.active(ip, now);
+    if (ban) {
+      const left = formatDuration(ban.until - now);
+      this.#refuse(id, outbox, `You are still temporarily banned. Try again in ${left}.`);
+      if (this.#refusals.first(`ban ${ip}`, now)) {
+        this.#log.info("refused banned address", { addr: this.#log.addr(ip, port), left });
+      }
+      return;
+    }
+    if (cfg.maxClients > 0 && this.#clients.size >= cfg.maxClients) {
+      this.#refuse(id, outbox, "Server is full. Please try again later.");
+      if (this.#refusals.first("full", now)) {
+        this.#log.warn("server full: refusing connections", { limit: cfg.maxClients });
+      }
+      return;
+    }
+    const addr = this.#addresses.get(ip, now);
+    if (cfg.maxPerIp > 0 && addr.conns >= cfg.maxPerIp) {
+      this.#refuse(
+        id,
+        outbox,
+        `Too many connections from your address (limit ${cfg.maxPerIp}).`,
+      );
+      if (this.#refusals.first(`perip ${ip}`, now)) {
+        this.#log.warn("too many connections from one address", {
+          addr: this.#log.addr(ip),
+          limit: cfg.maxPerIp,
+        });
+      }
+      return;
+    }
+    const c = new Client(id, ip, port, outbox, addr, now);
+    addr.conns++;
+    addr.lastSeen = now;
+    this.#clients.set(id, c);
+    this.#log.info("connect", { client: id, addr: this.#log.addr(ip, port) });
+    if (cfg.token) {
+      this.#tell(c, `${cfg.name}: this room is private. Type the room token and press Enter.`);
+    } else {
+      this.#join(c, now);
+    }
+  }
+
+  /** Answers a connection the hub will not take, then closes it. */
+  #refuse(id: number, outbox: Outbox, message: string): void {
+    outbox.push(encoder.encode(message + "\r\n"));
+    outbox.armed = true;
+    this.#fx.wake(id);
+    this.#fx.close(id, true);
+  }
+
+  #join(c: Client, now: number): void {
+    c.authed = true;
+    c.nick = this.#guestNick();
+    c.key = c.nick.toLowerCase();
+    c.lastActive = now;
+    this.#nicks.set(c.key, c);
+    this.#room.add(c);
+    const n = this.#room.size;
+    const others = n === 1 ? "you are the only one here" : `${n} people are online`;
+    const lines = [
+      `Welcome to ${this.config.name}! You are ${c.nick}; ${others}.`,
+      "Type /help for the commands and /nick NAME to choose your name.",
+      ...this.#motd,
+    ];
+    const history = this.#history.slice(-this.config.history);
+    if (this.config.history > 0 && history.length > 0) {
+      const count = history.length === 1 ? "message" : `${history.length} messages`;
+      lines.push(`-- history: the last ${count} --`);
+      for (const h of history) lines.push(`[${this.#clock(h.at)}] ${h.text}`);
+      lines.push("-- end of history --");
+    }
+    this.#tell(c, ...lines);
+    if (this.#announcing()) this.#broadcast(`* ${c.nick} joined`, c);
+    this.#log.info("join", { client: c.id, nick: c.nick, online: n });
+  }
+
+  #input(id: number, lines: string[], partial: boolean, overlong: number, now: number): void {
+    const c = this.#clients.get(id);
+    if (!c || c.gone) return;
+    c.lastInput = now;
+    if (lines.length > 0 || !partial) c.partialSince = 0;
+    if (partial && c.partialSince === 0) c.partialSince = now;
+    if (overlong > 0) {
+      const note = `That line was too long (over ${this.config.maxLine} bytes) and was not sent.`;
+      for (let i = 0; i < overlong && !c.gone; i++) {
+        this.#strike(c, "line too long", now, i === 0 ? note : undefined);
+      }
+    }
+    for (let i = 0; i < lines.length && !c.gone; i++) this.#line(c, lines[i], now);
+  }
+
+  #line(c: Client, text: string, now: number): void {
+    if (!c.authed) {
+      if (text !== "") this.#authenticate(c, text, now);
+      return;
+    }
+    const rapid = tooSoon(c.lastLine, now, this.config.rateLimit);
+    c.lastLine = now;
+    if (text === "") {
+      // Blank lines are ignored, but a burst of them is a flood like any other.
+      c.blankRun = rapid ? c.blankRun + 1 : 0;
+      if (c.blankRun >= BLANK_FLOOD) {
+        c.blankRun = 0;
+        this.#strike(c, "flood of empty lines", now, "Too many empty lines.");
+      }
+      return;
+    }
+    c.blankRun = 0;
+    const quitting = /^\/quit(\s|$)/i.test(text);
+    if (!quitting && tooSoon(c.lastAccepted, now, this.config.rateLimit)) {
+      this.#strike(c, "too fast", now, "Slow down: that line was not sent.");
+      return;
+    }
+    c.lastAccepted = now;
+    c.lastActive = now;
+    if (c.addr.strikes > 0) c.addr.strikes--;
+    if (text.charCodeAt(0) === 0x2f && text.charCodeAt(1) !== 0x2f) {
+      this.#command(c, text, now);
+    } else {
+      this.say(c, text.charCodeAt(0) === 0x2f ? text.slice(1) : text, now);
+    }
+  }
+
+  #command(c: Client, text: string, now: number): void {
+    const m = /^\/(\S*)\s*(.*)$/s.exec(text)!;
+    const cmd = findCommand(m[1]);
+    if (!cmd) {
+      const name = m[1].length > 24 ? m[1].slice(0, 24) + "…" : m[1];
+      this.#tell(c, `Unknown command /${name}. Type /help for the list.`);
+      return;
+    }
+    cmd.run(this, c, m[2], now);
+  }
+
+  #authenticate(c: Client, text: string, now: number): void {
+    if (sameSecret(text, this.config.token)) {
+      this.#log.info("room token accepted", { client: c.id });
+      this.#join(c, now);
+      return;
+    }
+    this.#log.info("wrong room token", { client: c.id });
+    if (this.#strike(c, "wrong room token", now, "Wrong token.")) {
+      this.#drop(c, "wrong token", now, {});
+    }
+  }
+
+  #tick(now: number): void {
+    const cfg = this.config;
+    for (const c of this.#clients.values()) {
+      if (c.gone) continue;
+      if (!c.authed && now - c.connectedAt >= cfg.authTimeout) {
+        this.#drop(c, "no token", now, {
+          message: `No token within ${formatDuration(cfg.authTimeout)}; goodbye.`,
+        });
+      } else if (
+        cfg.lineTimeout > 0 && c.partialSince > 0 &&
+        now - c.partialSince >= cfg.lineTimeout
+      ) {
+        this.#drop(c, "unfinished line", now, {
+          message: `Disconnected: a line was started but not finished within ${
+            formatDuration(cfg.lineTimeout)
+          }.`,
+        });
+      } else if (cfg.idleTimeout > 0 && now - c.lastInput >= cfg.idleTimeout) {
+        this.#drop(c, "idle", now, {
+          message: `Disconnected: nothing received for ${formatDuration(cfg.idleTimeout)}.`,
+        });
+      }
+    }
+    if (this.#bans.prune(now)) this.#saveBans();
+    this.#addresses.prune(now, cfg.banDuration);
+    for (const { key, count } of this.#refusals.sweep(now)) {
+      const [kind, ip] = key.split(" ");
+      const fields = { times: count, within: "60s" };
+      if (kind === "ban") {
+        this.#log.info("refused banned address again", { addr: this.#log.addr(ip), ...fields });
+      } else if (kind === "full") {
+        this.#log.warn("server full: more connections refused", fields);
+      } else {
+        this.#log.warn("more connections refused from one address", {
+          addr: this.#log.addr(ip),
+          ...fields,
+        });
+      }
+    }
+  }
+
+  // ---- delivery -----------------------------------------------------------------------------
+
+  #send(c: Client, bytes: Uint8Array): void {
+    if (c.gone || c.slow) return;
+    const ob = c.outbox;
+    if (ob.bytes + bytes.length > this.config.maxOutbox) {
+      c.slow = true;
+      this.#slow.push(c);
+      return;
+    }
+    ob.push(bytes);
+    if (!ob.armed) {
+      ob.armed = true;
+      this.#fx.wake(c.id);
+    }
+  }
+
+  #tell(c: Client, ...lines: string[]): void {
+    this.#send(c, encoder.encode(lines.join("\r\n") + "\r\n"));
+  }
+
+  /** One line to every member but `except`, encoded once for all of them. */
+  #broadcast(text: string, except?: Client): void {
+    const bytes = encoder.encode(text + "\r\n");
+    const max = this.config.maxOutbox;
+    for (const c of this.#room) {
+      if (c === except || c.slow) continue;
+      const ob = c.outbox;
+      if (ob.bytes + bytes.length > max) {
+        c.slow = true;
+        this.#slow.push(c);
+        continue;
+      }
+      ob.push(bytes);
+      if (!ob.armed) {
+        ob.armed = true;
+        this.#fx.wake(c.id);
+      }
+    }
+  }
+
+  #remember(text: string, now: number): void {
+    const keep = this.config.history;
+    if (keep === 0) return;
+    this.#history.push({ at: now, text });
+    if (this.#history.length >= keep * 2) this.#history = this.#history.slice(-keep);
+  }
+
+  #announcing(): boolean {
+    const max = this.config.announceMax;
+    return max === 0 || this.#room.size <= max;
+  }
+
+  #reapSlow(now: number): void {
+    while (this.#slow.length > 0) {
+      const c = this.#slow.pop()!;
+      if (c.gone) continue;
+      this.#log.warn("slow reader disconnected", {
+        client: c.id,
+        nick: c.nick || undefined,
+        queued: c.outbox.bytes,
+      });
+      this.#drop(c, "too slow: stopped reading", now, { flush: false });
+    }
+  }
+
+  /** The one way out of the room: closes the connection and tells the others. */
+  #drop(c: Client, reason: string, now: number, opts: DropOptions): void {
+    if (c.gone) return;
+    if (opts.message) {
+      c.slow = false; // a last word is always queued, even past the limit
+      c.outbox.push(encoder.encode(opts.message + "\r\n"));
+      if (!c.outbox.armed) {
+        c.outbox.armed = true;
+        this.#fx.wake(c.id);
+      }
+    }
+    c.gone = true;
+    this.#clients.delete(c.id);
+    c.addr.conns--;
+    c.addr.lastSeen = now;
+    const flush = opts.flush ?? true;
+    if (!flush) c.outbox.clear();
+    this.#fx.close(c.id, flush);
+    if (c.authed) {
+      this.#room.delete(c);
+      this.#nicks.delete(c.key);
+      if (!opts.quiet && this.#announcing()) this.#broadcast(`* ${c.nick} left (${reason})`);
+    }
+    this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
+  }
+
+  #strike(c: Client, why: string, now: number, message?: string): boolean {
+    const a = c.addr;
+    const max = this.config.maxStrikes;
+    a.strikes++;
+    a.lastSeen = now;
+    this.#log.info("strike", {
+      client: c.id,
+      nick: c.nick || undefined,
+      strikes: `${a.strikes}/${max}`,
+      reason: why,
+    });
+    if (a.strikes < max) {
+      if (message) this.#tell(c, `${message} (strike ${a.strikes} of ${max})`);
+      return true;
+    }
+    if (message) this.#tell(c, message);
+    this.#ban(c.ip, this.config.banDuration, "spamming", "server", now, [
+      "You have been banned for spamming.",
+      `The ban ends in ${formatDuration(this.config.banDuration)}.`,
+    ]);
+    return false;
+  }
+
+  #ban(
+    ip: string,
+    ms: number,
+    reason: string,
+    by: string,
+    now: number,
+    message: string[],
+  ): number {
+    this.#bans.add({ ip, until: now + ms, reason, by, since: now });
+    this.#saveBans();
+    const a = this.#addresses.peek(ip);
+    if (a) a.strikes = 0;
+    this.#log.warn("address banned", {
+      addr: this.#log.addr(ip),
+      for: formatDuration(ms),
+      reason,
+      by,
+    });
+    const targets = [...this.#clients.values()].filter((c) => c.ip === ip);
+    for (const c of targets) {
+      this.#drop(c, reason === "spamming" ? "banned for spamming" : "banned", now, {
+        message: message.join("\r\n"),
+      });
+    }
+    return targets.length;
+  }
+
+  #saveBans(): void {
+    this.#fx.saveBans(this.#bans.snapshot());
+  }
+
+  #guestNick(): string {
+    for (let digits = 4;; digits++) {
+      const lo = 10 ** (digits - 1);
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const nick = `guest-${lo + Math.floor(this.#random() * (9 * lo))}`;
+        if (!this.#nicks.has(nick)) return nick;
+      }
+    }
+  }
+
+  // ---- Room: what commands may do ------------------------------------------------------------
+
+  tell(to: Member, ...lines: string[]): void {
+    const c = this.#clients.get(to.id);
+    if (c) this.#tell(c, ...lines);
+  }
+
+  say(from: Member, text: string, now: number): void {
+    const line = `<${from.nick}> ${text}`;
+    this.#broadcast(line, this.#clients.get(from.id));
+    this.#remember(line, now);
+    if (this.#log.enabled("debug")) this.#log.debug("chat", { nick: from.nick, text });
+  }
+
+  emote(from: Member, action: string, now: number): void {
+    const line = `* ${from.nick} ${action}`;
+    this.#broadcast(line, this.#clients.get(from.id));
+    this.#remember(line, now);
+    if (this.#log.enabled("debug")) this.#log.debug("action", { nick: from.nick, text: action });
+  }
+
+  announce(text: string, except?: Member): void {
+    this.#broadcast(`* ${text}`, except ? this.#clients.get(except.id) : undefined);
+  }
+
+  members(): Member[] {
+    return [...this.#room];
+  }
+
+  byNick(nick: string): Member | undefined {
+    return this.#nicks.get(nick.toLowerCase());
+  }
+
+  byId(id: number): Member | undefined {
+    const c = this.#clients.get(id);
+    return c?.authed ? c : undefined;
+  }
+
+  rename(m: Member, nick: string): void {
+    const c = this.#clients.get(m.id);
+    if (!c) return;
+    const old = c.nick;
+    this.#nicks.delete(c.key);
+    c.nick = nick;
+    c.key = nick.toLowerCase();
+    this.#nicks.set(c.key, c);
+    this.#tell(c, `You are now ${nick}.`);
+    if (this.#announcing()) this.#broadcast(`* ${old} is now ${nick}`, c);
+    this.#log.info("nick", { client: c.id, from: old, to: nick });
+  }
+
+  disconnect(m: Member, message: string, reason: string, now: number): void {
+    const c = this.#clients.get(m.id);
+    if (c) this.#drop(c, reason, now, { message });
+  }
+
+  grantOp(m: Member): void {
+    const c = this.#clients.get(m.id);
+    if (c) c.op = true;
+  }
+
+  strike(m: Member, why: string, now: number, message?: string): boolean {
+    const c = this.#clients.get(m.id);
+    return c ? this.#strike(c, why, now, message) : false;
+  }
+
+  ban(ip: string, ms: number, reason: string, by: string, now: number): number {
+    return this.#ban(ip, ms, reason, by, now, [
+      `You have been banned by ${by} for ${formatDuration(ms)}.`,
+    ]);
+  }
+
+  unban(ip: string): boolean {
+    const addr = normalizeIp(ip);
+    if (!this.#bans.remove(addr)) return false;
+    const a = this.#addresses.peek(addr);
+    if (a) a.strikes = 0;
+    this.#saveBans();
+    return true;
+  }
+
+  bans(now: number): BanRecord[] {
+    return this.#bans.list(now);
+  }
+
+  checkAdminToken(attempt: string): boolean {
+    return this.opsEnabled && sameSecret(attempt, this.config.adminToken);
+  }
+
+  audit(message: string, m: Member, fields: Record<string, string | number> = {}): void {
+    this.#log.info(`operator: ${message}`, { client: m.id, nick: m.nick, ...fields });
+  }
+}
+
+/** The command names, for documentation and tests. */
+export const COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
