@@ -85,6 +85,12 @@ export function nickProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** Idle time to the second: "0s", "42s", "1m 30s". */
+function idleTime(ms: number): string {
+  const s = Math.floor(ms / 1_000);
+  return s <= 0 ? "0s" : formatDuration(s * 1_000);
+}
+
 function firstWord(args: string): [string, string] {
   const m = /^(\S+)\s*(.*)$/s.exec(args);
   return m ? [m[1], m[2]] : ["", ""];
@@ -155,7 +161,7 @@ export const COMMANDS: readonly Command[] = [
         const tags = [m.op ? "op" : "", m.id === me.id ? "you" : ""].filter(Boolean);
         const tag = tags.length ? ` (${tags.join(", ")})` : "";
         lines.push(
-          `  ${(m.nick + tag).padEnd(width + 10)} idle ${formatDuration(now - m.lastActive)}`,
+          `  ${(m.nick + tag).padEnd(width + 10)} idle ${idleTime(now - m.lastActive)}`,
         );
       }
       if (all.length > shown.length) lines.push(`  … and ${all.length - shown.length} more`);

@@ -46,7 +46,14 @@ export class ConfigError extends Error {
 }
 
 type Kind =
-  | { type: "string"; allowEmpty?: boolean; maxLength?: number; printable?: boolean }
+  | {
+    type: "string";
+    allowEmpty?: boolean;
+    maxLength?: number;
+    printable?: boolean;
+    /** A secret typed at the prompt: no spaces or controls, which could never be typed back. */
+    typeable?: boolean;
+  }
   | { type: "int"; min: number; max: number }
   | { type: "port" }
   | { type: "size"; min: number; max: number }
@@ -154,7 +161,7 @@ const OPTIONS: OptionSpec[] = [
   {
     key: "adminToken",
     flag: "admin-token",
-    kind: { type: "string", allowEmpty: true },
+    kind: { type: "string", allowEmpty: true, typeable: true },
     value: "TOKEN",
     help: "enables operators: /op TOKEN",
     defaultText: "none, operators off",
@@ -163,7 +170,7 @@ const OPTIONS: OptionSpec[] = [
   {
     key: "token",
     flag: "token",
-    kind: { type: "string", allowEmpty: true },
+    kind: { type: "string", allowEmpty: true, typeable: true },
     value: "TOKEN",
     help: "makes the room private: a client's first line must be this token",
     defaultText: "none, open room",
@@ -347,6 +354,9 @@ function convert(o: OptionSpec, raw: string | boolean, source: string): unknown 
       if (!kind.allowEmpty && text.trim() === "") throw bad("must not be empty");
       if (kind.maxLength !== undefined && [...text].length > kind.maxLength) {
         throw bad(`at most ${kind.maxLength} characters`);
+      }
+      if (kind.typeable && /[\s\p{Cc}\p{Cf}]/u.test(text)) {
+        throw bad("spaces and control characters cannot be typed at the prompt");
       }
       if (kind.printable && /[\p{Cc}\p{Cf}]/u.test(text)) {
         throw bad("control characters are not allowed");

@@ -96,7 +96,10 @@ export class Connection {
     if (this.#closing) return;
     this.#closing = true;
     this.#linger = setTimeout(() => this.#hardClose(), LINGER_MS);
-    if (!this.#writing) this.#afterFlush();
+    // The writer ends by shutting the write side; start it if the last words are still queued.
+    if (this.#writing) return;
+    if (this.outbox.bytes > 0) void this.#write();
+    else this.#afterFlush();
   }
 
   async #read(): Promise<void> {

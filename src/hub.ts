@@ -303,7 +303,7 @@ export class Hub implements Room {
     c.lastLine = now;
     if (text === "") {
       // Blank lines are ignored, but a burst of them is a flood like any other.
-      c.blankRun = rapid ? c.blankRun + 1 : 0;
+      c.blankRun = rapid ? c.blankRun + 1 : 1;
       if (c.blankRun >= BLANK_FLOOD) {
         c.blankRun = 0;
         this.#strike(c, "flood of empty lines", now, "Too many empty lines.");
@@ -475,9 +475,10 @@ export class Hub implements Room {
     if (!flush) c.outbox.clear();
     this.#fx.close(c.id, flush);
     if (c.authed) {
+      const announce = !opts.quiet && this.#announcing();
       this.#room.delete(c);
       this.#nicks.delete(c.key);
-      if (!opts.quiet && this.#announcing()) this.#broadcast(`* ${c.nick} left (${reason})`);
+      if (announce) this.#broadcast(`* ${c.nick} left (${reason})`);
     }
     this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
   }

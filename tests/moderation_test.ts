@@ -1,0 +1,84 @@
+/** Moderation helpers, the outbox and the queue. */
+import assert from "node:assert/strict";
+import {
+  Addresses,
+  BanFileError,
+  BanList,
+  isIp,
+  normalizeIp,
+  parseBanFile,
+  serializeBans,
+  tooSoon,
+} from "../src/moderation.ts";
+import { Outbox } from "../src/outbox.ts";
+import { AsyncQueue } from "../src/queue.ts";
+
+Deno.test("moderation: tooSoon follows the rate limit; 0 turns it off", () => {
+  assert.equal(tooSoon(1_000, 1_499, 500), true);
+  assert.equal(tooSoon(1_000, 1_500, 500), false);
+  assert.equal(tooSoon(1_000, 1_000, 0), false);
+  assert.equal(tooSoon(-Infinity, 0, 500), false);
+});
+
+Deno.test("moderation: bans expire and the file format round-trips", () => {
+  const now = Date.parse("2026-01-01T00:00:00Z");
+  const list = new BanList([
+    { ip: "10.0.0.1", until: now + 60_000, reason: "spamming", by: "server", since: now },
+    { ip: "10.0.0.2", until: now + 1_000, reason: "", by: "op", since: now },
+  ]);
+  assert.ok(list.active("10.0.0.1", now));
+  assert.equal(list.active("10.0.0.2", now + 1_000), undefined);
+  assert.equal(list.prune(now + 1_000), true);
+  const text = serializeBans(list.snapshot());
+  assert.deepEqual(parseBanFile(text, now), list.snapshot());
+  assert.deepEqual(parseBanFile(text, now + 60_000), [], "expired entries are dropped on load");
+});
+
+Deno.test("moderation: a damaged ban file is an error, never an empty list", () => {
+  for (const text of ["{", "[]", '{"bans": 3}', '{"bans":[{"ip":"x","until":"soon"}]}']) {
+    assert.throws(() => parseBanFile(text, 0), BanFileError, text);
+  }
+});
+
+Deno.test("moderation: addresses forget idle state but keep strikes for a while", () => {
+  const a = new Addresses();
+  a.get("1.1.1.1", 0);
+  a.get("2.2.2.2", 0).strikes = 2;
+  a.prune(1_000, 60_000);
+  assert.equal(a.peek("1.1.1.1"), undefined);
+  assert.equal(a.peek("2.2.2.2")?.strikes, 2);
+  a.prune(61_000, 60_000);
+  assert.equal(a.size, 0);
+});
+
+Deno.test("moderation: IP helpers", () => {
+  assert.equal(normalizeIp("::ffff:127.0.0.2"), "127.0.0.2");
+  assert.ok(isIp("192.168.1.1") && isIp("::1") && isIp("2001:db8::1"));
+  assert.ok(!isIp("300.1.1.1") && !isIp("alice") && !isIp("1.2.3"));
+});
+
+Deno.test("outbox: coalesces pending chunks into one buffer and respects the cap", () => {
+  const ob = new Outbox();
+  const e = new TextEncoder();
+  ob.push(e.encode("ab"));
+  ob.push(e.encode("cd"));
+  ob.push(e.encode("efg"));
+  assert.equal(ob.bytes, 7);
+  assert.equal(new TextDecoder().decode(ob.take(4)!), "abcd");
+  assert.equal(new TextDecoder().decode(ob.take()!), "efg");
+  assert.equal(ob.take(), null);
+  assert.equal(ob.bytes, 0);
+});
+
+Deno.test("queue: drains everything pushed as one batch, in order; close ends it", async () => {
+  const q = new AsyncQueue<number>();
+  const first = q.drain();
+  q.push(1);
+  q.push(2);
+  assert.deepEqual(await first, [1, 2]);
+  q.push(3);
+  q.push(4);
+  assert.deepEqual(await q.drain(), [3, 4]);
+  q.close();
+  assert.equal(await q.drain(), null);
+});

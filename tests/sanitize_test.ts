@@ -1,0 +1,125 @@
+/** Input hygiene against real attack strings: nothing one client sends may take over a terminal. */
+import assert from "node:assert/strict";
+import { cleanLine, cleanText, TelnetFilter } from "../src/sanitize.ts";
+import { LineFramer } from "../src/framing.ts";
+
+const enc = new TextEncoder();
+
+/** No control character (C0, DEL, C1) and no bidi override may survive. */
+function assertSafe(s: string): void {
+  assert.ok(!/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s), JSON.stringify(s));
+}
+
+Deno.test("sanitize: clear-screen, cursor moves and colours are removed", () => {
+  const cases: [string, string][] = [
+    ["\x1b[2J\x1b[Hgotcha", "gotcha"],
+    ["\x1bc reset", " reset"],
+    ["up\x1b[10Aup", "upup"],
+    ["\x1b[31mred\x1b[0m text", "red text"],
+    ["\x1b[?1049h alt screen", " alt screen"],
+    ["save\x1b7\x1b8restore", "saverestore"],
+    ["\x1b(0line drawing", "line drawing"],
+    ["\x9b2Jc1 csi", "c1 csi"],
+  ];
+  for (const [input, want] of cases) {
+    const out = cleanText(input);
+    assert.equal(out, want, JSON.stringify(input));
+    assertSafe(out);
+  }
+});
+
+Deno.test("sanitize: OSC window titles, hyperlinks and DCS are removed", () => {
+  assert.equal(cleanText("\x1b]0;pwned\x07hi"), "hi");
+  assert.equal(cleanText("\x1b]2;title\x1b\\hi"), "hi");
+  assert.equal(cleanText("\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\"), "link");
+  assert.equal(cleanText("\x1bPq#0;2;0;0;0\x1b\\after"), "after");
+  assert.equal(cleanText("\x9d0;title\x9cafter"), "after");
+  assert.equal(cleanText("unterminated \x1b]0;title forever"), "unterminated");
+});
+
+Deno.test("sanitize: bells and other controls are dropped; tab becomes a space", () => {
+  assert.equal(cleanText("ding\x07\x07\x07\x07 dong"), "ding dong");
+  assert.equal(cleanText("a\tb"), "a b");
+  assert.equal(cleanText("nul\x00byte\x01\x02"), "nulbyte");
+  assert.equal(cleanText("bidi \u202eevil\u202c"), "bidi evil");
+  assertSafe(cleanText("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x1f\x7f\x80\x85\x9f"));
+});
+
+Deno.test("sanitize: backspace and DEL edit the line", () => {
+  assert.equal(cleanText("helo\bl\blo"), "hello");
+  assert.equal(cleanText("abc\x7f\x7fd"), "ad");
+  assert.equal(cleanText("\b\b\bstart"), "start");
+  assert.equal(cleanText("smile 😀\b!"), "smile !", "a surrogate pair is erased whole");
+});
+
+Deno.test("sanitize: invalid and overlong UTF-8 is replaced and the rest still arrives", () => {
+  const bad = new Uint8Array([
+    0x68,
+    0x69,
+    0xc0,
+    0xaf,
+    0x20,
+    0xff,
+    0xfe,
+    0x6f,
+    0x6b,
+    0xed,
+    0xa0,
+    0x80,
+  ]);
+  const out = cleanLine(bad);
+  assert.ok(out.startsWith("hi"));
+  assert.ok(out.includes("ok"));
+  assert.ok(out.includes("\ufffd"));
+  assert.ok(!out.includes("/"), "an overlong '/' is not decoded as '/'");
+  // the output encodes to valid UTF-8 and decodes back unchanged
+  const round = new TextDecoder("utf-8", { fatal: true }).decode(enc.encode(out));
+  assert.equal(round, out);
+  assert.equal(cleanLine(enc.encode("héllo wörld ✓")), "héllo wörld ✓");
+});
+
+Deno.test("sanitize: telnet negotiation, including subnegotiation, is removed", () => {
+  const f = new TelnetFilter();
+  const input = new Uint8Array([
+    255,
+    251,
+    1,
+    104,
+    255,
+    253,
+    3,
+    105,
+    255,
+    250,
+    24,
+    0,
+    10,
+    13,
+    120,
+    255,
+    240,
+    33,
+  ]);
+  const out = new TextDecoder().decode(f.filter(input));
+  assert.equal(out, "hi!", "the LF/CR inside SB never reach framing");
+  assert.equal(f.dropped, 15);
+});
+
+Deno.test("sanitize: telnet state carries across reads, and an IAC storm costs nothing", () => {
+  const f = new TelnetFilter();
+  const a = f.filter(new Uint8Array([97, 255]));
+  const b = f.filter(new Uint8Array([251, 31, 98]));
+  assert.deepEqual([...a, ...b], [97, 98]);
+  const storm = new Uint8Array(300_000);
+  for (let i = 0; i < storm.length; i += 3) storm.set([255, 253, i % 256], i);
+  assert.equal(f.filter(storm).length, 0);
+  // the storm counts toward the line limit
+  const framer = new LineFramer(4096);
+  framer.push(new Uint8Array(0), () => {}, f.dropped);
+  assert.ok(framer.overlong > 0);
+});
+
+Deno.test("sanitize: plain text passes unchanged (trailing spaces trimmed)", () => {
+  assert.equal(cleanText("just a normal line, 100% fine!"), "just a normal line, 100% fine!");
+  assert.equal(cleanText("trailing   "), "trailing");
+});
