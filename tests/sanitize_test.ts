@@ -7,6 +7,7 @@ const enc = new TextEncoder();
 
 /** No control character (C0, DEL, C1) and no bidi override may survive. */
 function assertSafe(s: string): void {
+  // deno-lint-ignore no-control-regex -- finding control characters is the point
   assert.ok(!/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s), JSON.stringify(s));
 }
 
