@@ -232,3 +232,19 @@ export class TestClient {
     await this.closed;
   }
 }
+
+/** Two fresh clients can still chat in both directions. */
+export async function assertRoomWorks(port: number, from = "127.0.0.1"): Promise<void> {
+  const a = await TestClient.join(port, from);
+  const b = await TestClient.join(port, from);
+  try {
+    const word = `ping-${crypto.randomUUID()}`;
+    await a.send(word);
+    await b.waitFor(`<${a.nick}> ${word}`);
+    await b.send(word + "-back");
+    await a.waitFor(`<${b.nick}> ${word}-back`);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}

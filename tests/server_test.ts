@@ -1,22 +1,6 @@
 /** The server over real TCP on an ephemeral port: chat, concurrency, bans, slow readers, shutdown. */
 import assert from "node:assert/strict";
-import { startServer, TestClient, until } from "./helpers.ts";
-
-/** Two fresh clients can still chat in both directions. */
-export async function assertRoomWorks(port: number, from = "127.0.0.1"): Promise<void> {
-  const a = await TestClient.join(port, from);
-  const b = await TestClient.join(port, from);
-  try {
-    const word = `ping-${crypto.randomUUID()}`;
-    await a.send(word);
-    await b.waitFor(`<${a.nick}> ${word}`);
-    await b.send(word + "-back");
-    await a.waitFor(`<${b.nick}> ${word}-back`);
-  } finally {
-    await a.close();
-    await b.close();
-  }
-}
+import { assertRoomWorks, startServer, TestClient, until } from "./helpers.ts";
 
 Deno.test("server: several clients chat; lines reach the others with CRLF, never the author", async () => {
   const s = startServer();

@@ -1,0 +1,195 @@
+/**
+ * Hostile input over real TCP. For each attack: the server stays up, two ordinary clients can
+ * still chat, and the attacker gets the answer the design promises (strike, ban, disconnect),
+ * which the log records.
+ */
+import assert from "node:assert/strict";
+import { assertRoomWorks, startServer, TestClient, type TestServer, until } from "./helpers.ts";
+
+const ATTACKER = "127.0.0.66";
+const CITIZEN = "127.0.0.7";
+
+/** Runs `attack` against a fresh server with an ordinary bystander, then checks the room. */
+async function survive(
+  name: string,
+  attack: (s: TestServer, bystander: TestClient) => Promise<void>,
+  over: Parameters<typeof startServer>[0] = {},
+): Promise<string> {
+  const s = startServer({ logLevel: "info", ...over });
+  const bystander = await TestClient.join(s.port, CITIZEN);
+  try {
+    await attack(s, bystander);
+    await assertRoomWorks(s.port, CITIZEN);
+    // the bystander never saw raw control bytes or telnet commands
+    // deno-lint-ignore no-control-regex -- looking for control bytes is the point
+    assert.ok(!/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(bystander.raw), name);
+  } finally {
+    await bystander.close();
+    await s.stop();
+  }
+  return s.log.text();
+}
+
+/** Sends `data` from a fresh attacker connection and waits for the server to hang up. */
+async function flood(s: TestServer, data: Uint8Array | string): Promise<TestClient> {
+  const a = await TestClient.join(s.port, ATTACKER);
+  await a.write(data);
+  await a.waitClosed(15_000);
+  await a.close();
+  return a;
+}
+
+Deno.test("hostile: a 10 MB line without a newline: refused, struck, banned", async () => {
+  let attacker: TestClient | undefined;
+  const log = await survive("10MB line", async (s) => {
+    attacker = await flood(s, new Uint8Array(10 * 1024 * 1024).fill(0x41));
+  });
+  const told = attacker!.lines;
+  assert.ok(
+    told.some((l) => l.startsWith("That line was too long (over 4096 bytes)")),
+    told.join(),
+  );
+  assert.ok(told.includes("You have been banned for spamming."));
+  assert.match(log, /reason="line too long"/);
+  assert.match(log, /WARN address banned addr=127\.0\.0\.66/);
+});
+
+Deno.test("hostile: 300 000 empty lines: a flood of blanks is struck and banned", async () => {
+  let attacker: TestClient | undefined;
+  const log = await survive("blank flood", async (s, bystander) => {
+    attacker = await flood(s, "\r\n".repeat(300_000));
+    assert.ok(!bystander.lines.some((l) => l.startsWith("<")), "nothing was broadcast");
+  });
+  assert.ok(attacker!.lines.some((l) => l.startsWith("Too many empty lines.")));
+  assert.ok(attacker!.lines.includes("You have been banned for spamming."));
+  assert.match(log, /reason="flood of empty lines"/);
+});
+
+Deno.test("hostile: a NUL flood without line ends counts as an over-long line", async () => {
+  let attacker: TestClient | undefined;
+  const log = await survive("NUL flood", async (s) => {
+    attacker = await flood(s, new Uint8Array(1024 * 1024));
+  });
+  assert.ok(attacker!.lines.includes("You have been banned for spamming."));
+  assert.match(log, /reason="line too long"/);
+});
+
+Deno.test("hostile: random binary junk: nothing unsafe reaches the room; the sender is banned", async () => {
+  let attacker: TestClient | undefined;
+  const log = await survive("binary junk", async (s, bystander) => {
+    const junk = new Uint8Array(2 * 1024 * 1024);
+    for (let i = 0; i < junk.length; i += 65536) {
+      crypto.getRandomValues(junk.subarray(i, i + 65536));
+    }
+    attacker = await flood(s, junk);
+    const fromAttacker = bystander.lines.filter((l) => l.startsWith(`<${attacker!.nick}>`));
+    assert.ok(fromAttacker.length <= 1, "the rate limit let at most one line through");
+  });
+  assert.ok(attacker!.lines.includes("You have been banned for spamming."));
+  assert.match(log, /WARN address banned addr=127\.0\.0\.66/);
+});
+
+Deno.test("hostile: a telnet negotiation storm is stripped and counts toward the line limit", async () => {
+  let attacker: TestClient | undefined;
+  const log = await survive("IAC storm", async (s, bystander) => {
+    const storm = new Uint8Array(3 * 300_000);
+    for (let i = 0; i < storm.length; i += 3) storm.set([255, 251 + (i % 4), i % 40], i);
+    attacker = await flood(s, storm);
+    assert.ok(!bystander.raw.includes("\ufffd"), "no garbage shown");
+  });
+  assert.ok(attacker!.lines.includes("You have been banned for spamming."));
+  assert.match(log, /reason="line too long"/);
+});
+
+Deno.test("hostile: telnet negotiation inside ordinary lines is invisible", async () => {
+  await survive("IAC inline", async (s, bystander) => {
+    const a = await TestClient.join(s.port, ATTACKER);
+    try {
+      const iac = new Uint8Array([255, 253, 1, 255, 250, 24, 1, 10, 13, 255, 240]);
+      const line = new Uint8Array([...new TextEncoder().encode("hel"), ...iac, 108, 111, 13, 10]);
+      await a.write(line);
+      await bystander.waitFor(`<${a.nick}> hello`);
+    } finally {
+      await a.close();
+    }
+  });
+});
+
+Deno.test("hostile: a client that never reads is dropped; the room keeps its lines", async () => {
+  const log = await survive("never reads", async (s, bystander) => {
+    const stuck = await TestClient.join(s.port, ATTACKER);
+    stuck.socket.pause();
+    const talker = await TestClient.join(s.port, CITIZEN);
+    try {
+      const body = "q".repeat(4_000);
+      for (let k = 0; k < 5_000; k++) await talker.write(`${k} ${body}\r\n`);
+      await bystander.waitFor(`* ${stuck.nick} left (too slow: stopped reading)`, 15_000);
+      await until(
+        () => bystander.lines.filter((l) => l.endsWith(body)).length === 5_000,
+        "every line for the bystander",
+        15_000,
+      );
+    } finally {
+      await stuck.close();
+      await talker.close();
+    }
+  }, { rateLimit: 0 });
+  assert.match(log, /WARN slow reader disconnected/);
+});
+
+Deno.test("hostile: clients that reset mid-line or mid-write, 50 times", async () => {
+  const log = await survive("resets", async (s, bystander) => {
+    for (let i = 0; i < 50; i++) {
+      const a = await TestClient.connect(s.port, ATTACKER);
+      await a.write("half a line that never ends");
+      a.socket.resetAndDestroy();
+      await a.closed;
+    }
+    await until(() => s.server.sockets === 1, "every reset connection to be gone");
+    assert.ok(!bystander.lines.some((l) => l.includes("half a line")));
+  });
+  assert.ok((log.match(/reason="connection reset"/g) ?? []).length >= 1, "resets are logged");
+});
+
+Deno.test("hostile: 3000 connect/disconnect cycles leave nothing behind", async () => {
+  const log = await survive("churn", async (s) => {
+    const worker = async (w: number) => {
+      for (let i = 0; i < 375; i++) {
+        const a = await TestClient.connect(s.port, `127.0.1.${w + 1}`);
+        await a.close();
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
+    await until(() => s.server.sockets === 1, "the churned sockets to be closed", 10_000);
+    assert.equal(s.server.online, 1, "only the bystander remains");
+  }, { logLevel: "warn" });
+  assert.ok(!/ERROR/.test(log), log);
+});
+
+Deno.test("hostile: a banned address that keeps reconnecting is summarized in the log", async () => {
+  const log = await survive("reconnect while banned", async (s) => {
+    const a = await TestClient.join(s.port, ATTACKER);
+    for (let i = 0; i < 6; i++) await a.send(`x${i}`);
+    await a.waitClosed();
+    await a.close();
+    for (let i = 0; i < 200; i++) {
+      const b = await TestClient.connect(s.port, ATTACKER);
+      await b.waitFor("You are still temporarily banned.");
+      await b.close();
+    }
+  }, { maxStrikes: 2 });
+  const refusals = log.split("\n").filter((l) => l.includes("refused banned address"));
+  assert.equal(refusals.length, 1, "one line, then repeats are counted");
+});
+
+Deno.test("hostile: a slowloris (bytes but no line end) is dropped after the line timeout", async () => {
+  let attacker: TestClient | undefined;
+  const log = await survive("slowloris", async (s) => {
+    attacker = await TestClient.join(s.port, ATTACKER);
+    await attacker.write("GET / HTTP/1.1");
+    await attacker.waitClosed(5_000);
+    await attacker.close();
+  }, { lineTimeout: 300 });
+  assert.ok(attacker!.lines.some((l) => l.includes("a line was started but not finished")));
+  assert.match(log, /reason="unfinished line"/);
+});
