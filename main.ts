@@ -4,7 +4,7 @@
  * 2 for a wrong configuration (flag, variable, file), 1 when the server cannot run.
  */
 import { BanStore, loadBans, tempPath } from "./src/ban_store.ts";
-import { ConfigError, ENV_NAMES, parseConfig } from "./src/config.ts";
+import { ConfigError, ENV_NAMES, parseConfig, VERSION } from "./src/config.ts";
 import { Logger } from "./src/log.ts";
 import { BanFileError, type BanRecord } from "./src/moderation.ts";
 import { cleanText } from "./src/sanitize.ts";
@@ -119,6 +119,7 @@ async function main(): Promise<number> {
   }
   const config = parsed.config;
   const log = new Logger(config.logLevel, config.safeMode);
+  log.info("starting", { version: VERSION, pid: Deno.pid });
 
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();

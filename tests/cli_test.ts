@@ -1,0 +1,127 @@
+/** main.ts as a person runs it: exit codes, one-line errors, the ban file across restarts. */
+import assert from "node:assert/strict";
+import { TestClient } from "./helpers.ts";
+import { runShat, startShat } from "./proc.ts";
+
+function assertOneLine(stderr: string): void {
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line, got:\n${stderr}`);
+  assert.ok(!/\bat (file|ext):/.test(stderr), "no stack trace");
+}
+
+Deno.test("cli: bad configuration ends with one line and exit 2", async () => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [["--port", "70000"], {}, /--port "70000"/],
+    [["--rate-limit", "banana"], {}, /--rate-limit "banana"/],
+    [["--no-such-flag"], {}, /unknown option --no-such-flag/],
+    [["--max-per-ip", "-3"], {}, /--max-per-ip.*negative/],
+    [[], { SHAT_PORT: "-1" }, /SHAT_PORT "-1"/],
+  ];
+  for (const [args, env, pattern] of cases) {
+    const r = await runShat(args, { env });
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, pattern);
+    assert.match(r.stderr, /^shat: /);
+    assertOneLine(r.stderr);
+  }
+});
+
+Deno.test("cli: --help and --version", async () => {
+  const help = await runShat(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--rate-limit DUR\s+.*\n\s+env SHAT_RATE_LIMIT, default 500ms/);
+  const version = await runShat(["--version"]);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^shat \d+\.\d+\.\d+\n$/);
+});
+
+Deno.test("cli: a port already in use is one line and exit 1", async () => {
+  const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (holder.addr as Deno.NetAddr).port;
+    const r = await runShat(["--host", "127.0.0.1", "--port", String(port), "--ban-file", ""]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: the address is already in use/);
+    assertOneLine(r.stderr.split("\n").filter((l) => !l.startsWith("INFO")).join("\n"));
+  } finally {
+    holder.close();
+  }
+});
+
+Deno.test("cli: an unreadable --motd stops the start with exit 2", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await runShat(["--motd", `${dir}/missing.txt`], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--motd/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: a damaged ban file stops the start and is left untouched", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const damaged = '{"bans": [ {"ip": "10.0.0.1", "until": ';
+    await Deno.writeTextFile(`${dir}/shat-bans.json`, damaged);
+    const r = await runShat(["--host", "127.0.0.1", "--port", "0"], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /ban file shat-bans\.json is damaged/);
+    assert.equal(await Deno.readTextFile(`${dir}/shat-bans.json`), damaged);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: bans survive a restart; expired ones are dropped on load", async () => {
+  const dir = await Deno.makeTempDir();
+  const args = ["--host", "127.0.0.1", "--rate-limit", "200ms", "--max-strikes", "2"];
+  try {
+    const past = new Date(Date.now() - 60_000).toISOString();
+    await Deno.writeTextFile(
+      `${dir}/shat-bans.json`,
+      JSON.stringify({ version: 1, bans: [{ ip: "127.0.0.9", until: past }] }),
+    );
+    const first = await startShat(args, { cwd: dir });
+    const spammer = await TestClient.join(first.port, "127.0.0.2");
+    for (let i = 0; i < 4; i++) await spammer.send(`spam ${i}`);
+    await spammer.waitFor("You have been banned for spamming.");
+    await spammer.close();
+    const expired = await TestClient.join(first.port, "127.0.0.9");
+    await expired.close();
+    first.proc.child.kill("SIGTERM");
+    assert.equal((await first.proc.finish()).code, 0);
+
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/shat-bans.json`));
+    assert.deepEqual(saved.bans.map((b: { ip: string }) => b.ip), ["127.0.0.2"]);
+    assert.equal(saved.bans[0].reason, "spamming");
+
+    const second = await startShat(args, { cwd: dir });
+    try {
+      const back = await TestClient.connect(second.port, "127.0.0.2");
+      await back.waitFor("You are still temporarily banned. Try again in");
+      await back.close();
+      assert.match(second.proc.stderr, /INFO bans loaded file=shat-bans\.json bans=1/);
+    } finally {
+      second.proc.child.kill("SIGTERM");
+      assert.equal((await second.proc.finish()).code, 0);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: SHAT_SAFE_MODE=1 keeps addresses out of the real log", async () => {
+  const { proc, port } = await startShat(["--host", "127.0.0.1", "--ban-file", ""], {
+    env: { SHAT_SAFE_MODE: "1" },
+  });
+  const c = await TestClient.join(port, "127.0.0.4");
+  const clientPort = String(c.socket.localPort);
+  await c.close();
+  await proc.waitFor("disconnect client=1", "stderr");
+  proc.child.kill("SIGINT");
+  assert.equal((await proc.finish()).code, 0);
+  assert.match(proc.stderr, /connect client=1 addr=hidden/);
+  assert.ok(!proc.stderr.includes("127.0.0.4"), proc.stderr);
+  assert.ok(!proc.stderr.includes(clientPort), proc.stderr);
+});
