@@ -1,0 +1,330 @@
+/**
+ * Load generator for `deno task bench`, run as a child process by bench/run.ts (several may run
+ * side by side). It opens its share of client connections, reports when they are all in, waits
+ * for "go" on stdin, lets its senders send stamped lines, and checks every line each client
+ * receives: whole, from the right sender, in order, exactly once. It prints JSON lines on stdout.
+ *
+ * Lines look like `B|sender|seq|sendTimeMs|xxxx…|E`; the server delivers them as
+ * `<nick> B|…|E`. A line that does not parse, or whose padding has the wrong length, is garbled.
+ */
+
+/** What one generator process is asked to do (argv[0], as JSON). */
+export interface LoadJob {
+  port: number;
+  /** Connections this process opens. */
+  clients: number;
+  /** How many of them (the first ones) send; their global ids start at `senderBase`. */
+  senders: number;
+  senderBase: number;
+  /** Senders across all generator processes (each receiver expects lines from all of them). */
+  totalSenders: number;
+  /** Lines each sender sends. */
+  lines: number;
+  /** Lines per second per sender; 0 = as fast as possible. */
+  rate: number;
+  /** Padding bytes in each line. */
+  pad: number;
+  /** Extra connections opened after the others are in (past the server's limits). */
+  overflow: number;
+  /** Give up waiting for lines after this long. */
+  timeoutMs: number;
+  /** Connections opened at once while connecting. */
+  concurrency: number;
+}
+
+const LF = 10;
+const CR = 13;
+const BUCKET_MS = 0.1;
+const BUCKETS = 200_000; // 20 s at 0.1 ms
+const enc = new TextEncoder();
+
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function emit(obj: unknown): void {
+  Deno.stdout.writeSync(enc.encode(JSON.stringify(obj) + "\n"));
+}
+
+/** Statistics shared by all receivers of this process. */
+class Stats {
+  deliveries = 0;
+  lost = 0;
+  garbled = 0;
+  joins = 0;
+  maxLatency = 0;
+  lastReceive = 0;
+  readonly hist = new Int32Array(BUCKETS + 1);
+
+  record(sentAt: number, at: number): void {
+    const lat = at - sentAt;
+    if (lat > this.maxLatency) this.maxLatency = lat;
+    const b = Math.max(0, Math.floor(lat / BUCKET_MS));
+    this.hist[b < BUCKETS ? b : BUCKETS]++;
+    this.deliveries++;
+    this.lastReceive = at;
+  }
+}
+
+/** One client connection: reads, frames and checks lines. */
+class Client {
+  readonly conn: Deno.TcpConn;
+  readonly next: Int32Array;
+  ready = false;
+  refused = false;
+  closed = false;
+  got = 0;
+  #carry = new Uint8Array(1024);
+  #carryLen = 0;
+  #onReady: (() => void) | null = null;
+  readonly done: Promise<void>;
+
+  constructor(
+    conn: Deno.TcpConn,
+    readonly self: number,
+    readonly job: LoadJob,
+    readonly stats: Stats,
+    bufSize: number,
+  ) {
+    this.conn = conn;
+    this.next = new Int32Array(job.totalSenders);
+    this.done = this.#read(bufSize);
+  }
+
+  whenReady(): Promise<void> {
+    if (this.ready || this.closed) return Promise.resolve();
+    return new Promise((resolve) => (this.#onReady = resolve));
+  }
+
+  async #read(bufSize: number): Promise<void> {
+    const buf = new Uint8Array(bufSize);
+    try {
+      while (true) {
+        const n = await this.conn.read(buf);
+        if (n === null) break;
+        this.#chunk(buf, n);
+      }
+    } catch {
+      // reset by the server or closed by us
+    }
+    this.closed = true;
+    this.#onReady?.();
+  }
+
+  #chunk(buf: Uint8Array, n: number): void {
+    const at = nowMs();
+    let start = 0;
+    for (let i = buf.indexOf(LF, 0); i >= 0 && i < n; i = buf.indexOf(LF, i + 1)) {
+      if (this.#carryLen > 0) {
+        const part = i - start;
+        if (this.#carryLen + part > this.#carry.length) {
+          const bigger = new Uint8Array((this.#carryLen + part) * 2);
+          bigger.set(this.#carry.subarray(0, this.#carryLen));
+          this.#carry = bigger;
+        }
+        this.#carry.set(buf.subarray(start, i), this.#carryLen);
+        const len = this.#carryLen + part;
+        this.#carryLen = 0;
+        this.#line(this.#carry, 0, len, at);
+      } else {
+        this.#line(buf, start, i, at);
+      }
+      start = i + 1;
+    }
+    if (start < n) {
+      const part = n - start;
+      if (this.#carryLen + part > this.#carry.length) {
+        const bigger = new Uint8Array((this.#carryLen + part) * 2);
+        bigger.set(this.#carry.subarray(0, this.#carryLen));
+        this.#carry = bigger;
+      }
+      this.#carry.set(buf.subarray(start, n), this.#carryLen);
+      this.#carryLen += part;
+    }
+  }
+
+  #line(b: Uint8Array, s: number, e: number, at: number): void {
+    if (e > s && b[e - 1] === CR) e--;
+    if (b[s] !== 0x3c) { // not "<nick> …": banner, notices, refusals
+      if (!this.ready && b[s] === 0x54 && b[s + 1] === 0x79 && b[s + 5] === 0x2f) { // "Type /"
+        this.ready = true;
+        this.#onReady?.();
+        this.#onReady = null;
+      } else if (b[s] === 0x2a && e - s > 7 && b[e - 1] === 0x64 && b[e - 6] === 0x6a) {
+        this.stats.joins++; // "* nick joined"
+      } else if (!this.ready && (b[s] === 0x53 || b[s] === 0x59)) {
+        this.refused = true; // "Server is full", "You are …"
+      }
+      return;
+    }
+    let i = b.indexOf(0x3e, s); // '>'
+    if (i < 0 || i >= e || b[i + 1] !== 0x20 || b[i + 2] !== 0x42 || b[i + 3] !== 0x7c) {
+      this.stats.garbled++;
+      return;
+    }
+    i += 4;
+    let sender = 0;
+    while (i < e && b[i] !== 0x7c) sender = sender * 10 + (b[i++] - 48);
+    i++;
+    let seq = 0;
+    while (i < e && b[i] !== 0x7c) seq = seq * 10 + (b[i++] - 48);
+    i++;
+    let ts = 0;
+    while (i < e && b[i] !== 0x2e && b[i] !== 0x7c) ts = ts * 10 + (b[i++] - 48);
+    if (b[i] === 0x2e) {
+      i++;
+      let scale = 0.1;
+      while (i < e && b[i] !== 0x7c) {
+        ts += (b[i++] - 48) * scale;
+        scale /= 10;
+      }
+    }
+    i++;
+    const padEnd = e - 2;
+    if (
+      padEnd - i !== this.job.pad || b[padEnd] !== 0x7c || b[padEnd + 1] !== 0x45 ||
+      sender >= this.job.totalSenders || !(ts > 0)
+    ) {
+      this.stats.garbled++;
+      return;
+    }
+    const expected = this.next[sender];
+    if (seq === expected) {
+      this.next[sender] = seq + 1;
+    } else if (seq > expected) {
+      this.stats.lost += seq - expected;
+      this.next[sender] = seq + 1;
+    } else {
+      this.stats.garbled++; // a duplicate or out of order
+      return;
+    }
+    this.got++;
+    this.stats.record(ts, at);
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+async function connectAll(
+  job: LoadJob,
+  count: number,
+  stats: Stats,
+  offset: number,
+): Promise<{ clients: Client[]; failed: number }> {
+  const clients: Client[] = [];
+  let failed = 0;
+  let nextIndex = 0;
+  const bufSize = job.clients > 2_000 ? 2_048 : 32_768;
+  const worker = async () => {
+    while (nextIndex < count) {
+      const i = nextIndex++;
+      try {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: job.port });
+        conn.setNoDelay(true);
+        const c = new Client(conn, offset + i, job, stats, bufSize);
+        clients.push(c);
+        await c.whenReady();
+      } catch {
+        failed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(job.concurrency, count) }, worker));
+  return { clients, failed };
+}
+
+async function readStdinLine(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  const { value } = await reader.read();
+  return value ? new TextDecoder().decode(value).trim() : "";
+}
+
+async function send(c: Client, gid: number, job: LoadJob, start: number): Promise<void> {
+  const pad = "x".repeat(job.pad);
+  const interval = job.rate > 0 ? 1_000 / job.rate : 0;
+  const offset = job.rate > 0 ? (gid / Math.max(1, job.totalSenders)) * interval : 0;
+  for (let k = 0; k < job.lines; k++) {
+    if (interval > 0) {
+      const due = start + offset + k * interval;
+      const wait = due - nowMs();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    const line = `B|${gid}|${k}|${nowMs().toFixed(3)}|${pad}|E\r\n`;
+    await c.conn.write(enc.encode(line));
+  }
+}
+
+async function main(): Promise<void> {
+  const job: LoadJob = JSON.parse(Deno.args[0]);
+  const stats = new Stats();
+  const stdin = Deno.stdin.readable.getReader();
+
+  const t0 = nowMs();
+  const { clients, failed } = await connectAll(job, job.clients, stats, 0);
+  const connectMs = nowMs() - t0;
+  const ready = clients.filter((c) => c.ready && !c.closed);
+  let overflowRefused = 0;
+  let overflowAccepted = 0;
+  let extra: Client[] = [];
+  if (job.overflow > 0) {
+    const more = await connectAll({ ...job, concurrency: 50 }, job.overflow, stats, job.clients);
+    extra = more.clients;
+    overflowAccepted = extra.filter((c) => c.ready && !c.closed).length;
+    overflowRefused = job.overflow - overflowAccepted;
+  }
+  emit({
+    type: "ready",
+    connected: ready.length,
+    failed: failed + (clients.length - ready.length),
+    connectMs,
+    overflowAccepted,
+    overflowRefused,
+  });
+
+  if ((await readStdinLine(stdin)) !== "go") return;
+  const start = nowMs();
+  const senders = ready.slice(0, job.senders);
+  const sending = senders.map((c, i) => send(c, job.senderBase + i, job, start));
+  const expectFor = (c: Client) => {
+    const own = c.self < job.senders ? 1 : 0;
+    return (job.totalSenders - own) * job.lines;
+  };
+  const want = ready.reduce((sum, c) => sum + expectFor(c), 0);
+  const deadline = start + job.timeoutMs + (job.rate > 0 ? (job.lines / job.rate) * 1_000 : 0);
+  await Promise.all(sending).catch(() => {});
+  while (stats.deliveries + stats.lost < want && nowMs() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const end = nowMs();
+  // Whatever a client should have had and did not get is lost (gaps, garbled lines, the tail).
+  let lost = 0;
+  for (const c of ready) lost += Math.max(0, expectFor(c) - c.got);
+  const hist: [number, number][] = [];
+  stats.hist.forEach((n, b) => n > 0 && hist.push([b, n]));
+  emit({
+    type: "done",
+    expected: want,
+    deliveries: stats.deliveries,
+    lost,
+    garbled: stats.garbled,
+    joins: stats.joins,
+    start,
+    lastReceive: stats.lastReceive,
+    end,
+    maxLatency: stats.maxLatency,
+    hist,
+    closedEarly: ready.filter((c) => c.closed).length,
+  });
+  for (const c of [...clients, ...extra]) c.close();
+  await Promise.all([...clients, ...extra].map((c) => c.done));
+}
+
+if (import.meta.main) {
+  await main();
+  Deno.exit(0);
+}

@@ -1,0 +1,615 @@
+/**
+ * `deno task bench`: starts Shat as a subprocess with its limits off, drives it with load
+ * generator processes (bench/load.ts) and prints one table row per scenario.
+ *
+ *   deno task bench                 quick sizes (S1, S2, S3, join storm)
+ *   deno task bench --full          the sizes of the targets, S4 included
+ *   deno task bench --only s1,s3 --s1-clients 2000 --generators 2
+ *
+ * Run `deno task bench --help` for every flag.
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import type { LoadJob } from "./load.ts";
+
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const LOAD = fileURLToPath(new URL("./load.ts", import.meta.url));
+
+interface Sizes {
+  s1Clients: number;
+  s1Senders: number;
+  s1Lines: number;
+  s2Clients: number;
+  s2Senders: number;
+  s2Rate: number;
+  s2Seconds: number;
+  s3Clients: number;
+  s3Lines: number;
+  s4Clients: number;
+  s4Overflow: number;
+  stormClients: number;
+}
+
+const QUICK: Sizes = {
+  s1Clients: 300,
+  s1Senders: 10,
+  s1Lines: 100,
+  s2Clients: 300,
+  s2Senders: 30,
+  s2Rate: 10,
+  s2Seconds: 2,
+  s3Clients: 2_000,
+  s3Lines: 10,
+  s4Clients: 0, // auto: the open-file limit
+  s4Overflow: 500,
+  stormClients: 2_000,
+};
+
+const FULL: Sizes = {
+  ...QUICK,
+  s1Clients: 1_000,
+  s2Clients: 1_000,
+  s2Senders: 100,
+  s2Seconds: 3,
+  s3Clients: 10_000,
+  stormClients: 10_000,
+};
+
+const TINY: Sizes = {
+  ...QUICK,
+  s1Clients: 20,
+  s1Senders: 4,
+  s1Lines: 20,
+  s2Clients: 20,
+  s2Senders: 4,
+  s2Seconds: 1,
+  s3Clients: 50,
+  s3Lines: 3,
+  stormClients: 50,
+};
+
+/** One row of the table. */
+export interface Row {
+  scenario: string;
+  clients: number;
+  expected: number;
+  deliveries: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+  lost: number;
+  garbled: number;
+  rssMiB: number;
+  perConnKiB: number;
+  connectMs: number;
+  serverCpu: number;
+  generatorCpu: number;
+  notes: string;
+}
+
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Resident memory and CPU time of a process, from /proc. Deno lets a script read /proc only
+ * with --allow-all, so the files are read through `cat` (the bench may run programs anyway).
+ */
+function readProc(pid: number): { rssKiB: number; cpuMs: number } {
+  try {
+    const out = new Deno.Command("cat", {
+      args: [`/proc/${pid}/status`, `/proc/${pid}/stat`],
+      stderr: "null",
+    }).outputSync();
+    const text = new TextDecoder().decode(out.stdout);
+    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(text)?.[1] ?? NaN);
+    const stat = text.slice(text.lastIndexOf("\n", text.length - 2) + 1);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { rssKiB, cpuMs: (Number(f[11]) + Number(f[12])) * 10 };
+  } catch {
+    return { rssKiB: NaN, cpuMs: NaN };
+  }
+}
+
+/** The soft open-file limit the server will inherit. */
+function openFileLimit(): number {
+  try {
+    const out = new Deno.Command("sh", { args: ["-c", "ulimit -n"], stderr: "null" }).outputSync();
+    const n = Number(new TextDecoder().decode(out.stdout).trim());
+    return Number.isFinite(n) && n > 0 ? n : 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The server under test. */
+class ServerProc {
+  readonly child: Deno.ChildProcess;
+  readonly port: number;
+  stderr = "";
+  readonly #pump: Promise<void>;
+
+  constructor(extra: string[]) {
+    this.port = freePort();
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-env=SHAT_*",
+        MAIN,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(this.port),
+        "--rate-limit",
+        "0",
+        "--max-per-ip",
+        "0",
+        "--max-clients",
+        "0",
+        "--history",
+        "0",
+        "--ban-file",
+        "",
+        "--log-level",
+        "warn",
+        ...extra,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = this.child.stderr;
+    this.#pump = (async () => {
+      const dec = new TextDecoder();
+      for await (const c of stderr) this.stderr += dec.decode(c, { stream: true });
+    })();
+  }
+
+  async ready(): Promise<void> {
+    const end = Date.now() + 15_000;
+    while (Date.now() < end) {
+      try {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
+        c.close();
+        await sleep(100);
+        return;
+      } catch {
+        await sleep(50);
+      }
+    }
+    throw new Error(`the server did not start:\n${this.stderr}`);
+  }
+
+  get alive(): boolean {
+    return Number.isFinite(readProc(this.child.pid).rssKiB);
+  }
+
+  async stop(): Promise<number> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    const timer = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 10_000);
+    const status = await this.child.status;
+    clearTimeout(timer);
+    await this.#pump;
+    return status.code;
+  }
+}
+
+interface Ready {
+  connected: number;
+  failed: number;
+  connectMs: number;
+  overflowAccepted: number;
+  overflowRefused: number;
+}
+
+interface Done {
+  expected: number;
+  deliveries: number;
+  lost: number;
+  garbled: number;
+  joins: number;
+  start: number;
+  lastReceive: number;
+  end: number;
+  maxLatency: number;
+  hist: [number, number][];
+  closedEarly: number;
+}
+
+/** One load generator process. */
+class Generator {
+  readonly child: Deno.ChildProcess;
+  readonly #lines: AsyncIterator<string>;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+
+  constructor(job: LoadJob) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", LOAD, JSON.stringify(job)],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#stdin = this.child.stdin.getWriter();
+    this.#lines = this.child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
+      new TransformStream<string, string>({
+        transform(chunk, ctl) {
+          const self = this as unknown as { buf?: string };
+          self.buf = (self.buf ?? "") + chunk;
+          let i;
+          while ((i = self.buf.indexOf("\n")) >= 0) {
+            ctl.enqueue(self.buf.slice(0, i));
+            self.buf = self.buf.slice(i + 1);
+          }
+        },
+      }),
+    )[Symbol.asyncIterator]();
+  }
+
+  async next<T>(type: string): Promise<T> {
+    while (true) {
+      const r = await this.#lines.next();
+      if (r.done) throw new Error(`load generator ended before "${type}"`);
+      const msg = JSON.parse(r.value);
+      if (msg.type === type) return msg as T;
+    }
+  }
+
+  async go(): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode("go\n"));
+  }
+
+  async finish(): Promise<void> {
+    try {
+      await this.#stdin.close();
+    } catch {
+      // closed
+    }
+    // drain the rest of stdout so the process can exit
+    while (!(await this.#lines.next()).done) { /* discard */ }
+    await this.child.status;
+  }
+}
+
+interface Scenario {
+  name: string;
+  clients: number;
+  senders: number;
+  lines: number;
+  rate: number;
+  pad: number;
+  generators: number;
+  overflow?: number;
+  serverArgs?: string[];
+  notes?: (r: Ready[], d: Done[], s: ServerProc) => string;
+}
+
+function percentile(hist: Map<number, number>, total: number, q: number): number {
+  if (total === 0) return NaN;
+  const target = Math.ceil(total * q);
+  let seen = 0;
+  for (const b of [...hist.keys()].sort((a, b) => a - b)) {
+    seen += hist.get(b)!;
+    if (seen >= target) return (b + 1) * 0.1;
+  }
+  return NaN;
+}
+
+async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row> {
+  log(`${sc.name}: starting the server`);
+  const server = new ServerProc(sc.serverArgs ?? []);
+  const gens: Generator[] = [];
+  try {
+    await server.ready();
+    const base = readProc(server.child.pid);
+    const per = Math.ceil(sc.clients / sc.generators);
+    let senderBase = 0;
+    for (let g = 0; g < sc.generators; g++) {
+      const clients = Math.min(per, sc.clients - g * per);
+      const senders = Math.min(
+        Math.ceil(sc.senders / sc.generators),
+        sc.senders - senderBase,
+        clients,
+      );
+      gens.push(
+        new Generator({
+          port: server.port,
+          clients,
+          senders,
+          senderBase,
+          totalSenders: sc.senders,
+          lines: sc.lines,
+          rate: sc.rate,
+          pad: sc.pad,
+          overflow: Math.ceil((sc.overflow ?? 0) / sc.generators),
+          timeoutMs: 30_000,
+          concurrency: 64,
+        }),
+      );
+      senderBase += senders;
+    }
+    log(`${sc.name}: connecting ${sc.clients} clients`);
+    const ready = await Promise.all(gens.map((g) => g.next<Ready>("ready")));
+    await sleep(300); // let the server settle before reading its memory
+    const connected = ready.reduce((s, r) => s + r.connected, 0);
+    const held = readProc(server.child.pid);
+    log(`${sc.name}: ${connected} connected; sending`);
+    const genBefore = gens.map((g) => readProc(g.child.pid).cpuMs);
+    await Promise.all(gens.map((g) => g.go()));
+    const done = await Promise.all(gens.map((g) => g.next<Done>("done")));
+    const after = readProc(server.child.pid);
+    const genCpu = gens.reduce((s, g, i) => s + readProc(g.child.pid).cpuMs - genBefore[i], 0);
+    const alive = server.alive;
+    await Promise.all(gens.map((g) => g.finish()));
+
+    const hist = new Map<number, number>();
+    for (const d of done) for (const [b, n] of d.hist) hist.set(b, (hist.get(b) ?? 0) + n);
+    const deliveries = done.reduce((s, d) => s + d.deliveries, 0);
+    const start = Math.min(...done.map((d) => d.start));
+    const last = Math.max(...done.map((d) => d.lastReceive));
+    const seconds = Math.max(1e-3, (last - start) / 1_000);
+    const wall = Math.max(...done.map((d) => d.end)) - start;
+    const notes = [
+      alive ? "" : "SERVER DIED",
+      ...(sc.notes ? [sc.notes(ready, done, server)] : []),
+    ].filter(Boolean).join("; ");
+    return {
+      scenario: sc.name,
+      clients: connected,
+      expected: done.reduce((s, d) => s + d.expected, 0),
+      deliveries,
+      perSecond: deliveries / seconds,
+      p50: percentile(hist, deliveries, 0.5),
+      p99: percentile(hist, deliveries, 0.99),
+      max: Math.max(...done.map((d) => d.maxLatency)),
+      lost: done.reduce((s, d) => s + d.lost, 0),
+      garbled: done.reduce((s, d) => s + d.garbled, 0),
+      rssMiB: held.rssKiB / 1024,
+      perConnKiB: connected > 0 ? (held.rssKiB - base.rssKiB) / connected : NaN,
+      connectMs: Math.max(...ready.map((r) => r.connectMs)),
+      serverCpu: (after.cpuMs - held.cpuMs) / Math.max(1, wall),
+      generatorCpu: genCpu / Math.max(1, wall),
+      notes,
+    };
+  } finally {
+    for (const g of gens) {
+      try {
+        g.child.kill("SIGKILL");
+      } catch {
+        // exited
+      }
+    }
+    await server.stop();
+  }
+}
+
+function scenarios(z: Sizes, gens: number, only: Set<string>, full: boolean): Scenario[] {
+  const list: Scenario[] = [];
+  const want = (n: string) => only.size === 0 ? n !== "s4" || full : only.has(n);
+  if (want("s1")) {
+    list.push({
+      name: `S1 burst: ${z.s1Senders} send ${z.s1Lines} lines`,
+      clients: z.s1Clients,
+      senders: z.s1Senders,
+      lines: z.s1Lines,
+      rate: 0,
+      pad: 40,
+      generators: gens,
+    });
+  }
+  if (want("s2")) {
+    list.push({
+      name: `S2 steady: ${z.s2Senders} × ${z.s2Rate}/s for ${z.s2Seconds}s`,
+      clients: z.s2Clients,
+      senders: z.s2Senders,
+      lines: z.s2Rate * z.s2Seconds,
+      rate: z.s2Rate,
+      pad: 40,
+      generators: gens,
+      notes: () => {
+        const offered = z.s2Senders * z.s2Rate * (z.s2Clients - 1);
+        return `offered ${fmtCount(offered)}/s`;
+      },
+    });
+  }
+  if (want("s3")) {
+    list.push({
+      name: `S3 many: ${z.s3Lines} lines to all`,
+      clients: z.s3Clients,
+      senders: 1,
+      lines: z.s3Lines,
+      rate: 0,
+      pad: 40,
+      generators: Math.max(gens, Math.ceil(z.s3Clients / 9_000)),
+    });
+  }
+  if (want("s4")) {
+    const limit = openFileLimit();
+    const clients = z.s4Clients > 0 ? z.s4Clients : limit - 500;
+    list.push({
+      name: `S4 ceiling: 1 line to all, +${z.s4Overflow} past the limit`,
+      clients,
+      senders: 1,
+      lines: 1,
+      rate: 0,
+      pad: 40,
+      overflow: z.s4Overflow,
+      generators: Math.max(2, Math.ceil((clients + z.s4Overflow) / 9_000)),
+      notes: (ready, _done, server) => {
+        const refused = ready.reduce((s, r) => s + r.overflowRefused, 0);
+        const fdWarnings = (server.stderr.match(/file descriptors/g) ?? []).length;
+        return `fd limit ${limit}; ${refused} of ${z.s4Overflow} extra refused; ` +
+          `${fdWarnings} fd log lines`;
+      },
+    });
+  }
+  if (want("storm")) {
+    list.push({
+      name: "join storm (notices on)",
+      clients: z.stormClients,
+      senders: 1,
+      lines: 1,
+      rate: 0,
+      pad: 40,
+      generators: Math.max(gens, Math.ceil(z.stormClients / 9_000)),
+      serverArgs: ["--announce-max", "200"],
+      notes: (_r, done) => {
+        const joins = done.reduce((s, d) => s + d.joins, 0);
+        const naive = (z.stormClients * (z.stormClients - 1)) / 2;
+        return `${fmtCount(joins)} join notices sent (${fmtCount(naive)} without --announce-max)`;
+      },
+    });
+  }
+  return list;
+}
+
+function fmtCount(n: number): string {
+  if (!Number.isFinite(n)) return "-";
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return String(Math.round(n));
+}
+
+function fmtMs(n: number): string {
+  return Number.isFinite(n) ? (n < 10 ? n.toFixed(1) : Math.round(n).toString()) : "-";
+}
+
+/** The table as Markdown. */
+export function table(rows: Row[]): string {
+  const head = [
+    "scenario",
+    "clients",
+    "deliveries",
+    "deliveries/s",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "lost",
+    "garbled",
+    "server RSS",
+    "per conn",
+    "connect",
+    "server CPU",
+    "gen CPU",
+    "notes",
+  ];
+  const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
+  for (const r of rows) {
+    lines.push(
+      `| ${
+        [
+          r.scenario,
+          String(r.clients),
+          fmtCount(r.deliveries),
+          fmtCount(r.perSecond),
+          fmtMs(r.p50),
+          fmtMs(r.p99),
+          fmtMs(r.max),
+          String(r.lost),
+          String(r.garbled),
+          `${r.rssMiB.toFixed(0)} MiB`,
+          `${r.perConnKiB.toFixed(1)} KiB`,
+          `${(r.connectMs / 1000).toFixed(2)} s`,
+          `${(r.serverCpu * 100).toFixed(0)}%`,
+          `${(r.generatorCpu * 100).toFixed(0)}%`,
+          r.notes,
+        ].join(" | ")
+      } |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+const HELP = `deno task bench [options]
+
+  --full              the target sizes (S1/S2 1000 clients, S3 and storm 10 000, S4 included)
+  --tiny              very small sizes (a smoke test)
+  --only LIST         scenarios to run: s1,s2,s3,s4,storm (default: all but s4; --full adds s4)
+  --generators N      load generator processes per scenario (default 1; S3/S4/storm use more
+                      when one process would run out of file descriptors)
+  --json              print the rows as JSON instead of a table
+  --s1-clients N --s1-senders N --s1-lines N
+  --s2-clients N --s2-senders N --s2-rate N --s2-seconds N
+  --s3-clients N --s3-lines N
+  --s4-clients N (0 = the open-file limit minus 500) --s4-overflow N
+  --storm-clients N`;
+
+async function main(): Promise<number> {
+  const sizeFlags = Object.keys(QUICK).map((k) =>
+    k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())
+  );
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    full: { type: "boolean" },
+    tiny: { type: "boolean" },
+    json: { type: "boolean" },
+    help: { type: "boolean" },
+    only: { type: "string" },
+    generators: { type: "string" },
+  };
+  for (const f of sizeFlags) options[f] = { type: "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: Deno.args, options, strict: true }).values;
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message.split("\n")[0]}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const sizes: Sizes = { ...(values.full ? FULL : values.tiny ? TINY : QUICK) };
+  for (const [i, key] of Object.keys(QUICK).entries()) {
+    const v = values[sizeFlags[i]];
+    if (typeof v === "string") {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) {
+        console.error(`bench: --${sizeFlags[i]} needs a whole number`);
+        return 2;
+      }
+      (sizes as unknown as Record<string, number>)[key] = n;
+    }
+  }
+  const gens = Number(values.generators ?? 1);
+  const only = new Set(
+    String(values.only ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean),
+  );
+  const log = values.json ? () => {} : (s: string) => console.error(`bench: ${s}`);
+  const rows: Row[] = [];
+  for (const sc of scenarios(sizes, gens, only, Boolean(values.full))) {
+    const row = await runScenario(sc, log);
+    rows.push(row);
+    log(`${sc.name}: ${fmtCount(row.perSecond)} deliveries/s, p99 ${fmtMs(row.p99)} ms`);
+  }
+  if (values.json) {
+    console.log(JSON.stringify(rows));
+  } else {
+    const cpus = navigator.hardwareConcurrency;
+    console.log(`\nShat bench on ${cpus} cores, Deno ${Deno.version.deno}\n`);
+    console.log(table(rows));
+  }
+  const bad = rows.some((r) => r.lost > 0 || r.garbled > 0 || r.notes.includes("DIED"));
+  return bad ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
