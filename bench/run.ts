@@ -88,10 +88,6 @@ export interface Row {
   notes: string;
 }
 
-function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
-
 /**
  * Resident memory and CPU time of a process, from /proc. Deno lets a script read /proc only
  * with --allow-all, so the files are read through `cat` (the bench may run programs anyway).
