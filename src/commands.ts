@@ -48,7 +48,7 @@ export interface Room {
    * them banned (and disconnected).
    */
   strike(m: Member, why: string, now: number, message?: string): boolean;
-  /** Bans an address; every connection from it is closed. Returns how many were. */
+  /** Bans an address ("" reason: none given); every connection from it is closed. Returns how many were. */
   ban(ip: string, ms: number, reason: string, by: string, now: number): number;
   /** Lifts a ban; false if the address was not banned. */
   unban(ip: string): boolean;
@@ -251,30 +251,31 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "ban",
-    usage: "/ban NICK|IP [DURATION]",
+    usage: "/ban NICK|IP [DURATION] [REASON]",
     help: "ban an address (default: the --ban-duration)",
     op: true,
     run(room, me, args, now) {
       if (!requireOp(room, me)) return;
       const [what, rest] = firstWord(args);
-      if (!what) return room.tell(me, "Usage: /ban NICK|IP [DURATION]");
+      if (!what) return room.tell(me, "Usage: /ban NICK|IP [DURATION] [REASON]");
       let ms = room.config.banDuration;
-      if (rest.trim()) {
-        const d = parseDuration(rest.trim());
+      let reason = rest.trim();
+      const [first, after] = firstWord(reason);
+      if (first && /^\d/.test(first)) {
+        const d = parseDuration(first);
         if (!d) return room.tell(me, "Durations look like 30s, 10m, 2h or 1d.");
         ms = d;
+        reason = after.trim();
       }
       const target = room.byNick(what);
       const ip = target ? target.ip : isIp(what) ? what : undefined;
       if (!ip) return room.tell(me, `${what} is neither a nick here nor an IP address.`);
       if (ip === me.ip) return room.tell(me, "That would ban your own address.");
-      const dropped = room.ban(ip, ms, `banned by ${me.nick}`, me.nick, now);
+      const dropped = room.ban(ip, ms, reason, me.nick, now);
       room.audit("ban", me, { target: target?.nick ?? "", duration: formatDuration(ms) });
       const who = target ? `${target.nick}'s address` : ip;
-      room.tell(
-        me,
-        `Banned ${who} for ${formatDuration(ms)}; ${dropped} connection(s) closed.`,
-      );
+      const closed = dropped === 1 ? "1 connection closed" : `${dropped} connections closed`;
+      room.tell(me, `Banned ${who} for ${formatDuration(ms)}; ${closed}.`);
     },
   },
   {

@@ -614,8 +614,9 @@ export class Hub implements Room {
   }
 
   ban(ip: string, ms: number, reason: string, by: string, now: number): number {
-    return this.#ban(ip, ms, reason, by, now, [
-      `You have been banned by ${by} for ${formatDuration(ms)}.`,
+    const why = reason ? `: ${reason}` : ".";
+    return this.#ban(ip, ms, reason || "operator ban", by, now, [
+      `You have been banned by ${by} for ${formatDuration(ms)}${why}`,
     ]);
   }
 

@@ -449,20 +449,22 @@ Deno.test("hub: operators: /op, /kick, /ban, /bans, /unban, marked in /who", () 
   h.read(3);
   h.advance(SEC);
   h.send(1, `/ban ${c} 1h`);
-  assert.deepEqual(h.read(1).slice(-1), [`Banned ${c}'s address for 1h; 2 connection(s) closed.`]);
+  assert.deepEqual(h.read(1).slice(-1), [`Banned ${c}'s address for 1h; 2 connections closed.`]);
   assert.ok(h.closed.has(3) && h.closed.has(4));
   assert.deepEqual(h.open(5, "10.0.0.3"), [
     "You are still temporarily banned. Try again in 1h.",
   ]);
   h.advance(SEC);
-  h.send(1, "/ban 192.0.2.7");
-  h.read(1);
+  h.send(1, "/ban 192.0.2.7 posting links");
+  assert.deepEqual(h.read(1), ["Banned 192.0.2.7 for 10m; 0 connections closed."]);
   h.advance(SEC);
   h.send(1, "/bans");
   const bans = h.read(1);
   assert.equal(bans[0], "2 banned:");
-  assert.ok(bans.some((l) => /10\.0\.0\.3\s+59m 5\ds left\s+banned by guest-\d+/.test(l)));
-  assert.ok(bans.some((l) => /192\.0\.2\.7\s+9m 59s left/.test(l)));
+  assert.ok(
+    bans.some((l) => /10\.0\.0\.3\s+59m 5\ds left\s+operator ban\s+\(by guest-\d+\)/.test(l)),
+  );
+  assert.ok(bans.some((l) => /192\.0\.2\.7\s+9m 59s left\s+posting links/.test(l)));
   h.advance(SEC);
   h.send(1, "/unban 10.0.0.3");
   assert.deepEqual(h.read(1), ["Unbanned 10.0.0.3."]);
