@@ -41,7 +41,7 @@ const QUICK: Sizes = {
   s3Clients: 2_000,
   s3Lines: 10,
   s4Clients: 0, // auto: the open-file limit
-  s4Overflow: 500,
+  s4Overflow: 1_000,
   stormClients: 2_000,
 };
 
@@ -142,6 +142,8 @@ class ServerProc {
         "run",
         "--allow-net",
         "--allow-env=SHAT_*",
+        // For profiling the server, e.g. BENCH_SERVER_FLAGS=--v8-flags=--prof
+        ...(Deno.env.get("BENCH_SERVER_FLAGS")?.split(" ").filter(Boolean) ?? []),
         MAIN,
         "--host",
         "127.0.0.1",
@@ -547,7 +549,7 @@ const HELP = `deno task bench [options]
   --s1-clients N --s1-senders N --s1-lines N
   --s2-clients N --s2-senders N --s2-rate N --s2-seconds N
   --s3-clients N --s3-lines N
-  --s4-clients N (0 = the open-file limit minus 500) --s4-overflow N
+  --s4-clients N (0 = the open-file limit minus 500) --s4-overflow N (default 1000)
   --storm-clients N`;
 
 async function main(): Promise<number> {
