@@ -8,8 +8,11 @@ import type { HubEvent } from "./hub.ts";
 import { Outbox } from "./outbox.ts";
 import { cleanLine, TelnetFilter } from "./sanitize.ts";
 
-/** Read buffer while a connection is quiet: idle clients must cost little memory. */
-export const SMALL_READ = 512;
+/**
+ * Read buffer while a connection is quiet: idle clients must cost little memory (most chat lines
+ * fit; a longer burst grows the buffer for as long as reads keep filling it).
+ */
+export const SMALL_READ = 128;
 /** Largest read buffer, reached by doubling while reads keep filling the buffer. */
 export const LARGE_READ = 64 * 1024;
 /** Most bytes handed to one write call (what is left waits for the next). */
@@ -22,6 +25,8 @@ export const LINGER_MS = 2_000;
 /** What a connection needs from the server around it. */
 export interface ConnectionHost {
   post(ev: HubEvent): void;
+  /** The connection's socket is closed and its reader has stopped. */
+  ended(id: number): void;
   maxLine: number;
 }
 
@@ -128,7 +133,7 @@ export class Connection {
           });
         }
         if (n === buf.length && buf.length < LARGE_READ) {
-          buf = new Uint8Array(buf.length * 4);
+          buf = new Uint8Array(Math.min(buf.length * 4, LARGE_READ));
         } else if (n <= SMALL_READ && buf.length > SMALL_READ) {
           buf = new Uint8Array(SMALL_READ);
         }
@@ -142,6 +147,7 @@ export class Connection {
     framer.reset();
     if (!this.#closing && !this.#closed) this.#host.post({ type: "closed", id: this.id, reason });
     this.#hardClose();
+    this.#host.ended(this.id);
   }
 
   async #write(): Promise<void> {

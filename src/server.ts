@@ -5,7 +5,7 @@
  */
 import { BanStore } from "./ban_store.ts";
 import type { Config } from "./config.ts";
-import { Connection } from "./connection.ts";
+import { Connection, type ConnectionHost } from "./connection.ts";
 import { Hub, type HubEffects, type HubEvent } from "./hub.ts";
 import { type Logger, LogThrottle } from "./log.ts";
 import type { BanRecord } from "./moderation.ts";
@@ -63,12 +63,19 @@ export class Server {
   #acceptDone: Promise<void> = Promise.resolve();
   #stopped: Promise<void> | null = null;
   readonly #acceptErrors = new LogThrottle(10_000);
+  /** Shared by every connection (one object, not a closure per socket: idle memory counts). */
+  readonly #connHost: ConnectionHost = {
+    post: (ev) => this.#queue.push(ev),
+    ended: (id) => this.#conns.delete(id),
+    maxLine: 0,
+  };
 
   constructor(opts: ServerOptions) {
     this.config = opts.config;
     this.#log = opts.log;
     this.#banStore = opts.banStore;
     this.#now = opts.now ?? Date.now;
+    this.#connHost.maxLine = opts.config.maxLine;
     const effects: HubEffects = {
       wake: (id) => {
         const c = this.#conns.get(id);
@@ -269,10 +276,7 @@ export class Server {
     } catch {
       // not fatal: only latency
     }
-    const c = new Connection(id, conn, {
-      post: (ev) => this.#queue.push(ev),
-      maxLine: this.config.maxLine,
-    });
+    const c = new Connection(id, conn, this.#connHost);
     this.#conns.set(id, c);
     this.#queue.push({
       type: "open",
@@ -281,7 +285,6 @@ export class Server {
       port: remote.port,
       outbox: c.outbox,
     });
-    c.done.then(() => this.#conns.delete(id));
   }
 
   #sleep(ms: number): Promise<void> {
