@@ -39,12 +39,7 @@ export class Outbox {
     while (end < chunks.length && (end === this.#head || size + chunks[end].length <= max)) {
       size += chunks[end++].length;
     }
-    const out = new Uint8Array(size);
-    let off = 0;
-    for (let i = this.#head; i < end; i++) {
-      out.set(chunks[i], off);
-      off += chunks[i].length;
-    }
+    const out = joined(chunks, this.#head, end, size);
     this.#head = end;
     this.bytes -= size;
     this.#compact();
@@ -67,4 +62,35 @@ export class Outbox {
       this.#head = 0;
     }
   }
+}
+
+/**
+ * Recently joined chunk runs. After a broadcast most outboxes hold the very same chunks in the
+ * same order, so the writers of one flush can share one joined buffer instead of each copying
+ * its own: one copy per distinct run, not one per recipient. Buffers are never modified once
+ * made, so sharing them between writes is safe. A few entries cover the usual variants (a
+ * sender's own outbox lacks its line); the cache holds at most {@link JOIN_CACHE} buffers.
+ */
+const JOIN_CACHE = 4;
+const cache: { parts: Uint8Array[]; out: Uint8Array }[] = [];
+let cacheNext = 0;
+
+function joined(chunks: Uint8Array[], from: number, to: number, size: number): Uint8Array {
+  const n = to - from;
+  search: for (const e of cache) {
+    if (e.parts.length !== n || e.out.length !== size) continue;
+    for (let i = 0; i < n; i++) if (e.parts[i] !== chunks[from + i]) continue search;
+    return e.out;
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (let i = from; i < to; i++) {
+    out.set(chunks[i], off);
+    off += chunks[i].length;
+  }
+  const entry = { parts: chunks.slice(from, to), out };
+  if (cache.length < JOIN_CACHE) cache.push(entry);
+  else cache[cacheNext] = entry;
+  cacheNext = (cacheNext + 1) % JOIN_CACHE;
+  return out;
 }

@@ -35,6 +35,13 @@ export class AsyncQueue<T> {
     return batch;
   }
 
+  /** Removes and returns every pending event without waiting (possibly none). */
+  takeAll(): T[] {
+    const batch = this.#items;
+    this.#items = [];
+    return batch;
+  }
+
   /** Stops accepting events; a waiting drain finishes what is left, then gets `null`. */
   close(): void {
     this.#closed = true;

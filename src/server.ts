@@ -177,25 +177,37 @@ export class Server {
   }
 
   async #runHub(): Promise<void> {
-    const hub = this.#hub;
     while (true) {
       const batch = await this.#queue.drain();
       if (!batch) break;
-      const now = this.#now();
-      for (const ev of batch) {
-        try {
-          hub.handle(ev, now);
-        } catch (e) {
-          this.#log.error("internal error while handling an event", {
-            event: ev.type,
-            error: e instanceof Error ? (e.stack ?? e.message) : String(e),
-          });
-        }
-        if (ev.type === "input") this.#conns.get(ev.id)?.processed();
-      }
+      this.#handle(batch);
+      if (this.#toKick.length === 0) continue;
+      // Output is waiting. Give input already on its way (the rest of a burst, other senders'
+      // lines) one turn of the event loop to arrive and handle it too, so that each client
+      // gets one write for all of it instead of one per batch. While the hub waits, readers
+      // stop after MAX_INFLIGHT unhandled events, so what piles up meanwhile stays bounded.
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      const more = this.#queue.takeAll();
+      if (more.length > 0) this.#handle(more);
       const kick = this.#toKick;
       this.#toKick = [];
       for (const c of kick) c.kick();
+    }
+  }
+
+  #handle(batch: HubEvent[]): void {
+    const hub = this.#hub;
+    const now = this.#now();
+    for (const ev of batch) {
+      try {
+        hub.handle(ev, now);
+      } catch (e) {
+        this.#log.error("internal error while handling an event", {
+          event: ev.type,
+          error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+        });
+      }
+      if (ev.type === "input") this.#conns.get(ev.id)?.processed();
     }
   }
 

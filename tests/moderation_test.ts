@@ -70,6 +70,29 @@ Deno.test("outbox: coalesces pending chunks into one buffer and respects the cap
   assert.equal(ob.bytes, 0);
 });
 
+Deno.test("outbox: outboxes holding the same broadcast share one joined buffer, others do not", () => {
+  const e = new TextEncoder();
+  const d = new TextDecoder();
+  const lines = ["<a> one\r\n", "<b> two\r\n", "<c> three\r\n"].map((l) => e.encode(l));
+  const boxes = Array.from({ length: 5 }, () => new Outbox());
+  for (const ob of boxes) for (const l of lines) ob.push(l);
+  const other = new Outbox(); // like the author of line 2: it lacks that line
+  other.push(lines[0]);
+  other.push(lines[2]);
+  const outs = boxes.map((ob) => ob.take()!);
+  const own = other.take()!;
+  for (const out of outs) assert.equal(d.decode(out), "<a> one\r\n<b> two\r\n<c> three\r\n");
+  assert.ok(outs.every((o) => o === outs[0]), "one copy for identical runs");
+  assert.equal(d.decode(own), "<a> one\r\n<c> three\r\n");
+  assert.notEqual(own, outs[0]);
+  // Same text in different buffers is a different run: never confused with the cached one.
+  const fresh = new Outbox();
+  for (const l of ["<a> one\r\n", "<b> two\r\n", "<c> three\r\n"]) fresh.push(e.encode(l));
+  const again = fresh.take()!;
+  assert.notEqual(again, outs[0]);
+  assert.equal(d.decode(again), d.decode(outs[0]));
+});
+
 Deno.test("queue: drains everything pushed as one batch, in order; close ends it", async () => {
   const q = new AsyncQueue<number>();
   const first = q.drain();
