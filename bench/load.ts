@@ -7,6 +7,7 @@
  * Lines look like `B|sender|seq|sendTimeMs|xxxx…|E`; the server delivers them as
  * `<nick> B|…|E`. A line that does not parse, or whose padding has the wrong length, is garbled.
  */
+import process from "node:process";
 
 /** What one generator process is asked to do (argv[0], as JSON). */
 export interface LoadJob {
@@ -40,6 +41,12 @@ const enc = new TextEncoder();
 
 function nowMs(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/** CPU time this process has used (user + system), in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1_000;
 }
 
 function emit(obj: unknown): void {
@@ -294,6 +301,7 @@ async function main(): Promise<void> {
   });
 
   if ((await readStdinLine(stdin)) !== "go") return;
+  const cpuAtStart = cpuMs();
   const start = nowMs();
   const senders = ready.slice(0, job.senders);
   const sending = senders.map((c, i) => send(c, job.senderBase + i, job, start));
@@ -326,6 +334,7 @@ async function main(): Promise<void> {
     maxLatency: stats.maxLatency,
     hist,
     closedEarly: ready.filter((c) => c.closed).length,
+    cpuMs: cpuMs() - cpuAtStart,
   });
   for (const c of [...clients, ...extra]) c.close();
   await Promise.all([...clients, ...extra].map((c) => c.done));

@@ -233,6 +233,8 @@ interface Done {
   maxLatency: number;
   hist: [number, number][];
   closedEarly: number;
+  /** CPU time the generator used from "go" to its report. */
+  cpuMs: number;
 }
 
 /** One load generator process. */
@@ -352,11 +354,10 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
     const connected = ready.reduce((s, r) => s + r.connected, 0);
     const held = readProc(server.child.pid);
     log(`${sc.name}: ${connected} connected; sending`);
-    const genBefore = gens.map((g) => readProc(g.child.pid).cpuMs);
     await Promise.all(gens.map((g) => g.go()));
     const done = await Promise.all(gens.map((g) => g.next<Done>("done")));
     const after = readProc(server.child.pid);
-    const genCpu = gens.reduce((s, g, i) => s + readProc(g.child.pid).cpuMs - genBefore[i], 0);
+    const genCpu = done.reduce((s, d) => s + d.cpuMs, 0);
     const alive = server.alive;
     await Promise.all(gens.map((g) => g.finish()));
 
