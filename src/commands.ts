@@ -16,6 +16,8 @@ export interface Member {
   readonly lastActive: number;
   /** The client id that last sent them a private message (0 = nobody). */
   replyTo: number;
+  /** Why they are away ("" = here). */
+  readonly away: string;
 }
 
 /** What the hub offers command handlers. */
@@ -37,6 +39,14 @@ export interface Room {
   byNick(nick: string): Member | undefined;
   /** The member with this client id, if still here. */
   byId(id: number): Member | undefined;
+  /** Marks `m` away with a reason, or back with "", and tells them. */
+  setAway(m: Member, reason: string): void;
+  /** True if `m` ignores `other`. */
+  ignores(m: Member, other: Member): boolean;
+  /** Starts or stops `m` ignoring `other`'s lines, actions and private messages. */
+  setIgnore(m: Member, other: Member, on: boolean): void;
+  /** Whom `m` ignores. */
+  ignored(m: Member): Member[];
   /** Gives `m` a new nick (already validated and free) and tells the room. */
   rename(m: Member, nick: string): void;
   /** Says `message` to `m`, then closes its connection; others see `left (reason)`. */
@@ -117,9 +127,13 @@ function sendPrivate(room: Room, me: Member, to: Member | undefined, text: strin
     room.tell(me, "That is you.");
     return;
   }
-  room.tell(to, `[private] <${me.nick}> ${text}`);
-  to.replyTo = me.id;
+  // Someone who ignores the sender does not get it; the sender is not told (ignoring is private).
+  if (!room.ignores(to, me)) {
+    room.tell(to, `[private] <${me.nick}> ${text}`);
+    to.replyTo = me.id;
+  }
   room.tell(me, `[private to ${to.nick}] ${text}`);
+  if (to.away) room.tell(me, `${to.nick} is away: ${to.away}`);
 }
 
 /** Every command, in the order /help lists them. */
@@ -160,8 +174,9 @@ export const COMMANDS: readonly Command[] = [
       for (const m of shown) {
         const tags = [m.op ? "op" : "", m.id === me.id ? "you" : ""].filter(Boolean);
         const tag = tags.length ? ` (${tags.join(", ")})` : "";
+        const away = m.away ? `  away: ${m.away}` : "";
         lines.push(
-          `  ${(m.nick + tag).padEnd(width + 10)} idle ${idleTime(now - m.lastActive)}`,
+          `  ${(m.nick + tag).padEnd(width + 10)} idle ${idleTime(now - m.lastActive)}${away}`,
         );
       }
       if (all.length > shown.length) lines.push(`  … and ${all.length - shown.length} more`);
@@ -197,6 +212,59 @@ export const COMMANDS: readonly Command[] = [
       const to = room.byId(me.replyTo);
       if (!to) return room.tell(me, "The person who last wrote to you has left.");
       sendPrivate(room, me, to, args.trim(), to.nick);
+    },
+  },
+  {
+    name: "away",
+    usage: "/away [REASON]",
+    help: "mark yourself away (/who and private senders see it)",
+    run(room, me, args) {
+      room.setAway(me, args.trim().slice(0, 100) || "away");
+    },
+  },
+  {
+    name: "back",
+    usage: "/back",
+    help: "you are back (saying anything does it too)",
+    run(room, me) {
+      if (!me.away) return room.tell(me, "You are not marked away.");
+      room.setAway(me, "");
+    },
+  },
+  {
+    name: "ignore",
+    usage: "/ignore [NICK]",
+    help: "hide someone's lines and private messages (no NICK: list)",
+    run(room, me, args) {
+      const name = args.trim();
+      if (!name) {
+        const list = room.ignored(me).map((m) => m.nick).sort();
+        return room.tell(
+          me,
+          list.length ? `You are ignoring: ${list.join(", ")}.` : "You are not ignoring anyone.",
+        );
+      }
+      const who = room.byNick(name);
+      if (!who) return room.tell(me, `There is nobody called ${name} here.`);
+      if (who.id === me.id) return room.tell(me, "You cannot ignore yourself.");
+      if (room.ignores(me, who)) return room.tell(me, `You are already ignoring ${who.nick}.`);
+      room.setIgnore(me, who, true);
+      room.tell(me, `You are ignoring ${who.nick} (until one of you leaves). /unignore to stop.`);
+    },
+  },
+  {
+    name: "unignore",
+    usage: "/unignore NICK",
+    help: "see someone's lines again",
+    run(room, me, args) {
+      const name = args.trim();
+      if (!name) return room.tell(me, "Usage: /unignore NICK");
+      const who = room.byNick(name);
+      if (!who || !room.ignores(me, who)) {
+        return room.tell(me, `You are not ignoring ${who?.nick ?? name}.`);
+      }
+      room.setIgnore(me, who, false);
+      room.tell(me, `You see ${who.nick} again.`);
     },
   },
   {
@@ -326,9 +394,11 @@ export function findCommand(name: string): Command | undefined {
 
 /** The /help text, built from the table. */
 export function helpLines(config: Config, opsEnabled: boolean): string[] {
-  const row = (c: { usage: string; help: string }) => `  ${c.usage.padEnd(24)} ${c.help}`;
+  const shown = COMMANDS.filter((c) => (c.op || c.needsOps) ? opsEnabled : true);
+  const width = Math.max(...shown.map((c) => c.usage.length));
+  const row = (c: { usage: string; help: string }) => `  ${c.usage.padEnd(width)}  ${c.help}`;
   const lines = ["Commands:"];
-  for (const c of COMMANDS) if (!c.op && (!c.needsOps || opsEnabled)) lines.push(row(c));
+  for (const c of shown) if (!c.op) lines.push(row(c));
   lines.push(row({ usage: "//TEXT", help: "send a line that starts with /" }));
   if (opsEnabled) {
     lines.push("Operator commands:");

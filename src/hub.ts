@@ -75,6 +75,12 @@ class Client implements Member {
   partialSince = 0;
   replyTo = 0;
   blankRun = 0;
+  /** Why they are away ("" = here). */
+  away = "";
+  /** Members whose lines this client does not want to see (null until the first /ignore). */
+  ignoring: Set<Client> | null = null;
+  /** Members ignoring this client: their lines skip these recipients. */
+  ignoredBy: Set<Client> | null = null;
 
   constructor(
     readonly id: number,
@@ -322,6 +328,7 @@ export class Hub implements Room {
     if (text.charCodeAt(0) === 0x2f && text.charCodeAt(1) !== 0x2f) {
       this.#command(c, text, now);
     } else {
+      if (c.away) this.setAway(c, "");
       this.say(c, text.charCodeAt(0) === 0x2f ? text.slice(1) : text, now);
     }
   }
@@ -411,12 +418,17 @@ export class Hub implements Room {
     this.#send(c, encoder.encode(lines.join("\r\n") + "\r\n"));
   }
 
-  /** One line to every member but `except`, encoded once for all of them. */
-  #broadcast(text: string, except?: Client): void {
+  /**
+   * One line to every member but `except`, encoded once for all of them. With `skip` (those
+   * ignoring the author), those members do not get it either.
+   */
+  #broadcast(text: string, except?: Client, skip?: Set<Client> | null): void {
     const bytes = encoder.encode(text + "\r\n");
     const max = this.config.maxOutbox;
+    const skipping = skip && skip.size > 0 ? skip : null;
     for (const c of this.#room) {
       if (c === except || c.slow) continue;
+      if (skipping && skipping.has(c)) continue;
       const ob = c.outbox;
       if (ob.bytes + bytes.length > max) {
         c.slow = true;
@@ -474,6 +486,9 @@ export class Hub implements Room {
     const flush = opts.flush ?? true;
     if (!flush) c.outbox.clear();
     this.#fx.close(c.id, flush);
+    if (c.ignoring) { for (const o of c.ignoring) o.ignoredBy?.delete(c); }
+    if (c.ignoredBy) { for (const o of c.ignoredBy) o.ignoring?.delete(c); }
+    c.ignoring = c.ignoredBy = null;
     if (c.authed) {
       const announce = !opts.quiet && this.#announcing();
       this.#room.delete(c);
@@ -556,14 +571,16 @@ export class Hub implements Room {
 
   say(from: Member, text: string, now: number): void {
     const line = `<${from.nick}> ${text}`;
-    this.#broadcast(line, this.#clients.get(from.id));
+    const c = this.#clients.get(from.id);
+    this.#broadcast(line, c, c?.ignoredBy);
     this.#remember(line, now);
     if (this.#log.enabled("debug")) this.#log.debug("chat", { nick: from.nick, text });
   }
 
   emote(from: Member, action: string, now: number): void {
     const line = `* ${from.nick} ${action}`;
-    this.#broadcast(line, this.#clients.get(from.id));
+    const c = this.#clients.get(from.id);
+    this.#broadcast(line, c, c?.ignoredBy);
     this.#remember(line, now);
     if (this.#log.enabled("debug")) this.#log.debug("action", { nick: from.nick, text: action });
   }
@@ -583,6 +600,40 @@ export class Hub implements Room {
   byId(id: number): Member | undefined {
     const c = this.#clients.get(id);
     return c?.authed ? c : undefined;
+  }
+
+  setAway(m: Member, reason: string): void {
+    const c = this.#clients.get(m.id);
+    if (!c) return;
+    c.away = reason;
+    this.#tell(
+      c,
+      reason ? `You are marked away (${reason}). /back when you return.` : "Welcome back.",
+    );
+  }
+
+  ignores(m: Member, other: Member): boolean {
+    const c = this.#clients.get(m.id);
+    const o = this.#clients.get(other.id);
+    return !!(c && o && c.ignoring?.has(o));
+  }
+
+  setIgnore(m: Member, other: Member, on: boolean): void {
+    const c = this.#clients.get(m.id);
+    const o = this.#clients.get(other.id);
+    if (!c || !o || c === o) return;
+    if (on) {
+      (c.ignoring ??= new Set()).add(o);
+      (o.ignoredBy ??= new Set()).add(c);
+    } else {
+      c.ignoring?.delete(o);
+      o.ignoredBy?.delete(c);
+    }
+  }
+
+  ignored(m: Member): Member[] {
+    const c = this.#clients.get(m.id);
+    return c?.ignoring ? [...c.ignoring] : [];
   }
 
   rename(m: Member, nick: string): void {

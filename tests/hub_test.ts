@@ -192,7 +192,10 @@ Deno.test("hub: /help lists every command with its usage and the rate rule", () 
   for (const usage of ["/help", "/nick NAME", "/who", "/me ACTION", "/msg NICK TEXT"]) {
     assert.ok(help.includes(usage), usage);
   }
-  for (const usage of ["/reply TEXT", "/quit [REASON]", "//TEXT"]) assert.ok(help.includes(usage));
+  for (const usage of ["/reply TEXT", "/quit [REASON]", "//TEXT", "/away [REASON]", "/back"]) {
+    assert.ok(help.includes(usage), usage);
+  }
+  for (const usage of ["/ignore [NICK]", "/unignore NICK"]) assert.ok(help.includes(usage), usage);
   assert.match(help, /at most one every 500ms/);
   assert.ok(!help.includes("/kick"), "no operator commands without an admin token");
 });
@@ -233,6 +236,98 @@ Deno.test("hub: /msg is private and names the sender; /reply answers it", () => 
   assert.deepEqual(h.read(1), [`[private] <${b}> got it`]);
   assert.deepEqual(h.read(2), [`[private to ${a}] got it`]);
   assert.deepEqual(h.read(3), []);
+});
+
+Deno.test("hub: /away shows in /who and to private senders; /back or any line ends it", () => {
+  const h = new HubHarness();
+  const [a, b] = h.crowd(2);
+  h.advance(SEC);
+  h.send(2, "/away lunch");
+  assert.deepEqual(h.read(2), ["You are marked away (lunch). /back when you return."]);
+  assert.deepEqual(h.read(1), [], "no room notice");
+  h.advance(SEC);
+  h.send(1, `/msg ${b} are you there?`);
+  assert.deepEqual(h.read(1), [`[private to ${b}] are you there?`, `${b} is away: lunch`]);
+  assert.deepEqual(h.read(2), [`[private] <${a}> are you there?`], "still delivered");
+  h.advance(SEC);
+  h.send(1, "/who");
+  assert.ok(h.read(1).some((l) => l.includes(b) && l.endsWith("away: lunch")));
+  h.advance(SEC);
+  h.send(2, "/back");
+  assert.deepEqual(h.read(2), ["Welcome back."]);
+  h.advance(SEC);
+  h.send(2, "/back");
+  assert.deepEqual(h.read(2), ["You are not marked away."]);
+  h.advance(SEC);
+  h.send(2, "/away");
+  assert.deepEqual(h.read(2), ["You are marked away (away). /back when you return."]);
+  h.advance(SEC);
+  h.send(2, "hi all");
+  assert.deepEqual(h.read(2), ["Welcome back."]);
+  assert.deepEqual(h.read(1), [`<${b}> hi all`]);
+  h.advance(SEC);
+  h.send(1, "/who");
+  assert.ok(!h.read(1).some((l) => l.includes("away")));
+});
+
+Deno.test("hub: /ignore hides someone's lines, actions and private messages; /unignore", () => {
+  const h = new HubHarness();
+  const [a, b, c] = h.crowd(3);
+  h.advance(SEC);
+  h.send(1, `/ignore ${b.toUpperCase()}`);
+  assert.deepEqual(h.read(1), [
+    `You are ignoring ${b} (until one of you leaves). /unignore to stop.`,
+  ]);
+  assert.deepEqual(h.read(2), [], "the ignored person is not told");
+  h.advance(SEC);
+  h.send(2, "buy my stuff");
+  assert.deepEqual(h.read(1), []);
+  assert.deepEqual(h.read(3), [`<${b}> buy my stuff`], "others still see it");
+  h.advance(SEC);
+  h.send(2, "/me shouts");
+  assert.deepEqual(h.read(1), []);
+  assert.deepEqual(h.read(3), [`* ${b} shouts`]);
+  h.advance(SEC);
+  h.send(2, `/msg ${a} hello?`);
+  assert.deepEqual(h.read(1), []);
+  assert.deepEqual(h.read(2), [`[private to ${a}] hello?`], "the sender cannot tell");
+  h.advance(SEC);
+  h.send(2, "/nick spammer");
+  h.read(2);
+  assert.deepEqual(h.read(1), [`* ${b} is now spammer`], "notices still arrive");
+  h.advance(SEC);
+  h.send(2, "still here");
+  assert.deepEqual(h.read(1), [], "a new nick does not escape it");
+  h.advance(SEC);
+  h.send(1, "/ignore");
+  assert.deepEqual(h.read(1), ["You are ignoring: spammer."]);
+  h.advance(SEC);
+  h.send(1, "/ignore spammer");
+  assert.deepEqual(h.read(1), ["You are already ignoring spammer."]);
+  h.advance(SEC);
+  h.send(1, `/ignore ${a}`);
+  assert.deepEqual(h.read(1), ["You cannot ignore yourself."]);
+  h.advance(SEC);
+  h.send(1, "/ignore nobody");
+  assert.deepEqual(h.read(1), ["There is nobody called nobody here."]);
+  h.advance(SEC);
+  h.send(1, `/unignore ${c}`);
+  assert.deepEqual(h.read(1), [`You are not ignoring ${c}.`]);
+  h.advance(SEC);
+  h.send(1, "/unignore spammer");
+  assert.deepEqual(h.read(1), ["You see spammer again."]);
+  h.advance(SEC);
+  h.send(2, "back again");
+  assert.deepEqual(h.read(1), ["<spammer> back again"]);
+  // Leaving forgets it both ways.
+  h.advance(SEC);
+  h.send(3, `/ignore spammer`);
+  h.read(3);
+  h.hangUp(2);
+  assert.deepEqual(h.read(3), ["* spammer left (connection closed)"], "leaving is still seen");
+  h.advance(SEC);
+  h.send(3, "/ignore");
+  assert.deepEqual(h.read(3), ["You are not ignoring anyone."]);
 });
 
 Deno.test("hub: /msg and /reply errors go to the sender only", () => {
