@@ -58,7 +58,10 @@ export interface Room {
    * them banned (and disconnected).
    */
   strike(m: Member, why: string, now: number, message?: string): boolean;
-  /** Bans an address ("" reason: none given); every connection from it is closed. Returns how many were. */
+  /**
+   * Bans an address (reason "" when none was given); every connection from it is closed.
+   * Returns how many were.
+   */
   ban(ip: string, ms: number, reason: string, by: string, now: number): number;
   /** Lifts a ban; false if the address was not banned. */
   unban(ip: string): boolean;
@@ -219,7 +222,7 @@ export const COMMANDS: readonly Command[] = [
     usage: "/away [REASON]",
     help: "mark yourself away (/who and private senders see it)",
     run(room, me, args) {
-      room.setAway(me, args.trim().slice(0, 100) || "away");
+      room.setAway(me, [...args.trim()].slice(0, AWAY_MAX).join("") || "away");
     },
   },
   {
@@ -381,6 +384,9 @@ export const COMMANDS: readonly Command[] = [
     },
   },
 ];
+
+/** Longest away reason kept, in characters. */
+export const AWAY_MAX = 100;
 
 /** Most names /who lists, so one command cannot produce an enormous reply. */
 export const WHO_LIMIT = 200;
