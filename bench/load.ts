@@ -123,14 +123,8 @@ class Client {
     let start = 0;
     for (let i = buf.indexOf(LF, 0); i >= 0 && i < n; i = buf.indexOf(LF, i + 1)) {
       if (this.#carryLen > 0) {
-        const part = i - start;
-        if (this.#carryLen + part > this.#carry.length) {
-          const bigger = new Uint8Array((this.#carryLen + part) * 2);
-          bigger.set(this.#carry.subarray(0, this.#carryLen));
-          this.#carry = bigger;
-        }
-        this.#carry.set(buf.subarray(start, i), this.#carryLen);
-        const len = this.#carryLen + part;
+        this.#keep(buf.subarray(start, i));
+        const len = this.#carryLen;
         this.#carryLen = 0;
         this.#line(this.#carry, 0, len, at);
       } else {
@@ -138,16 +132,19 @@ class Client {
       }
       start = i + 1;
     }
-    if (start < n) {
-      const part = n - start;
-      if (this.#carryLen + part > this.#carry.length) {
-        const bigger = new Uint8Array((this.#carryLen + part) * 2);
-        bigger.set(this.#carry.subarray(0, this.#carryLen));
-        this.#carry = bigger;
-      }
-      this.#carry.set(buf.subarray(start, n), this.#carryLen);
-      this.#carryLen += part;
+    if (start < n) this.#keep(buf.subarray(start, n));
+  }
+
+  /** Appends the start (or middle) of a line split across reads to the carry buffer. */
+  #keep(part: Uint8Array): void {
+    const need = this.#carryLen + part.length;
+    if (need > this.#carry.length) {
+      const bigger = new Uint8Array(need * 2);
+      bigger.set(this.#carry.subarray(0, this.#carryLen));
+      this.#carry = bigger;
     }
+    this.#carry.set(part, this.#carryLen);
+    this.#carryLen = need;
   }
 
   #line(b: Uint8Array, s: number, e: number, at: number): void {

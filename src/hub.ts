@@ -254,8 +254,7 @@ export class Hub implements Room {
   /** Answers a connection the hub will not take, then closes it. */
   #refuse(id: number, outbox: Outbox, message: string): void {
     outbox.push(encoder.encode(message + "\r\n"));
-    outbox.armed = true;
-    this.#fx.wake(id);
+    this.#arm(id, outbox);
     this.#fx.close(id, true);
   }
 
@@ -401,6 +400,14 @@ export class Hub implements Room {
 
   #send(c: Client, bytes: Uint8Array): void {
     if (c.gone || c.slow) return;
+    this.#enqueue(c, bytes);
+  }
+
+  /**
+   * Queues bytes for a member still being served; one past --max-outbox is marked slow instead
+   * (and dropped once the current event is done).
+   */
+  #enqueue(c: Client, bytes: Uint8Array): void {
     const ob = c.outbox;
     if (ob.bytes + bytes.length > this.config.maxOutbox) {
       c.slow = true;
@@ -408,9 +415,14 @@ export class Hub implements Room {
       return;
     }
     ob.push(bytes);
+    this.#arm(c.id, ob);
+  }
+
+  /** Asks the shell to start the writer of an outbox that has just got bytes. */
+  #arm(id: number, ob: Outbox): void {
     if (!ob.armed) {
       ob.armed = true;
-      this.#fx.wake(c.id);
+      this.#fx.wake(id);
     }
   }
 
@@ -424,22 +436,11 @@ export class Hub implements Room {
    */
   #broadcast(text: string, except?: Client, skip?: Set<Client> | null): void {
     const bytes = encoder.encode(text + "\r\n");
-    const max = this.config.maxOutbox;
     const skipping = skip && skip.size > 0 ? skip : null;
     for (const c of this.#room) {
       if (c === except || c.slow) continue;
       if (skipping && skipping.has(c)) continue;
-      const ob = c.outbox;
-      if (ob.bytes + bytes.length > max) {
-        c.slow = true;
-        this.#slow.push(c);
-        continue;
-      }
-      ob.push(bytes);
-      if (!ob.armed) {
-        ob.armed = true;
-        this.#fx.wake(c.id);
-      }
+      this.#enqueue(c, bytes);
     }
   }
 
@@ -474,10 +475,7 @@ export class Hub implements Room {
     if (opts.message) {
       c.slow = false; // a last word is always queued, even past the limit
       c.outbox.push(encoder.encode(opts.message + "\r\n"));
-      if (!c.outbox.armed) {
-        c.outbox.armed = true;
-        this.#fx.wake(c.id);
-      }
+      this.#arm(c.id, c.outbox);
     }
     c.gone = true;
     this.#clients.delete(c.id);

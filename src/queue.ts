@@ -30,9 +30,7 @@ export class AsyncQueue<T> {
       if (this.#closed) return null;
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
-    const batch = this.#items;
-    this.#items = [];
-    return batch;
+    return this.takeAll();
   }
 
   /** Removes and returns every pending event without waiting (possibly none). */
