@@ -262,6 +262,11 @@ Deno.test("hub: /away shows in /who and to private senders; /back or any line en
   h.send(2, "/away");
   assert.deepEqual(h.read(2), ["You are marked away (away). /back when you return."]);
   h.advance(SEC);
+  h.send(2, "/away " + "😀".repeat(150));
+  assert.deepEqual(h.read(2), [
+    `You are marked away (${"😀".repeat(100)}). /back when you return.`,
+  ], "a long reason is cut to 100 characters, none split");
+  h.advance(SEC);
   h.send(2, "hi all");
   assert.deepEqual(h.read(2), ["Welcome back."]);
   assert.deepEqual(h.read(1), [`<${b}> hi all`]);
