@@ -43,11 +43,14 @@ Deno.test({
       "--name",
       "Lab",
     ]);
+    // One at a time: each client is in before the next one starts, so the head counts in the
+    // banners do not depend on which process wins the race to connect.
     const alice = telnet(port, "127.0.0.2");
-    const bob = nc(port, "127.0.0.3");
+    let bob: Proc | undefined;
     let carol: Proc | undefined;
     try {
       await alice.waitFor(/Welcome to Lab! You are guest-\d+; you are the only one here\./);
+      bob = nc(port, "127.0.0.3");
       await bob.waitFor(/Welcome to Lab! You are guest-\d+; 2 people are online\./);
       await alice.send("/nick alice");
       await alice.waitFor("You are now alice.");

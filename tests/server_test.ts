@@ -4,7 +4,10 @@ import { assertRoomWorks, startServer, TestClient, until } from "./helpers.ts";
 
 Deno.test("server: several clients chat; lines reach the others with CRLF, never the author", async () => {
   const s = startServer();
-  const [a, b, c] = await Promise.all([1, 2, 3].map(() => TestClient.join(s.port)));
+  // Joined one after another, so b is in the room when c arrives and sees it.
+  const a = await TestClient.join(s.port);
+  const b = await TestClient.join(s.port);
+  const c = await TestClient.join(s.port);
   try {
     await b.waitFor(`* ${c.nick} joined`);
     await a.send("hello from a");
