@@ -4,14 +4,25 @@
  * 2 for a wrong configuration (flag, variable, file), 1 when the server cannot run.
  */
 import { BanStore, loadBans, tempPath } from "./src/ban_store.ts";
-import { ConfigError, ENV_NAMES, parseConfig, VERSION } from "./src/config.ts";
+import {
+  ConfigError,
+  ENV_NAMES,
+  envName,
+  MOTD_MAX_BYTES,
+  parseConfig,
+  VERSION,
+} from "./src/config.ts";
 import { Logger } from "./src/log.ts";
 import { BanFileError, type BanRecord } from "./src/moderation.ts";
 import { cleanText } from "./src/sanitize.ts";
 import { Server } from "./src/server.ts";
 
-/** Largest message-of-the-day file accepted. */
-const MOTD_MAX_BYTES = 16 * 1024;
+/**
+ * A second SIGINT/SIGTERM this long after the first forces the exit. Sooner, it is the same
+ * stop reaching the server twice: Ctrl-C in a terminal signals the whole process group, so
+ * under `deno task start` the server gets it from the terminal and again from the task runner.
+ */
+const FORCE_AFTER_MS = 1_000;
 
 class Exit extends Error {
   constructor(readonly code: number, message: string) {
@@ -120,6 +131,13 @@ async function main(): Promise<number> {
   const config = parsed.config;
   const log = new Logger(config.logLevel, config.safeMode);
   log.info("starting", { version: VERSION, pid: Deno.pid });
+  for (const flag of parsed.secretFlags) {
+    log.warn(`${flag} was given on the command line`, {
+      hint: `other users can see it in the process list and deno task prints it; set ${
+        envName(flag.slice(2))
+      } instead`,
+    });
+  }
 
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
@@ -141,13 +159,16 @@ async function main(): Promise<number> {
   if (bans.length > 0) log.info("bans loaded", { file: config.banFile, bans: bans.length });
 
   await new Promise<void>((resolve) => {
-    let signals = 0;
+    let first = 0;
     const onSignal = () => {
-      if (++signals > 1) {
+      const now = Date.now();
+      if (first === 0) {
+        first = now;
+        server.shutdown().then(resolve, resolve);
+      } else if (now - first > FORCE_AFTER_MS) {
         log.warn("second signal: exiting without waiting");
         Deno.exit(130);
       }
-      server.shutdown().then(resolve, resolve);
     };
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);

@@ -155,7 +155,7 @@ class Client {
         this.#onReady?.();
         this.#onReady = null;
       } else if (b[s] === 0x2a && e - s > 7 && b[e - 1] === 0x64 && b[e - 6] === 0x6a) {
-        this.stats.joins++; // "* nick joined"
+        this.stats.joins++; // "*** nick joined"
       } else if (!this.ready && (b[s] === 0x53 || b[s] === 0x59)) {
         this.refused = true; // "Server is full", "You are …"
       }

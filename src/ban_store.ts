@@ -1,7 +1,8 @@
 /**
- * The ban file on disk: loaded once at start, rewritten atomically (temporary file, then
- * rename) whenever the hub reports a change. Writes never overlap; a burst of changes collapses
- * into one write of the newest list.
+ * The ban file on disk: loaded once at start, rewritten atomically (temporary file written
+ * readable by its owner only and synced to disk, then renamed over the old one) whenever the hub
+ * reports a change. Writes never overlap; a burst of changes collapses into one write of the
+ * newest list.
  */
 import type { Logger } from "./log.ts";
 import { type BanRecord, parseBanFile, serializeBans } from "./moderation.ts";
@@ -55,11 +56,16 @@ export class BanStore {
     while (this.#pending) {
       const bans = this.#pending;
       this.#pending = null;
-      const tmp = tempPath(this.path);
+      const { text, skipped } = serializeBans(bans);
+      if (skipped > 0) {
+        this.#log.error("bans with impossible times were left out of the ban file", {
+          file: this.path,
+          skipped,
+        });
+      }
       try {
-        await Deno.writeTextFile(tmp, serializeBans(bans));
-        await Deno.rename(tmp, this.path);
-        this.#log.debug("ban file saved", { file: this.path, bans: bans.length });
+        await writeAtomically(this.path, text);
+        this.#log.debug("ban file saved", { file: this.path, bans: bans.length - skipped });
       } catch (e) {
         this.#log.error("could not save the ban file", {
           file: this.path,
@@ -69,4 +75,24 @@ export class BanStore {
     }
     this.#writing = null;
   }
+}
+
+/**
+ * Replaces `path` with `text` so that a crash leaves either the old file or the new one: the
+ * text goes to a temporary file (mode 0600: bans name addresses), is synced to disk, and the
+ * temporary file is renamed over `path`.
+ */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const tmp = tempPath(path);
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+  try {
+    await Deno.chmod(tmp, 0o600); // the file may have existed with looser permissions
+    const bytes = new TextEncoder().encode(text);
+    let off = 0;
+    while (off < bytes.length) off += await file.write(bytes.subarray(off));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+  await Deno.rename(tmp, path);
 }

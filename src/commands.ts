@@ -3,7 +3,8 @@
  * behaviour; they reach the room only through the {@link Room} interface the hub implements.
  */
 import type { Config } from "./config.ts";
-import { type BanRecord, isIp } from "./moderation.ts";
+import { type BanRecord, MAX_BAN_MS, parseIp } from "./moderation.ts";
+import { nickProblem } from "./nicks.ts";
 import { formatDuration, parseDuration } from "./units.ts";
 
 /** A person in the room, as commands see them. */
@@ -37,6 +38,8 @@ export interface Room {
   members(): Member[];
   /** The member with this nick, any case. */
   byNick(nick: string): Member | undefined;
+  /** The member whose nick looks like this one (same skeleton: `alice`, `aIice`, `a1ice`). */
+  lookalike(nick: string): Member | undefined;
   /** The member with this client id, if still here. */
   byId(id: number): Member | undefined;
   /** Marks `m` away with a reason, or back with "", and tells them. */
@@ -55,9 +58,10 @@ export interface Room {
   grantOp(m: Member): void;
   /**
    * Gives `m`'s address a strike, telling them `message` with the count; false if that got
-   * them banned (and disconnected).
+   * them banned (and disconnected). A `secret` strike (a wrong token or key) is never taken
+   * away by good lines.
    */
-  strike(m: Member, why: string, now: number, message?: string): boolean;
+  strike(m: Member, why: string, now: number, message?: string, secret?: boolean): boolean;
   /**
    * Bans an address (reason "" when none was given); every connection from it is closed.
    * Returns how many were.
@@ -83,19 +87,6 @@ export interface Command {
   /** Shown in /help only when operators are enabled. */
   needsOps?: boolean;
   run(room: Room, me: Member, args: string, now: number): void;
-}
-
-/** The rule for nicknames: 1–16 of letters, digits, `_`, `-`, `.`. */
-export const NICK_PATTERN = /^[A-Za-z0-9_.-]{1,16}$/;
-
-/** Why `name` cannot be a nickname, or undefined if its form is fine. */
-export function nickProblem(name: string): string | undefined {
-  if (name === "") return "Usage: /nick NAME";
-  if (name.length > 16) return "Nicknames are at most 16 characters long.";
-  if (!NICK_PATTERN.test(name)) {
-    return "Nicknames may only use letters, digits, _ - and . (no spaces).";
-  }
-  return undefined;
 }
 
 /** Idle time to the second: "0s", "42s", "1m 30s". */
@@ -158,9 +149,12 @@ export const COMMANDS: readonly Command[] = [
       const problem = nickProblem(name);
       if (problem) return room.tell(me, problem);
       if (name === me.nick) return room.tell(me, `You are already ${name}.`);
-      const holder = room.byNick(name);
+      const holder = room.lookalike(name);
       if (holder && holder.id !== me.id) {
-        return room.tell(me, `${holder.nick} is taken; pick another name.`);
+        if (holder.nick.toLowerCase() === name.toLowerCase()) {
+          return room.tell(me, `${holder.nick} is taken; pick another name.`);
+        }
+        return room.tell(me, `${name} looks too much like ${holder.nick}; pick another name.`);
       }
       room.rename(me, name);
     },
@@ -295,7 +289,7 @@ export const COMMANDS: readonly Command[] = [
         return room.tell(me, "You are now an operator. /help lists the operator commands.");
       }
       room.audit("wrong operator token", me);
-      room.strike(me, "wrong operator token", now, "Wrong operator token.");
+      room.strike(me, "wrong operator token", now, "Wrong operator token.", true);
     },
   },
   {
@@ -332,15 +326,26 @@ export const COMMANDS: readonly Command[] = [
       let ms = room.config.banDuration;
       let reason = rest.trim();
       const [first, after] = firstWord(reason);
-      if (first && /^\d/.test(first)) {
+      if (first && /^[-+]?\d/.test(first)) {
         const d = parseDuration(first);
         if (!d) return room.tell(me, "Durations look like 30s, 10m, 2h or 1d.");
+        if (d > MAX_BAN_MS) {
+          return room.tell(me, `Bans last at most ${formatDuration(MAX_BAN_MS)}.`);
+        }
         ms = d;
         reason = after.trim();
       }
+      // Nicks cannot look like addresses, so the word is one or the other, never both.
       const target = room.byNick(what);
-      const ip = target ? target.ip : isIp(what) ? what : undefined;
-      if (!ip) return room.tell(me, `${what} is neither a nick here nor an IP address.`);
+      let ip = target?.ip;
+      if (!ip) {
+        const parsed = parseIp(what);
+        if ("error" in parsed) {
+          const why = /^[0-9a-f:.]+$/i.test(what) ? `: ${parsed.error}` : "";
+          return room.tell(me, `${what} is neither a nick here nor an IP address${why}.`);
+        }
+        ip = parsed.ip;
+      }
       if (ip === me.ip) return room.tell(me, "That would ban your own address.");
       const dropped = room.ban(ip, ms, reason, me.nick, now);
       room.audit("ban", me, { target: target?.nick ?? "", duration: formatDuration(ms) });
@@ -356,8 +361,11 @@ export const COMMANDS: readonly Command[] = [
     op: true,
     run(room, me, args) {
       if (!requireOp(room, me)) return;
-      const ip = args.trim();
-      if (!isIp(ip)) return room.tell(me, "Usage: /unban IP (see /bans)");
+      const text = args.trim();
+      if (!text) return room.tell(me, "Usage: /unban IP (see /bans)");
+      const parsed = parseIp(text);
+      if ("error" in parsed) return room.tell(me, `${text} is not an IP address: ${parsed.error}.`);
+      const ip = parsed.ip;
       if (!room.unban(ip)) return room.tell(me, `${ip} is not banned.`);
       room.audit("unban", me);
       room.tell(me, `Unbanned ${ip}.`);

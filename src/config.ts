@@ -4,6 +4,7 @@
  * Everything here is pure (the environment is passed in), so every refusal is unit-tested.
  */
 import { parseArgs } from "node:util";
+import { type ConnectRate, MAX_BAN_MS } from "./moderation.ts";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -22,9 +23,11 @@ export interface Config {
   name: string;
   motd: string;
   history: number;
+  historyBytes: number;
   announceMax: number;
   maxLine: number;
   maxOutbox: number;
+  maxInputRate: number;
   rateLimit: number;
   maxStrikes: number;
   banDuration: number;
@@ -34,6 +37,7 @@ export interface Config {
   authTimeout: number;
   maxClients: number;
   maxPerIp: number;
+  connectRate: ConnectRate;
   lineTimeout: number;
   idleTimeout: number;
   logLevel: LogLevel;
@@ -56,8 +60,9 @@ type Kind =
   }
   | { type: "int"; min: number; max: number }
   | { type: "port" }
-  | { type: "size"; min: number; max: number }
-  | { type: "duration"; min: number; zeroMeans?: string }
+  | { type: "size"; min: number; max: number; zeroMeans?: string }
+  | { type: "duration"; min: number; max?: number; zeroMeans?: string }
+  | { type: "rate" }
   | { type: "bool" }
   | { type: "level" };
 
@@ -110,6 +115,13 @@ const OPTIONS: OptionSpec[] = [
     help: "chat lines a newcomer is shown (0 = none)",
   },
   {
+    key: "historyBytes",
+    flag: "history-bytes",
+    kind: { type: "size", min: 1024, max: 64 * 1024 * 1024 },
+    value: "BYTES",
+    help: "most bytes of history a newcomer is shown (older lines give way)",
+  },
+  {
     key: "announceMax",
     flag: "announce-max",
     kind: { type: "int", min: 0, max: 10_000_000 },
@@ -131,6 +143,13 @@ const OPTIONS: OptionSpec[] = [
     help: "unsent bytes a client may fall behind before it is disconnected",
   },
   {
+    key: "maxInputRate",
+    flag: "max-input-rate",
+    kind: { type: "size", min: 1024, max: 1024 ** 3, zeroMeans: "no limit" },
+    value: "BYTES",
+    help: "bytes per second read from one connection; past it reading pauses (0 = no limit)",
+  },
+  {
     key: "rateLimit",
     flag: "rate-limit",
     kind: { type: "duration", min: 0, zeroMeans: "off" },
@@ -147,9 +166,9 @@ const OPTIONS: OptionSpec[] = [
   {
     key: "banDuration",
     flag: "ban-duration",
-    kind: { type: "duration", min: 1 },
+    kind: { type: "duration", min: 1, max: MAX_BAN_MS },
     value: "DUR",
-    help: "how long a ban lasts",
+    help: "how long a ban lasts (at most 365d)",
   },
   {
     key: "banFile",
@@ -198,6 +217,13 @@ const OPTIONS: OptionSpec[] = [
     help: "connections from one address (0 = no limit)",
   },
   {
+    key: "connectRate",
+    flag: "connect-rate",
+    kind: { type: "rate" },
+    value: "N/DUR",
+    help: "new connections one address may open at once, earned back over DUR (0 = no limit)",
+  },
+  {
     key: "lineTimeout",
     flag: "line-timeout",
     kind: { type: "duration", min: 0, zeroMeans: "off" },
@@ -233,9 +259,11 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   name: "Shat",
   motd: "",
   history: 20,
+  historyBytes: 16 * 1024,
   announceMax: 200,
   maxLine: 4096,
   maxOutbox: 1024 * 1024,
+  maxInputRate: 32 * 1024,
   rateLimit: 500,
   maxStrikes: 5,
   banDuration: 10 * 60_000,
@@ -245,6 +273,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   authTimeout: 10_000,
   maxClients: 10_000,
   maxPerIp: 32,
+  connectRate: Object.freeze({ burst: 32, per: 60_000 }),
   lineTimeout: 30_000,
   idleTimeout: 0,
   logLevel: "info",
@@ -259,9 +288,21 @@ export function envName(flag: string): string {
 /** Every environment variable the server reads, for callers that must ask for each by name. */
 export const ENV_NAMES: readonly string[] = OPTIONS.map((o) => envName(o.flag));
 
+/** Largest message-of-the-day file accepted. */
+export const MOTD_MAX_BYTES = 16 * 1024;
+/** Room left in a newcomer's welcome for the banner lines around the history and motd. */
+const BANNER_BYTES = 1024;
+/** Full-length lines a reader's outbox must be able to hold. */
+const OUTBOX_LINES = 4;
+
 /** What the command line asked for. */
 export type ParseResult =
-  | { action: "run"; config: Config }
+  | {
+    action: "run";
+    config: Config;
+    /** Secrets given as flags (visible in the process list): the caller warns about them. */
+    secretFlags: string[];
+  }
   | { action: "help"; text: string }
   | { action: "version"; text: string };
 
@@ -286,24 +327,69 @@ export function parseConfig(
     values = parseArgs({ args: [...args], options, strict: true, allowPositionals: false })
       .values as Record<string, string | boolean | undefined>;
   } catch (e) {
-    throw new ConfigError(describeArgsError(e, args));
+    throw new ConfigError(redactSecrets(describeArgsError(e, args), args));
   }
   if (values.help) return { action: "help", text: helpText() };
   if (values.version) return { action: "version", text: `shat ${VERSION}` };
 
   const config: Config = { ...DEFAULTS };
   const target = config as unknown as Record<string, unknown>;
+  const secretFlags: string[] = [];
   for (const o of OPTIONS) {
     const fromFlag = values[o.flag];
     const name = envName(o.flag);
     const fromEnv = env[name];
     if (fromFlag !== undefined) {
       target[o.key] = convert(o, fromFlag, `--${o.flag}`);
+      if (o.secret && fromFlag !== "") secretFlags.push(`--${o.flag}`);
     } else if (fromEnv !== undefined) {
       target[o.key] = convert(o, fromEnv, name);
     }
   }
-  return { action: "run", config };
+  checkLimits(config);
+  return { action: "run", config, secretFlags };
+}
+
+/**
+ * Refuses limits that contradict each other: a newcomer's welcome (banner, motd and history)
+ * must fit in half an outbox, so nobody is ever dropped for what the server itself sends, and
+ * an outbox must hold a few full-length lines.
+ */
+function checkLimits(c: Config): void {
+  const welcome = c.historyBytes + MOTD_MAX_BYTES + BANNER_BYTES;
+  if (welcome * 2 > c.maxOutbox) {
+    throw new ConfigError(
+      `--max-outbox ${formatSize(c.maxOutbox)} is too small for --history-bytes ` +
+        `${formatSize(c.historyBytes)}: a newcomer's welcome (history, motd and banner, up to ` +
+        `${formatSize(welcome)}) must fit in half of it; raise --max-outbox to at least ` +
+        `${formatSize(welcome * 2)} or lower --history-bytes`,
+    );
+  }
+  if (c.maxLine * OUTBOX_LINES > c.maxOutbox) {
+    throw new ConfigError(
+      `--max-outbox ${formatSize(c.maxOutbox)} is too small for --max-line ` +
+        `${formatSize(c.maxLine)}: it must hold at least ${OUTBOX_LINES} full lines; raise ` +
+        `--max-outbox to at least ${formatSize(c.maxLine * OUTBOX_LINES)} or lower --max-line`,
+    );
+  }
+}
+
+/** Replaces the values given to secret flags wherever they appear in `message`. */
+function redactSecrets(message: string, args: readonly string[]): string {
+  const secrets: string[] = [];
+  for (const o of OPTIONS) {
+    if (!o.secret) continue;
+    const flag = `--${o.flag}`;
+    args.forEach((a, i) => {
+      if (a === flag && i + 1 < args.length) secrets.push(args[i + 1]);
+      else if (a.startsWith(flag + "=")) secrets.push(a.slice(flag.length + 1));
+    });
+  }
+  let out = message;
+  for (const v of secrets.filter((v) => v.length > 0).sort((a, b) => b.length - a.length)) {
+    out = out.replaceAll(v, "(hidden)");
+  }
+  return out;
 }
 
 function describeArgsError(e: unknown, args: readonly string[]): string {
@@ -323,6 +409,8 @@ function describeArgsError(e: unknown, args: readonly string[]): string {
       if (message.includes("ambiguous")) {
         const i = args.indexOf(flag);
         const v = i >= 0 ? args[i + 1] : undefined;
+        const secret = OPTIONS.some((o) => o.secret && `--${o.flag}` === flag);
+        if (secret) return `${flag}: a value cannot start with '-' (write ${flag}=VALUE)`;
         return `${flag} ${
           v ?? ""
         }: a value cannot start with '-' (negative numbers are not allowed)`
@@ -381,8 +469,10 @@ function convert(o: OptionSpec, raw: string | boolean, source: string): unknown 
     }
     case "size": {
       const n = parseSize(text);
-      const range = `${formatSize(kind.min)}-${formatSize(kind.max)}`;
+      const zero = kind.zeroMeans ? `, or 0 for ${kind.zeroMeans}` : "";
+      const range = `${formatSize(kind.min)}-${formatSize(kind.max)}${zero}`;
       if (n === undefined) throw bad(`expected a byte count like 4096, 64KiB or 1MiB (${range})`);
+      if (n === 0 && kind.zeroMeans) return 0;
       if (n < kind.min || n > kind.max) throw bad(`must be ${range}`);
       return n;
     }
@@ -391,7 +481,20 @@ function convert(o: OptionSpec, raw: string | boolean, source: string): unknown 
       const zero = kind.zeroMeans ? `, or 0 for ${kind.zeroMeans}` : "";
       if (n === undefined) throw bad(`expected a duration like 500ms, 2s, 10m or 1h${zero}`);
       if (n < kind.min) throw bad(kind.min > 0 ? "must be longer than 0" : "must not be negative");
+      if (kind.max !== undefined && n > kind.max) {
+        throw bad(`must be at most ${formatDuration(kind.max)}`);
+      }
       return n;
+    }
+    case "rate": {
+      if (text.trim() === "0") return { burst: 0, per: 0 };
+      const m = /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(text);
+      const per = m ? parseDuration(m[2]) : undefined;
+      const burst = m ? Number(m[1]) : NaN;
+      if (!m || per === undefined || per <= 0 || !(burst >= 1 && burst <= 1_000_000)) {
+        throw bad("expected N/DURATION like 32/1m (N at once, earned back over DURATION), or 0");
+      }
+      return { burst, per };
     }
     case "level": {
       const v = text.trim().toLowerCase();
@@ -410,7 +513,11 @@ function showDefault(o: OptionSpec): string {
     case "duration":
       return v === 0 ? (o.kind.zeroMeans ?? "0") : formatDuration(v as number).replace(" ", "");
     case "size":
-      return formatSize(v as number);
+      return v === 0 ? (o.kind.zeroMeans ?? "0") : formatSize(v as number);
+    case "rate": {
+      const r = v as ConnectRate;
+      return r.burst === 0 ? "0" : `${r.burst}/${formatDuration(r.per).replace(" ", "")}`;
+    }
     case "bool":
       return v ? "on" : "off";
     case "string":
@@ -424,9 +531,12 @@ function showDefault(o: OptionSpec): string {
 export function helpText(): string {
   const rows = OPTIONS.map((o) => {
     const left = `  --${o.flag}${o.value ? " " + o.value : ""}`;
+    const env = o.secret
+      ? `better: env ${envName(o.flag)} (a flag shows in the process list)`
+      : `env ${envName(o.flag)}`;
     return {
       left,
-      right: `${o.help}\n${" ".repeat(30)}env ${envName(o.flag)}, default ${showDefault(o)}`,
+      right: `${o.help}\n${" ".repeat(30)}${env}, default ${showDefault(o)}`,
     };
   });
   const lines = [

@@ -15,8 +15,6 @@ export class LineFramer {
   readonly #max: number;
   #buf: Uint8Array | null = null;
   #len = 0;
-  /** Bytes that counted toward the current line without being kept (telnet commands). */
-  #phantom = 0;
   /** Discarding the rest of an over-long line until its end. */
   #skipping = false;
   #skipped = 0;
@@ -31,9 +29,12 @@ export class LineFramer {
     this.#max = maxLine;
   }
 
-  /** True while an unfinished line is pending (what a line timeout measures). */
+  /**
+   * True while an unfinished line is pending (what a line timeout measures). Only line content
+   * counts: telnet commands are removed before framing and never start a line.
+   */
   get partial(): boolean {
-    return this.#len > 0 || this.#phantom > 0 || this.#skipping;
+    return this.#len > 0 || this.#skipping;
   }
 
   /** Bytes held for the unfinished line (never more than `maxLine`). */
@@ -41,11 +42,8 @@ export class LineFramer {
     return this.#len;
   }
 
-  /**
-   * Feeds one chunk. `uncounted` is how many bytes were removed from it before framing (telnet
-   * commands); they count toward the line limit, so a negotiation storm cannot dodge it.
-   */
-  push(chunk: Uint8Array, onLine: LineHandler, uncounted = 0): void {
+  /** Feeds one chunk. */
+  push(chunk: Uint8Array, onLine: LineHandler): void {
     let start = 0;
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
@@ -68,14 +66,12 @@ export class LineFramer {
       this.#afterCr = false;
       this.#keep(chunk.subarray(start, n));
     }
-    if (uncounted > 0) this.#count(uncounted);
   }
 
   /** Forgets any unfinished line (the connection is going away). */
   reset(): void {
     this.#buf = null;
     this.#len = 0;
-    this.#phantom = 0;
     this.#skipping = false;
     this.#skipped = 0;
     this.#afterCr = false;
@@ -87,8 +83,7 @@ export class LineFramer {
       this.#skipped = 0;
       return;
     }
-    const size = this.#len + this.#phantom + (end - start);
-    this.#phantom = 0;
+    const size = this.#len + (end - start);
     if (size > this.#max) {
       this.overlong++;
       this.#len = 0;
@@ -112,8 +107,8 @@ export class LineFramer {
       this.#skip(part.length);
       return;
     }
-    if (this.#len + this.#phantom + part.length > this.#max) {
-      this.#startSkipping(this.#len + this.#phantom + part.length - this.#max);
+    if (this.#len + part.length > this.#max) {
+      this.#startSkipping(this.#len + part.length - this.#max);
       return;
     }
     this.#ensure(this.#len + part.length).set(part, this.#len);
@@ -131,21 +126,10 @@ export class LineFramer {
     return buf;
   }
 
-  #count(n: number): void {
-    if (this.#skipping) {
-      this.#skip(n);
-    } else if (this.#len + this.#phantom + n > this.#max) {
-      this.#startSkipping(this.#len + this.#phantom + n - this.#max);
-    } else {
-      this.#phantom += n;
-    }
-  }
-
   #startSkipping(excess: number): void {
     this.overlong++;
     this.#skipping = true;
     this.#len = 0;
-    this.#phantom = 0;
     this.#buf = null;
     this.#skipped = 0;
     this.#skip(excess);

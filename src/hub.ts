@@ -9,32 +9,59 @@ import type { Config } from "./config.ts";
 import { type Logger, LogThrottle } from "./log.ts";
 import {
   Addresses,
+  addressMayConnect,
+  addressMaySend,
   type AddressState,
   BanList,
   type BanRecord,
+  connectWait,
+  MAX_BAN_MS,
   normalizeIp,
   tooSoon,
 } from "./moderation.ts";
+import { skeleton } from "./nicks.ts";
 import type { Outbox } from "./outbox.ts";
 import { formatDuration } from "./units.ts";
+
+/**
+ * How the shell should close a connection: `flush` sends what is queued first (and waits a
+ * little for the client to hang up), `drop` closes at once and discards it, `refuse` makes one
+ * attempt to send the queued line and closes at once (a refused connection holds nothing).
+ */
+export type CloseMode = "flush" | "drop" | "refuse";
 
 /** What the hub asks of the shell. */
 export interface HubEffects {
   /** Client `id`'s outbox has bytes and no writer is draining it: start one. */
   wake(id: number): void;
-  /**
-   * Close client `id`. With `flush`, first send what its outbox holds (the shell bounds the
-   * wait); without, drop it at once (a reader that fell behind).
-   */
-  close(id: number, flush: boolean): void;
+  /** Close client `id` (see {@link CloseMode}). */
+  close(id: number, mode: CloseMode): void;
   /** The ban list changed; persist this snapshot. */
   saveBans(bans: BanRecord[]): void;
+}
+
+/** Input from one connection: what one or more reads produced. */
+export interface InputEvent {
+  type: "input";
+  id: number;
+  /** When the bytes were read (epoch ms): lines are judged by when they arrived. */
+  at: number;
+  /** Bytes read since the connection's last input event. */
+  bytes: number;
+  /** Whole lines, already cleaned. */
+  lines: string[];
+  /** An unfinished line is pending. */
+  partial: boolean;
+  /** Lines refused for their length. */
+  overlong: number;
+  /** Times the connection went past its budget of telnet commands. */
+  telnetFloods: number;
 }
 
 /** Events the hub consumes, posted by the shell. */
 export type HubEvent =
   | { type: "open"; id: number; ip: string; port: number; outbox: Outbox }
-  | { type: "input"; id: number; lines: string[]; partial: boolean; overlong: number }
+  | InputEvent
   | { type: "closed"; id: number; reason: string }
   | { type: "tick" }
   | { type: "shutdown" };
@@ -57,11 +84,21 @@ export interface HubOptions {
 /** Empty lines in a row, each sooner than the rate limit, that count as one strike. */
 export const BLANK_FLOOD = 10;
 
+/** Lines a connection may send before giving the room token. */
+export const PREAUTH_LINES = 5;
+/** Bytes a connection may send before giving the room token, besides the token itself. */
+export const PREAUTH_BYTES = 1024;
+
+/** How a room notice (join, leave, rename) starts: no line a person sends can start so. */
+export const NOTICE = "*** ";
+
 const encoder = new TextEncoder();
 
 class Client implements Member {
   nick = "";
   key = "";
+  /** The skeleton of a nick the member chose ("" while they have a guest nick). */
+  skeleton = "";
   op = false;
   authed = false;
   /** Removed from the hub; nothing more is sent to it. */
@@ -75,6 +112,9 @@ class Client implements Member {
   partialSince = 0;
   replyTo = 0;
   blankRun = 0;
+  /** Bytes and lines received before the room token was given. */
+  preauthBytes = 0;
+  preauthLines = 0;
   /** Why they are away ("" = here). */
   away = "";
   /** Members whose lines this client does not want to see (null until the first /ignore). */
@@ -98,13 +138,18 @@ class Client implements Member {
 interface HistoryEntry {
   at: number;
   text: string;
+  /** What it adds to a newcomer's welcome, in bytes. */
+  size: number;
 }
+
+/** Bytes a history line adds besides its text: the `[HH:MM] ` stamp. */
+const STAMP_BYTES = 8;
 
 interface DropOptions {
   /** Said to the client before it is closed. */
   message?: string;
-  /** Send what is queued before closing (default true). */
-  flush?: boolean;
+  /** How to close (default `flush`). */
+  mode?: CloseMode;
   /** No "left" notice for the room. */
   quiet?: boolean;
 }
@@ -129,17 +174,31 @@ export class Hub implements Room {
   readonly opsEnabled: boolean;
   readonly #log: Logger;
   readonly #fx: HubEffects;
-  readonly #motd: readonly string[];
+  /** The message of the day, encoded once and shared by every welcome. */
+  readonly #motd: Uint8Array | null;
   readonly #random: () => number;
   readonly #clock: (ms: number) => string;
   readonly #clients = new Map<number, Client>();
   /** Authenticated members, in join order: who hears the room. */
   readonly #room = new Set<Client>();
   readonly #nicks = new Map<string, Client>();
+  /**
+   * Members who chose their nick, by its skeleton, so lookalike nicks are refused. Guest nicks
+   * need no entry: nobody may choose a name of the guest form, and two guest nicks look alike
+   * only when they are equal.
+   */
+  readonly #skeletons = new Map<string, Client>();
   readonly #addresses = new Addresses();
   readonly #bans: BanList;
+  /** History entries from `#historyHead` on; `#historyBytes` is what they add to a welcome. */
   #history: HistoryEntry[] = [];
+  #historyHead = 0;
+  #historyBytes = 0;
+  /** The history as a newcomer is sent it, encoded once until the history changes. */
+  #historyBlock: Uint8Array | null = null;
   #slow: Client[] = [];
+  /** Strikes given so far: a line that earned one does not also take one away. */
+  #strikesGiven = 0;
   readonly #refusals = new LogThrottle(60_000);
 
   constructor(opts: HubOptions) {
@@ -147,7 +206,8 @@ export class Hub implements Room {
     this.opsEnabled = opts.config.adminToken !== "";
     this.#log = opts.log;
     this.#fx = opts.effects;
-    this.#motd = opts.motd ?? [];
+    const motd = opts.motd ?? [];
+    this.#motd = motd.length > 0 ? encoder.encode(motd.join("\r\n") + "\r\n") : null;
     this.#random = opts.random ?? Math.random;
     this.#clock = opts.clock ?? localClock;
     this.#bans = new BanList(opts.bans ?? []);
@@ -160,11 +220,11 @@ export class Hub implements Room {
         this.#open(ev.id, ev.ip, ev.port, ev.outbox, now);
         break;
       case "input":
-        this.#input(ev.id, ev.lines, ev.partial, ev.overlong, now);
+        this.#input(ev, now);
         break;
       case "closed": {
         const c = this.#clients.get(ev.id);
-        if (c) this.#drop(c, ev.reason, now, { flush: false });
+        if (c) this.#drop(c, ev.reason, now, { mode: "drop" });
         break;
       }
       case "tick":
@@ -203,6 +263,11 @@ export class Hub implements Room {
     return this.#addresses.peek(normalizeIp(ip))?.strikes ?? 0;
   }
 
+  /** Addresses the hub remembers (connected, struck or recently active). */
+  get addressesKnown(): number {
+    return this.#addresses.size;
+  }
+
   // ---- events -------------------------------------------------------------------------------
 
   #open(id: number, rawIp: string, port: number, outbox: Outbox, now: number): void {
@@ -217,6 +282,23 @@ export class Hub implements Room {
       }
       return;
     }
+    const addr = this.#addresses.get(ip, now);
+    addr.lastSeen = now;
+    if (!addressMayConnect(addr, now, cfg.connectRate)) {
+      const wait = formatDuration(Math.max(1_000, connectWait(addr, now, cfg.connectRate)));
+      this.#refuse(
+        id,
+        outbox,
+        `Too many new connections from your address. Try again in ${wait}.`,
+      );
+      if (this.#refusals.first(`throttle ${ip}`, now)) {
+        this.#log.warn("connections from one address too fast: refusing", {
+          addr: this.#log.addr(ip),
+          limit: `${cfg.connectRate.burst}/${formatDuration(cfg.connectRate.per)}`,
+        });
+      }
+      return;
+    }
     if (cfg.maxClients > 0 && this.#clients.size >= cfg.maxClients) {
       this.#refuse(id, outbox, "Server is full. Please try again later.");
       if (this.#refusals.first("full", now)) {
@@ -224,7 +306,6 @@ export class Hub implements Room {
       }
       return;
     }
-    const addr = this.#addresses.get(ip, now);
     if (cfg.maxPerIp > 0 && addr.conns >= cfg.maxPerIp) {
       this.#refuse(
         id,
@@ -241,7 +322,6 @@ export class Hub implements Room {
     }
     const c = new Client(id, ip, port, outbox, addr, now);
     addr.conns++;
-    addr.lastSeen = now;
     this.#clients.set(id, c);
     this.#log.info("connect", { client: id, addr: this.#log.addr(ip, port) });
     if (cfg.token) {
@@ -251,11 +331,11 @@ export class Hub implements Room {
     }
   }
 
-  /** Answers a connection the hub will not take, then closes it. */
+  /** Answers a connection the hub will not take, then closes it at once. */
   #refuse(id: number, outbox: Outbox, message: string): void {
     outbox.push(encoder.encode(message + "\r\n"));
     this.#arm(id, outbox);
-    this.#fx.close(id, true);
+    this.#fx.close(id, "refuse");
   }
 
   #join(c: Client, now: number): void {
@@ -267,69 +347,103 @@ export class Hub implements Room {
     this.#room.add(c);
     const n = this.#room.size;
     const others = n === 1 ? "you are the only one here" : `${n} people are online`;
-    const lines = [
-      `Welcome to ${this.config.name}! You are ${c.nick}; ${others}.`,
-      "Type /help for the commands and /nick NAME to choose your name.",
-      ...this.#motd,
-    ];
-    const history = this.#history.slice(-this.config.history);
-    if (this.config.history > 0 && history.length > 0) {
-      const count = history.length === 1 ? "message" : `${history.length} messages`;
-      lines.push(`-- history: the last ${count} --`);
-      for (const h of history) lines.push(`[${this.#clock(h.at)}] ${h.text}`);
-      lines.push("-- end of history --");
-    }
-    this.#tell(c, ...lines);
-    if (this.#announcing()) this.#broadcast(`* ${c.nick} joined`, c);
+    // The welcome is the server's own doing: it is always queued, never counted against the
+    // reader (the configuration guarantees it fits in half an outbox), and the motd and history
+    // are buffers shared by every newcomer rather than copies.
+    this.#push(
+      c,
+      encoder.encode(
+        `Welcome to ${this.config.name}! You are ${c.nick}; ${others}.\r\n` +
+          "Type /help for the commands and /nick NAME to choose your name.\r\n",
+      ),
+    );
+    if (this.#motd) this.#push(c, this.#motd);
+    const history = this.#historyWelcome();
+    if (history) this.#push(c, history);
+    if (this.#announcing()) this.#broadcast(`${NOTICE}${c.nick} joined`, c);
     this.#log.info("join", { client: c.id, nick: c.nick, online: n });
   }
 
-  #input(id: number, lines: string[], partial: boolean, overlong: number, now: number): void {
-    const c = this.#clients.get(id);
+  #input(ev: InputEvent, now: number): void {
+    const c = this.#clients.get(ev.id);
     if (!c || c.gone) return;
-    c.lastInput = now;
-    if (lines.length > 0 || !partial) c.partialSince = 0;
-    if (partial && c.partialSince === 0) c.partialSince = now;
-    if (overlong > 0) {
-      const note = `That line was too long (over ${this.config.maxLine} bytes) and was not sent.`;
-      for (let i = 0; i < overlong && !c.gone; i++) {
-        this.#strike(c, "line too long", now, i === 0 ? note : undefined);
+    // Judged by when the bytes arrived, not by when the hub got to them: lines that queued up
+    // while the hub was busy keep the spacing their sender gave them.
+    const at = Math.min(ev.at, now);
+    c.lastInput = at;
+    if (ev.lines.length > 0 || !ev.partial) c.partialSince = 0;
+    if (ev.partial && c.partialSince === 0) c.partialSince = at;
+    if (!c.authed) {
+      c.preauthBytes += ev.bytes;
+      if (c.preauthBytes > PREAUTH_BYTES + this.config.token.length) {
+        this.#tooMuchBeforeToken(c, at);
+        return;
       }
     }
-    for (let i = 0; i < lines.length && !c.gone; i++) this.#line(c, lines[i], now);
+    if (ev.telnetFloods > 0) {
+      for (let i = 0; i < ev.telnetFloods && !c.gone; i++) {
+        this.#strike(c, "telnet negotiation flood", at, i === 0 ? "Too many telnet commands." : "");
+      }
+    }
+    if (ev.overlong > 0) {
+      const note = `That line was too long (over ${this.config.maxLine} bytes) and was not sent.`;
+      for (let i = 0; i < ev.overlong && !c.gone; i++) {
+        this.#strike(c, "line too long", at, i === 0 ? note : "");
+      }
+    }
+    const lines = ev.lines;
+    for (let i = 0; i < lines.length && !c.gone; i++) this.#line(c, lines[i], at);
   }
 
-  #line(c: Client, text: string, now: number): void {
+  #line(c: Client, text: string, at: number): void {
     if (!c.authed) {
-      if (text !== "") this.#authenticate(c, text, now);
+      if (++c.preauthLines > PREAUTH_LINES) this.#tooMuchBeforeToken(c, at);
+      else if (text !== "") this.#authenticate(c, text, at);
       return;
     }
-    const rapid = tooSoon(c.lastLine, now, this.config.rateLimit);
-    c.lastLine = now;
+    const rate = this.config.rateLimit;
+    const rapid = tooSoon(c.lastLine, at, rate);
+    c.lastLine = at;
     if (text === "") {
       // Blank lines are ignored, but a burst of them is a flood like any other.
       c.blankRun = rapid ? c.blankRun + 1 : 1;
       if (c.blankRun >= BLANK_FLOOD) {
         c.blankRun = 0;
-        this.#strike(c, "flood of empty lines", now, "Too many empty lines.");
+        this.#strike(c, "flood of empty lines", at, "Too many empty lines.");
       }
       return;
     }
     c.blankRun = 0;
-    const quitting = /^\/quit(\s|$)/i.test(text);
-    if (!quitting && tooSoon(c.lastAccepted, now, this.config.rateLimit)) {
-      this.#strike(c, "too fast", now, "Slow down: that line was not sent.");
+    // The per-connection rule, then the address's: a flood through fresh connections (each
+    // with a clean per-connection record) still drains the address's allowance.
+    const fast = tooSoon(c.lastAccepted, at, rate)
+      ? "too fast"
+      : addressMaySend(c.addr, at, rate)
+      ? ""
+      : "too fast from one address";
+    if (fast) {
+      if (!/^\/quit(\s|$)/i.test(text)) {
+        this.#strike(c, fast, at, "Slow down: that line was not sent.");
+      } else if (this.#strike(c, fast, at)) {
+        // Leaving is never refused, but a hasty /quit's reason is not shown: a fresh
+        // connection per /quit would otherwise put words in front of the whole room for free.
+        this.#drop(c, "quit", at, { message: "Goodbye!" });
+      }
       return;
     }
-    c.lastAccepted = now;
-    c.lastActive = now;
-    if (c.addr.strikes > 0) c.addr.strikes--;
+    c.lastAccepted = at;
+    c.lastActive = at;
+    const given = this.#strikesGiven;
     if (text.charCodeAt(0) === 0x2f && text.charCodeAt(1) !== 0x2f) {
-      this.#command(c, text, now);
+      this.#command(c, text, at);
     } else {
       if (c.away) this.setAway(c, "");
-      this.say(c, text.charCodeAt(0) === 0x2f ? text.slice(1) : text, now);
+      this.say(c, text.charCodeAt(0) === 0x2f ? text.slice(1) : text, at);
     }
+    // A good line takes a strike away, but not one it earned itself (a wrong /op token), and
+    // never the strikes for wrong secrets.
+    const a = c.addr;
+    if (this.#strikesGiven === given && a.strikes > a.secretStrikes) a.strikes--;
   }
 
   #command(c: Client, text: string, now: number): void {
@@ -350,8 +464,17 @@ export class Hub implements Room {
       return;
     }
     this.#log.info("wrong room token", { client: c.id });
-    if (this.#strike(c, "wrong room token", now, "Wrong token.")) {
+    if (this.#strike(c, "wrong room token", now, "Wrong token.", true)) {
       this.#drop(c, "wrong token", now, {});
+    }
+  }
+
+  /** Before the room token, input is on a small budget: past it, a strike and goodbye. */
+  #tooMuchBeforeToken(c: Client, now: number): void {
+    if (this.#strike(c, "too much input before the token", now)) {
+      this.#drop(c, "too much input before the token", now, {
+        message: "Too much input before the room token; goodbye.",
+      });
     }
   }
 
@@ -360,9 +483,13 @@ export class Hub implements Room {
     for (const c of this.#clients.values()) {
       if (c.gone) continue;
       if (!c.authed && now - c.connectedAt >= cfg.authTimeout) {
-        this.#drop(c, "no token", now, {
-          message: `No token within ${formatDuration(cfg.authTimeout)}; goodbye.`,
-        });
+        // Not giving the token in time is a strike too: a connection that only holds a place
+        // costs its address.
+        if (this.#strike(c, "no token in time", now)) {
+          this.#drop(c, "no token", now, {
+            message: `No token within ${formatDuration(cfg.authTimeout)}; goodbye.`,
+          });
+        }
       } else if (
         cfg.lineTimeout > 0 && c.partialSince > 0 &&
         now - c.partialSince >= cfg.lineTimeout
@@ -379,7 +506,10 @@ export class Hub implements Room {
       }
     }
     if (this.#bans.prune(now)) this.#saveBans();
-    this.#addresses.prune(now, cfg.banDuration);
+    // An address is remembered until its allowances are full again (and its strikes, if any,
+    // for the strike memory).
+    const quiet = Math.max(cfg.rateLimit, cfg.connectRate.burst > 0 ? cfg.connectRate.per : 0);
+    this.#addresses.prune(now, cfg.banDuration, quiet);
     for (const { key, count } of this.#refusals.sweep(now)) {
       const [kind, ip] = key.split(" ");
       const fields = { times: count, within: "60s" };
@@ -387,6 +517,11 @@ export class Hub implements Room {
         this.#log.info("refused banned address again", { addr: this.#log.addr(ip), ...fields });
       } else if (kind === "full") {
         this.#log.warn("server full: more connections refused", fields);
+      } else if (kind === "throttle") {
+        this.#log.warn("more connections from one address refused as too fast", {
+          addr: this.#log.addr(ip),
+          ...fields,
+        });
       } else {
         this.#log.warn("more connections refused from one address", {
           addr: this.#log.addr(ip),
@@ -418,6 +553,12 @@ export class Hub implements Room {
     this.#arm(c.id, ob);
   }
 
+  /** Queues what the server itself must say (a welcome, last words), whatever the limit. */
+  #push(c: Client, bytes: Uint8Array): void {
+    c.outbox.push(bytes);
+    this.#arm(c.id, c.outbox);
+  }
+
   /** Asks the shell to start the writer of an outbox that has just got bytes. */
   #arm(id: number, ob: Outbox): void {
     if (!ob.armed) {
@@ -434,7 +575,7 @@ export class Hub implements Room {
    * One line to every member but `except`, encoded once for all of them. With `skip` (those
    * ignoring the author), those members do not get it either.
    */
-  #broadcast(text: string, except?: Client, skip?: Set<Client> | null): void {
+  #broadcast(text: string, except?: Client, skip?: Set<Client> | null): Uint8Array {
     const bytes = encoder.encode(text + "\r\n");
     const skipping = skip && skip.size > 0 ? skip : null;
     for (const c of this.#room) {
@@ -442,13 +583,45 @@ export class Hub implements Room {
       if (skipping && skipping.has(c)) continue;
       this.#enqueue(c, bytes);
     }
+    return bytes;
   }
 
-  #remember(text: string, now: number): void {
-    const keep = this.config.history;
-    if (keep === 0) return;
-    this.#history.push({ at: now, text });
-    if (this.#history.length >= keep * 2) this.#history = this.#history.slice(-keep);
+  /**
+   * Keeps a chat line for newcomers: at most `--history` lines and `--history-bytes` bytes
+   * (older lines give way; a line bigger than the whole budget is not kept).
+   */
+  #remember(text: string, encoded: number, now: number): void {
+    const cfg = this.config;
+    if (cfg.history === 0) return;
+    const size = encoded + STAMP_BYTES;
+    if (size > cfg.historyBytes) return;
+    this.#history.push({ at: now, text, size });
+    this.#historyBytes += size;
+    this.#historyBlock = null;
+    const h = this.#history;
+    while (h.length - this.#historyHead > cfg.history || this.#historyBytes > cfg.historyBytes) {
+      this.#historyBytes -= h[this.#historyHead++].size;
+    }
+    if (this.#historyHead > 64 && this.#historyHead * 2 > h.length) {
+      this.#history = h.slice(this.#historyHead);
+      this.#historyHead = 0;
+    }
+  }
+
+  /** The history part of a welcome, built once for every newcomer until the history changes. */
+  #historyWelcome(): Uint8Array | null {
+    const n = this.#history.length - this.#historyHead;
+    if (n === 0) return null;
+    if (!this.#historyBlock) {
+      const count = n === 1 ? "message" : `${n} messages`;
+      let text = `-- history: the last ${count} --\r\n`;
+      for (let i = this.#historyHead; i < this.#history.length; i++) {
+        const h = this.#history[i];
+        text += `[${this.#clock(h.at)}] ${h.text}\r\n`;
+      }
+      this.#historyBlock = encoder.encode(text + "-- end of history --\r\n");
+    }
+    return this.#historyBlock;
   }
 
   #announcing(): boolean {
@@ -465,7 +638,7 @@ export class Hub implements Room {
         nick: c.nick || undefined,
         queued: c.outbox.bytes,
       });
-      this.#drop(c, "too slow: stopped reading", now, { flush: false });
+      this.#drop(c, "too slow: stopped reading", now, { mode: "drop" });
     }
   }
 
@@ -474,16 +647,15 @@ export class Hub implements Room {
     if (c.gone) return;
     if (opts.message) {
       c.slow = false; // a last word is always queued, even past the limit
-      c.outbox.push(encoder.encode(opts.message + "\r\n"));
-      this.#arm(c.id, c.outbox);
+      this.#push(c, encoder.encode(opts.message + "\r\n"));
     }
     c.gone = true;
     this.#clients.delete(c.id);
     c.addr.conns--;
     c.addr.lastSeen = now;
-    const flush = opts.flush ?? true;
-    if (!flush) c.outbox.clear();
-    this.#fx.close(c.id, flush);
+    const mode = opts.mode ?? "flush";
+    if (mode === "drop") c.outbox.clear();
+    this.#fx.close(c.id, mode);
     if (c.ignoring) { for (const o of c.ignoring) o.ignoredBy?.delete(c); }
     if (c.ignoredBy) { for (const o of c.ignoredBy) o.ignoring?.delete(c); }
     c.ignoring = c.ignoredBy = null;
@@ -491,16 +663,27 @@ export class Hub implements Room {
       const announce = !opts.quiet && this.#announcing();
       this.#room.delete(c);
       this.#nicks.delete(c.key);
-      if (announce) this.#broadcast(`* ${c.nick} left (${reason})`);
+      if (c.skeleton) this.#skeletons.delete(c.skeleton);
+      if (announce) this.#broadcast(`${NOTICE}${c.nick} left (${reason})`);
     }
     this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
   }
 
-  #strike(c: Client, why: string, now: number, message?: string): boolean {
+  /**
+   * A strike against `c`'s address, telling `c` the message (if any) with the count; at the
+   * limit the address is banned. A `secret` strike (a wrong token) is one good lines cannot
+   * take away. Returns false if it got the address banned (and `c` disconnected).
+   */
+  #strike(c: Client, why: string, now: number, message = "", secret = false): boolean {
     const a = c.addr;
     const max = this.config.maxStrikes;
     a.strikes++;
     a.lastSeen = now;
+    this.#strikesGiven++;
+    if (secret) {
+      a.secretStrikes++;
+      a.lastSecretStrike = now;
+    }
     this.#log.info("strike", {
       client: c.id,
       nick: c.nick || undefined,
@@ -527,10 +710,11 @@ export class Hub implements Room {
     now: number,
     message: string[],
   ): number {
+    ms = Math.min(ms, MAX_BAN_MS);
     this.#bans.add({ ip, until: now + ms, reason, by, since: now });
     this.#saveBans();
     const a = this.#addresses.peek(ip);
-    if (a) a.strikes = 0;
+    if (a) a.strikes = a.secretStrikes = 0;
     this.#log.warn("address banned", {
       addr: this.#log.addr(ip),
       for: formatDuration(ms),
@@ -570,21 +754,21 @@ export class Hub implements Room {
   say(from: Member, text: string, now: number): void {
     const line = `<${from.nick}> ${text}`;
     const c = this.#clients.get(from.id);
-    this.#broadcast(line, c, c?.ignoredBy);
-    this.#remember(line, now);
+    const bytes = this.#broadcast(line, c, c?.ignoredBy);
+    this.#remember(line, bytes.length, now);
     if (this.#log.enabled("debug")) this.#log.debug("chat", { nick: from.nick, text });
   }
 
   emote(from: Member, action: string, now: number): void {
     const line = `* ${from.nick} ${action}`;
     const c = this.#clients.get(from.id);
-    this.#broadcast(line, c, c?.ignoredBy);
-    this.#remember(line, now);
+    const bytes = this.#broadcast(line, c, c?.ignoredBy);
+    this.#remember(line, bytes.length, now);
     if (this.#log.enabled("debug")) this.#log.debug("action", { nick: from.nick, text: action });
   }
 
   announce(text: string, except?: Member): void {
-    this.#broadcast(`* ${text}`, except ? this.#clients.get(except.id) : undefined);
+    this.#broadcast(`${NOTICE}${text}`, except ? this.#clients.get(except.id) : undefined);
   }
 
   members(): Member[] {
@@ -593,6 +777,10 @@ export class Hub implements Room {
 
   byNick(nick: string): Member | undefined {
     return this.#nicks.get(nick.toLowerCase());
+  }
+
+  lookalike(nick: string): Member | undefined {
+    return this.#skeletons.get(skeleton(nick)) ?? this.#nicks.get(nick.toLowerCase());
   }
 
   byId(id: number): Member | undefined {
@@ -639,11 +827,14 @@ export class Hub implements Room {
     if (!c) return;
     const old = c.nick;
     this.#nicks.delete(c.key);
+    if (c.skeleton) this.#skeletons.delete(c.skeleton);
     c.nick = nick;
     c.key = nick.toLowerCase();
     this.#nicks.set(c.key, c);
+    c.skeleton = skeleton(nick);
+    this.#skeletons.set(c.skeleton, c);
     this.#tell(c, `You are now ${nick}.`);
-    if (this.#announcing()) this.#broadcast(`* ${old} is now ${nick}`, c);
+    if (this.#announcing()) this.#broadcast(`${NOTICE}${old} is now ${nick}`, c);
     this.#log.info("nick", { client: c.id, from: old, to: nick });
   }
 
@@ -657,9 +848,9 @@ export class Hub implements Room {
     if (c) c.op = true;
   }
 
-  strike(m: Member, why: string, now: number, message?: string): boolean {
+  strike(m: Member, why: string, now: number, message?: string, secret?: boolean): boolean {
     const c = this.#clients.get(m.id);
-    return c ? this.#strike(c, why, now, message) : false;
+    return c ? this.#strike(c, why, now, message, secret) : false;
   }
 
   ban(ip: string, ms: number, reason: string, by: string, now: number): number {
@@ -673,7 +864,7 @@ export class Hub implements Room {
     const addr = normalizeIp(ip);
     if (!this.#bans.remove(addr)) return false;
     const a = this.#addresses.peek(addr);
-    if (a) a.strikes = 0;
+    if (a) a.strikes = a.secretStrikes = 0;
     this.#saveBans();
     return true;
   }

@@ -5,8 +5,8 @@
  *    (a subnegotiation may carry bytes that look like CR or LF).
  * 2. {@link cleanLine} turns one framed line into safe text: invalid UTF-8 becomes U+FFFD,
  *    ANSI/VT escape sequences (CSI, OSC, DCS, …) and their 8-bit C1 forms are removed, other
- *    control characters are dropped, tab becomes a space, and backspace/DEL erase the character
- *    before them, the way the sender's terminal showed it.
+ *    control characters and invisible characters are dropped, tab becomes a space, and
+ *    backspace/DEL erase the character before them, the way the sender's terminal showed it.
  */
 
 const IAC = 255;
@@ -14,18 +14,24 @@ const SB = 250;
 const SE = 240;
 const WILL = 251;
 
+/** Longest subnegotiation followed; past it the client is assumed confused and input resumes. */
+export const MAX_SUBNEGOTIATION = 64;
+
 // Filter states.
 const T = { Data: 0, Iac: 1, Option: 2, Sub: 3, SubIac: 4 } as const;
 
 /**
  * Streaming removal of telnet commands (RFC 854): `IAC WILL/WONT/DO/DONT opt`, `IAC SB … IAC SE`
- * and two-byte commands. State carries over between chunks, and nothing is buffered, so an
- * endless subnegotiation costs no memory. `IAC IAC` (a literal 0xFF) is dropped too: 0xFF never
- * occurs in UTF-8 text.
+ * and two-byte commands (240–249). State carries over between chunks and nothing is buffered.
+ * A subnegotiation longer than {@link MAX_SUBNEGOTIATION} bytes is abandoned and what follows is
+ * input again, so a lost `IAC SE` cannot swallow the rest of the session. `IAC IAC` and an IAC
+ * before a byte that is no telnet command are invalid data: a 0xFF byte stays in the text (it
+ * becomes U+FFFD) and the byte after it is kept.
  */
 export class TelnetFilter {
   #state: number = T.Data;
-  /** Bytes removed by the last {@link filter} call. */
+  #sub = 0;
+  /** Command bytes removed by the last {@link filter} call. */
   dropped = 0;
 
   /** Removes telnet commands from `chunk` in place and returns the data part. */
@@ -33,6 +39,15 @@ export class TelnetFilter {
     if (this.#state === T.Data && chunk.indexOf(IAC) < 0) {
       this.dropped = 0;
       return chunk;
+    }
+    if (this.#state === T.Iac && chunk.length > 0) {
+      // The last chunk ended in IAC. Put it back in front, so that if it turns out to be data
+      // there is room to keep it (filtering works in place and never writes ahead of reading).
+      const joined = new Uint8Array(chunk.length + 1);
+      joined[0] = IAC;
+      joined.set(chunk, 1);
+      chunk = joined;
+      this.#state = T.Data;
     }
     let w = 0;
     let state: number = this.#state;
@@ -45,17 +60,28 @@ export class TelnetFilter {
           break;
         case T.Iac:
           if (b >= WILL && b !== IAC) state = T.Option;
-          else if (b === SB) state = T.Sub;
-          else state = T.Data;
+          else if (b === SB) {
+            state = T.Sub;
+            this.#sub = 0;
+          } else if (b >= SE && b < SB) state = T.Data;
+          else {
+            // Not a command: the 0xFF was data, and so is this byte (unless it is 0xFF again,
+            // which `IAC IAC` makes one data byte).
+            chunk[w++] = IAC;
+            if (b !== IAC) chunk[w++] = b;
+            state = T.Data;
+          }
           break;
         case T.Option:
           state = T.Data;
           break;
         case T.Sub:
-          if (b === IAC) state = T.SubIac;
-          break;
         case T.SubIac:
-          state = b === SE ? T.Data : T.Sub;
+          if (++this.#sub > MAX_SUBNEGOTIATION) {
+            state = T.Data;
+            r--; // this byte is input again
+          } else if (state === T.SubIac) state = b === SE ? T.Data : T.Sub;
+          else if (b === IAC) state = T.SubIac;
           break;
       }
     }
@@ -84,10 +110,37 @@ function decode(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
 
-/** True for characters that need the slow path: controls, C1, bidi overrides/isolates. */
+/** Longest run of spaces kept: padding must not push text onto a row of its own. */
+export const MAX_SPACES = 4;
+/** Most combining marks kept on one character (a "Zalgo" stack cannot cover other lines). */
+export const MAX_MARKS = 4;
+
+/** Invisible or line-breaking characters that are dropped (zero-width, joiners, bidi marks…). */
+function invisible(c: number): boolean {
+  return c === 0xad || c === 0x34f || c === 0x61c || c === 0x115f || c === 0x1160 ||
+    c === 0x17b4 || c === 0x17b5 || (c >= 0x180b && c <= 0x180f) ||
+    (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+    (c >= 0x2060 && c <= 0x206f) || c === 0x3164 || c === 0xfeff || c === 0xffa0 ||
+    (c >= 0xfff9 && c <= 0xfffb);
+}
+
+/** Space characters other than U+0020, which become a plain space. */
+function otherSpace(c: number): boolean {
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x202f ||
+    c === 0x205f || c === 0x3000;
+}
+
+/**
+ * True for characters that need the slow path: controls, C1, invisible and line-breaking
+ * characters, unusual spaces, the replacement character (runs of it are collapsed) and the
+ * high surrogate of the tag characters (U+E0000–E007F).
+ */
 function special(c: number): boolean {
-  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) ||
-    (c >= 0x2066 && c <= 0x2069);
+  if (c < 0x20) return true;
+  if (c < 0x7f) return false;
+  if (c <= 0xa0) return true;
+  if (c < 0x300) return c === 0xad;
+  return invisible(c) || otherSpace(c) || c === 0xfffd || c === 0xdb40;
 }
 
 /** Turns one line of bytes (without its line end) into text that is safe to show others. */
@@ -95,11 +148,32 @@ export function cleanLine(bytes: Uint8Array): string {
   return cleanText(decode(bytes));
 }
 
-/** The text half of {@link cleanLine}, for input that is already a string. */
+/**
+ * The text half of {@link cleanLine}, for input that is already a string. Besides removing
+ * what could act on a terminal, it keeps a line looking like one line from its author:
+ * invisible characters go, unusual spaces become plain ones, runs of spaces are cut to
+ * {@link MAX_SPACES}, runs of U+FFFD (from invalid bytes) to one, and stacks of combining
+ * marks to {@link MAX_MARKS}.
+ */
 export function cleanText(s: string): string {
+  const n = s.length;
   let i = 0;
-  while (i < s.length && !special(s.charCodeAt(i))) i++;
-  if (i === s.length) return s.trimEnd();
+  let run = 0;
+  let high = false;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20) {
+      if (++run > MAX_SPACES) break;
+      continue;
+    }
+    run = 0;
+    if (special(c)) break;
+    if (c >= 0x300) high = true;
+  }
+  if (i === n) {
+    const t = s.trimEnd();
+    return high ? capMarks(t) : t;
+  }
 
   const out: string[] = [s.slice(0, i)];
   let pendingOut = "";
@@ -124,7 +198,6 @@ export function cleanText(s: string): string {
     }
   };
 
-  const n = s.length;
   while (i < n) {
     const c = s.charCodeAt(i);
     if (!special(c)) {
@@ -140,18 +213,44 @@ export function cleanText(s: string): string {
       i = skipCsi(s, i + 1);
     } else if (c === 0x9d || c === 0x90 || c === 0x98 || c === 0x9e || c === 0x9f) {
       i = skipString(s, i + 1);
-    } else if (c === 0x09) {
+    } else if (c === 0x09 || otherSpace(c)) {
       pendingOut += " ";
       i++;
     } else if (c === 0x08 || c === 0x7f) {
       erase();
       i++;
+    } else if (c === 0xfffd) {
+      pendingOut += "\ufffd";
+      i++;
+    } else if (c === 0xdb40) {
+      const low = s.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdc7f) i += 2; // a tag character: invisible
+      else {
+        pendingOut += s.slice(i, i + 2);
+        i += 2;
+      }
     } else {
-      i++; // other C0/C1 controls and bidi overrides are dropped
+      i++; // other C0/C1 controls, invisible characters and bidi controls are dropped
     }
   }
   flush();
-  return out.join("").trimEnd();
+  return tidy(out.join("").trimEnd());
+}
+
+const SPACE_RUN = new RegExp(` {${MAX_SPACES + 1},}`, "g");
+const SPACES = " ".repeat(MAX_SPACES);
+const MARK_STACK = new RegExp(`(\\p{M}{${MAX_MARKS}})\\p{M}+`, "gu");
+
+/** The run-length rules of {@link cleanText}, applied to text built on the slow path. */
+function tidy(t: string): string {
+  if (t.includes("     ")) t = t.replace(SPACE_RUN, SPACES);
+  if (t.includes("\ufffd\ufffd")) t = t.replace(/\ufffd{2,}/g, "\ufffd");
+  // deno-lint-ignore no-control-regex -- only text outside ASCII can hold combining marks
+  return /[^\u0000-\u02ff]/.test(t) ? capMarks(t) : t;
+}
+
+function capMarks(t: string): string {
+  return t.replace(MARK_STACK, "$1");
 }
 
 /** Skips an escape sequence whose ESC was at `i - 1`; returns the index after it. */

@@ -67,7 +67,10 @@ export class Server {
   readonly #connHost: ConnectionHost = {
     post: (ev) => this.#queue.push(ev),
     ended: (id) => this.#conns.delete(id),
+    now: () => this.#now(),
     maxLine: 0,
+    maxInputRate: 0,
+    bytesIn: 0,
   };
 
   constructor(opts: ServerOptions) {
@@ -76,12 +79,13 @@ export class Server {
     this.#banStore = opts.banStore;
     this.#now = opts.now ?? Date.now;
     this.#connHost.maxLine = opts.config.maxLine;
+    this.#connHost.maxInputRate = opts.config.maxInputRate;
     const effects: HubEffects = {
       wake: (id) => {
         const c = this.#conns.get(id);
         if (c) this.#toKick.push(c);
       },
-      close: (id, flush) => this.#conns.get(id)?.close(flush),
+      close: (id, mode) => this.#conns.get(id)?.close(mode),
       saveBans: (bans) => this.#banStore?.save(bans),
     };
     this.#hub = new Hub({
@@ -133,6 +137,11 @@ export class Server {
     return this.#hub.online;
   }
 
+  /** Bytes read from all clients so far. */
+  get bytesIn(): number {
+    return this.#connHost.bytesIn;
+  }
+
   /**
    * Stops accepting, tells every client `Server is shutting down.`, waits up to
    * {@link SHUTDOWN_GRACE_MS} for outboxes to drain, closes everything and saves the bans.
@@ -159,7 +168,7 @@ export class Server {
       new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS))),
     ]);
     clearTimeout(timer);
-    for (const c of this.#conns.values()) c.close(false);
+    for (const c of this.#conns.values()) c.close("drop");
     await all();
     await this.#banStore?.flush();
     this.#log.info("stopped");

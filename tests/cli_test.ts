@@ -1,7 +1,7 @@
 /** main.ts as a person runs it: exit codes, one-line errors, the ban file across restarts. */
 import assert from "node:assert/strict";
 import { TestClient } from "./helpers.ts";
-import { runShat, startShat } from "./proc.ts";
+import { Proc, ROOT, runShat, startShat } from "./proc.ts";
 
 function assertOneLine(stderr: string): void {
   const lines = stderr.trim().split("\n");
@@ -124,4 +124,96 @@ Deno.test("cli: SHAT_SAFE_MODE=1 keeps addresses out of the real log", async () 
   assert.match(proc.stderr, /connect client=1 addr=hidden/);
   assert.ok(!proc.stderr.includes("127.0.0.4"), proc.stderr);
   assert.ok(!proc.stderr.includes(clientPort), proc.stderr);
+});
+
+Deno.test("cli: Ctrl-C to the whole process group under deno task start is one graceful stop", async () => {
+  // A terminal's Ctrl-C signals every process in the foreground group: the task runner, which
+  // passes it on, and the server itself. The server must take the two as one stop: exit 0,
+  // and everyone told.
+  const proc = new Proc("setsid", [
+    Deno.execPath(),
+    "task",
+    "--quiet",
+    "start",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--ban-file",
+    "",
+  ], { cwd: ROOT });
+  try {
+    const m = await proc.waitFor(/INFO listening host=\S+ port=(\d+)/, "stderr");
+    const member = await TestClient.join(Number(m[1]), "127.0.0.5");
+    Deno.kill(-proc.child.pid, "SIGINT");
+    await member.waitFor("Server is shutting down.");
+    await member.waitClosed();
+    await member.close();
+    const status = await proc.finish();
+    assert.equal(status.code, 0, proc.stderr);
+    assert.match(proc.stderr, /INFO stopped/);
+    assert.ok(!proc.stderr.includes("second signal"), proc.stderr);
+  } finally {
+    try {
+      Deno.kill(-proc.child.pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+    await proc.finish();
+  }
+});
+
+Deno.test("cli: a second signal well after the first forces the exit", async () => {
+  const { proc, port } = await startShat(["--host", "127.0.0.1", "--ban-file", ""]);
+  const member = await TestClient.join(port, "127.0.0.6");
+  member.socket.pause(); // never reads: the graceful stop waits for it
+  try {
+    proc.child.kill("SIGTERM");
+    await proc.waitFor("INFO shutting down", "stderr");
+    await new Promise((r) => setTimeout(r, 1_200));
+    proc.child.kill("SIGTERM");
+    const status = await proc.finish();
+    assert.ok(status.code === 0 || status.code === 130, `exit ${status.code}`);
+  } finally {
+    await member.close();
+    await proc.finish();
+  }
+});
+
+Deno.test("cli: the ban file is written readable by its owner only", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/shat-bans.json`, '{"version":1,"bans":[]}');
+    await Deno.chmod(`${dir}/shat-bans.json`, 0o644);
+    const { proc, port } = await startShat(
+      ["--host", "127.0.0.1", "--rate-limit", "200ms", "--max-strikes", "2"],
+      { cwd: dir },
+    );
+    const spammer = await TestClient.join(port, "127.0.0.2");
+    for (let i = 0; i < 4; i++) await spammer.send(`spam ${i}`);
+    await spammer.waitFor("You have been banned for spamming.");
+    await spammer.close();
+    proc.child.kill("SIGTERM");
+    assert.equal((await proc.finish()).code, 0);
+    const info = await Deno.stat(`${dir}/shat-bans.json`);
+    assert.equal(info.mode! & 0o777, 0o600);
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/shat-bans.json`));
+    assert.equal(saved.bans[0].ip, "127.0.0.2");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: tokens on the command line are warned about and never echoed", async () => {
+  const bad = await runShat(["--admin-token", "-s3cret"]);
+  assert.equal(bad.code, 2);
+  assert.ok(!bad.stderr.includes("s3cret"), bad.stderr);
+  assertOneLine(bad.stderr);
+  const { proc } = await startShat(
+    ["--host", "127.0.0.1", "--ban-file", "", "--admin-token", "hunter2"],
+  );
+  proc.child.kill("SIGTERM");
+  await proc.finish();
+  assert.match(proc.stderr, /WARN --admin-token was given on the command line .*SHAT_ADMIN_TOKEN/);
+  assert.ok(!proc.stderr.includes("hunter2"), proc.stderr);
 });

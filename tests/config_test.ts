@@ -39,7 +39,57 @@ Deno.test("config: defaults are the documented ones", () => {
   assert.equal(c.idleTimeout, 0);
   assert.equal(c.logLevel, "info");
   assert.equal(c.safeMode, false);
+  assert.equal(c.historyBytes, 16 * 1024);
+  assert.equal(c.maxInputRate, 32 * 1024);
+  assert.deepEqual(c.connectRate, { burst: 32, per: 60_000 });
   assert.deepEqual(c, { ...DEFAULTS });
+});
+
+Deno.test("config: --connect-rate takes N/DURATION or 0", () => {
+  assert.deepEqual(run(["--connect-rate", "10/30s"]).connectRate, { burst: 10, per: 30_000 });
+  assert.deepEqual(run([], { SHAT_CONNECT_RATE: "0" }).connectRate, { burst: 0, per: 0 });
+  for (const bad of ["10", "x/1m", "10/0", "10/banana", "0/1m"]) {
+    assert.match(refusal(["--connect-rate", bad]), /--connect-rate .*N\/DURATION like 32\/1m/);
+  }
+});
+
+Deno.test("config: limits that contradict each other are refused with one clear line", () => {
+  assert.match(
+    refusal(["--max-outbox", "32KiB"]),
+    /--max-outbox 32KiB is too small for --history-bytes 16KiB: .*raise --max-outbox to at least 66KiB/,
+  );
+  assert.match(
+    refusal(["--history-bytes", "1MiB"]),
+    /--max-outbox 1MiB is too small for --history-bytes 1MiB/,
+  );
+  assert.match(
+    refusal(["--max-line", "512KiB"]),
+    /--max-outbox 1MiB is too small for --max-line 512KiB: it must hold at least 4 full lines/,
+  );
+  assert.equal(run(["--max-outbox", "66KiB"]).maxOutbox, 66 * 1024, "just enough is fine");
+  assert.equal(run(["--max-input-rate", "0"]).maxInputRate, 0, "0 = no limit");
+});
+
+Deno.test("config: --ban-duration is capped at a year", () => {
+  assert.equal(run(["--ban-duration", "365d"]).banDuration, 365 * 86_400_000);
+  assert.match(refusal(["--ban-duration", "366d"]), /--ban-duration "366d": must be at most 365d/);
+  assert.match(refusal(["--ban-duration", "100000000d"]), /at most 365d/);
+});
+
+Deno.test("config: no message ever repeats a token; tokens given as flags are reported", () => {
+  for (const args of [["--admin-token", "-s3cret"], ["--token", "-s3cret"]]) {
+    const msg = refusal(args);
+    assert.ok(!msg.includes("s3cret"), msg);
+    assert.match(msg, /write --(admin-)?token=VALUE/);
+  }
+  const typo = refusal(["--token", "hunter2", "stray"]);
+  assert.ok(!typo.includes("hunter2"), typo);
+  const r = parseConfig(["--admin-token", "op-secret", "--token", "room-secret"]);
+  assert.ok(r.action === "run");
+  assert.deepEqual(r.secretFlags, ["--admin-token", "--token"]);
+  const env = parseConfig([], { SHAT_ADMIN_TOKEN: "op-secret" });
+  assert.ok(env.action === "run");
+  assert.deepEqual(env.secretFlags, [], "from the environment: nothing to warn about");
 });
 
 Deno.test("config: flags are read, with units", () => {
@@ -130,7 +180,10 @@ Deno.test("config: --help lists every option with env var and default; --version
   for (const env of ENV_NAMES) {
     const flag = "--" + env.slice(5).toLowerCase().replaceAll("_", "-");
     assert.ok(text.includes(flag), flag);
-    assert.ok(text.includes(`env ${env}, default `), env);
+    assert.match(text, new RegExp(`env ${env}( \\([^)]*\\))?, default `), env);
+  }
+  for (const env of ["SHAT_ADMIN_TOKEN", "SHAT_TOKEN"]) {
+    assert.match(text, new RegExp(`better: env ${env} \\(a flag shows in the process list\\)`));
   }
   assert.match(text, /env SHAT_RATE_LIMIT, default 500ms/);
   assert.match(text, /env SHAT_BAN_DURATION, default 10m/);

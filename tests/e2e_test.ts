@@ -55,7 +55,7 @@ Deno.test({
       await alice.send("/nick alice");
       await alice.waitFor("You are now alice.");
       await bob.send("/nick bob");
-      await alice.waitFor(/\* guest-\d+ is now bob/);
+      await alice.waitFor(/\*\*\* guest-\d+ is now bob/);
       await pause(150);
       await alice.send("hello over telnet");
       await bob.waitFor("<alice> hello over telnet\r\n");
@@ -78,7 +78,7 @@ Deno.test({
       assert.match(carol.stdout, /\[\d\d:\d\d\] <alice> hello over telnet/);
       assert.match(carol.stdout, /\[\d\d:\d\d\] \* bob waves from nc/);
       assert.ok(!carol.stdout.includes("between us"), "private messages are not history");
-      await alice.waitFor(/\* guest-\d+ joined/);
+      await alice.waitFor(/\*\*\* guest-\d+ joined/);
       assert.ok(!bob.stdout.includes("hello over telnet\r\n<alice>"), "no echo");
       assert.ok(!alice.stdout.includes("<alice>"), "alice never sees her own lines");
 
@@ -115,7 +115,7 @@ Deno.test({
       await pause(600);
       await watcher.send("/quit done here");
       await watcher.waitFor("Goodbye!");
-      await talker.waitFor(/\* guest-\d+ left \(quit: done here\)/);
+      await talker.waitFor(/\*\*\* guest-\d+ left \(quit: done here\)/);
       const status = await watcher.finish();
       assert.ok(status.code === 0 || status.signal !== null);
     } finally {

@@ -4,7 +4,7 @@
  */
 import net from "node:net";
 import { type Config, DEFAULTS } from "../src/config.ts";
-import { Hub } from "../src/hub.ts";
+import { type CloseMode, Hub } from "../src/hub.ts";
 import { Logger, MemoryLog } from "../src/log.ts";
 import type { BanRecord } from "../src/moderation.ts";
 import { Outbox } from "../src/outbox.ts";
@@ -32,8 +32,8 @@ export class HubHarness {
   readonly hub: Hub;
   readonly log = new MemoryLog();
   readonly outboxes = new Map<number, Outbox>();
-  /** Client id → the flush flag of the close the hub asked for. */
-  readonly closed = new Map<number, boolean>();
+  /** Client id → how the hub asked for it to be closed. */
+  readonly closed = new Map<number, CloseMode>();
   readonly woken: number[] = [];
   readonly saves: BanRecord[][] = [];
 
@@ -47,7 +47,7 @@ export class HubHarness {
       log: new Logger(opts.level ?? "debug", config.safeMode, this.log.sink),
       effects: {
         wake: (id) => this.woken.push(id),
-        close: (id, flush) => this.closed.set(id, flush),
+        close: (id, mode) => this.closed.set(id, mode),
         saveBans: (bans) => this.saves.push(bans),
       },
       motd: opts.motd,
@@ -65,14 +65,34 @@ export class HubHarness {
     return this.read(id);
   }
 
-  /** Lines typed by client `id`, all arriving at the current time. */
+  /** Lines typed by client `id`, all arriving (read together) at the current time. */
   send(id: number, ...lines: string[]): void {
-    this.hub.handle({ type: "input", id, lines, partial: false, overlong: 0 }, this.now);
+    this.input(id, lines, false);
   }
 
-  /** Raw input event (partial lines, over-long lines). */
-  input(id: number, lines: string[], partial: boolean, overlong = 0): void {
-    this.hub.handle({ type: "input", id, lines, partial, overlong }, this.now);
+  /**
+   * Raw input event (partial lines, over-long lines, telnet floods), read at `at` (default
+   * now; the hub may get to it later than that).
+   */
+  input(
+    id: number,
+    lines: string[],
+    partial: boolean,
+    overlong = 0,
+    opts: { at?: number; bytes?: number; telnetFloods?: number } = {},
+  ): void {
+    const bytes = opts.bytes ??
+      lines.reduce((n, l) => n + new TextEncoder().encode(l).length + 2, 0);
+    this.hub.handle({
+      type: "input",
+      id,
+      at: opts.at ?? this.now,
+      bytes,
+      lines,
+      partial,
+      overlong,
+      telnetFloods: opts.telnetFloods ?? 0,
+    }, this.now);
   }
 
   /** The client hung up. */

@@ -89,7 +89,7 @@ Deno.test("hostile: random binary junk: nothing unsafe reaches the room; the sen
   assert.match(log, /WARN address banned addr=127\.0\.0\.66/);
 });
 
-Deno.test("hostile: a telnet negotiation storm is stripped and counts toward the line limit", async () => {
+Deno.test("hostile: a telnet negotiation storm is stripped, struck and banned", async () => {
   let attacker: TestClient | undefined;
   const log = await survive("IAC storm", async (s, bystander) => {
     const storm = new Uint8Array(3 * 300_000);
@@ -97,8 +97,9 @@ Deno.test("hostile: a telnet negotiation storm is stripped and counts toward the
     attacker = await flood(s, storm);
     assert.ok(!bystander.raw.includes("\ufffd"), "no garbage shown");
   });
+  assert.ok(attacker!.lines.some((l) => l.startsWith("Too many telnet commands.")));
   assert.ok(attacker!.lines.includes("You have been banned for spamming."));
-  assert.match(log, /reason="line too long"/);
+  assert.match(log, /reason="telnet negotiation flood"/);
 });
 
 Deno.test("hostile: telnet negotiation inside ordinary lines is invisible", async () => {
@@ -123,7 +124,7 @@ Deno.test("hostile: a client that never reads is dropped; the room keeps its lin
     try {
       const body = "q".repeat(4_000);
       for (let k = 0; k < 5_000; k++) await talker.write(`${k} ${body}\r\n`);
-      await bystander.waitFor(`* ${stuck.nick} left (too slow: stopped reading)`, 15_000);
+      await bystander.waitFor(`*** ${stuck.nick} left (too slow: stopped reading)`, 15_000);
       await until(
         () => bystander.lines.filter((l) => l.endsWith(body)).length === 5_000,
         "every line for the bystander",
@@ -133,7 +134,7 @@ Deno.test("hostile: a client that never reads is dropped; the room keeps its lin
       await stuck.close();
       await talker.close();
     }
-  }, { rateLimit: 0 });
+  }, { rateLimit: 0, maxInputRate: 0 });
   assert.match(log, /WARN slow reader disconnected/);
 });
 
@@ -192,4 +193,155 @@ Deno.test("hostile: a slowloris (bytes but no line end) is dropped after the lin
   }, { lineTimeout: 300 });
   assert.ok(attacker!.lines.some((l) => l.includes("a line was started but not finished")));
   assert.match(log, /reason="unfinished line"/);
+});
+
+Deno.test("hostile: refused connections are closed at once, so one address holds few descriptors", async () => {
+  await survive("refusals", async (s) => {
+    const from = "127.0.0.40";
+    const members = [];
+    for (let i = 0; i < 3; i++) members.push(await TestClient.join(s.port, from));
+    const refused: TestClient[] = [];
+    try {
+      for (let i = 0; i < 30; i++) {
+        const c = await TestClient.connect(s.port, from);
+        refused.push(c);
+        // The client never hangs up: only the server can close these.
+        await c.waitFor("Too many connections from your address (limit 3).");
+      }
+      // A lingering close would hold each for 2 s; a refusal lets go right after its line.
+      await until(() => s.server.sockets === 4, "refused sockets to be closed", 1_000);
+    } finally {
+      await Promise.all([...members, ...refused].map((c) => c.close()));
+    }
+  }, { maxPerIp: 3, connectRate: { burst: 0, per: 0 } });
+});
+
+Deno.test("hostile: a connection is read no faster than --max-input-rate; TCP holds the rest", async () => {
+  await survive("input rate", async (s, bystander) => {
+    const flooder = await TestClient.join(s.port, ATTACKER);
+    try {
+      const before = s.server.bytesIn;
+      const started = Date.now();
+      const chunk = new TextEncoder().encode(`${"f".repeat(98)}\r\n`.repeat(640)); // 64 KiB
+      let written = 0;
+      while (Date.now() - started < 1_500) {
+        // Keep the socket's own buffer topped up without waiting for it to drain.
+        if (flooder.socket.writableLength < 1024 * 1024) {
+          flooder.socket.write(chunk);
+          written += chunk.length;
+        } else await new Promise((r) => setTimeout(r, 10));
+      }
+      const seconds = (Date.now() - started) / 1_000;
+      const read = s.server.bytesIn - before;
+      // One burst (64 KiB), the rate for the time spent, and one read in flight.
+      const bound = 64 * 1024 + 16 * 1024 * seconds + 64 * 1024;
+      assert.ok(read <= bound, `read ${read} bytes in ${seconds}s (bound ${bound})`);
+      assert.ok(written > read * 2, `the rest (${written - read} bytes) waits in TCP buffers`);
+      assert.ok(bystander.lines.length > 0);
+    } finally {
+      await flooder.close();
+    }
+  }, { rateLimit: 0, maxInputRate: 16 * 1024 });
+});
+
+Deno.test("hostile: before the room token, a flood of empty lines is cut short and struck", async () => {
+  const s = startServer({ token: "s3cret", logLevel: "info" });
+  try {
+    const attackers = await Promise.all(
+      [1, 2, 3, 4].map((i) => TestClient.connect(s.port, `127.0.0.${80 + i}`)),
+    );
+    await Promise.all(attackers.map(async (a) => {
+      await a.waitFor("this room is private");
+      await a.write("\r\n".repeat(500_000));
+      await a.waitFor("Too much input before the room token; goodbye.");
+      await a.waitClosed();
+      await a.close();
+    }));
+    // A member gets in and talks with another; the flood cost its senders, not the room.
+    const talk = async () => {
+      const c = await TestClient.connect(s.port, "127.0.0.90");
+      await c.waitFor("this room is private");
+      await c.send("s3cret");
+      await c.waitFor("Type /help");
+      return c;
+    };
+    const a = await talk();
+    const b = await talk();
+    await a.send("hello behind the token");
+    await b.waitFor(`<${a.nick}> hello behind the token`);
+    await a.close();
+    await b.close();
+  } finally {
+    await s.stop();
+  }
+  const log = s.log.text();
+  assert.equal((log.match(/reason="too much input before the token"/g) ?? []).length >= 4, true);
+  assert.ok(s.server.bytesIn < 4 * 200 * 1024, `${s.server.bytesIn} bytes read of 4 MB sent`);
+});
+
+Deno.test("hostile: connect, say a line, hang up, again: the address is struck and banned", async () => {
+  const log = await survive("reconnect flood", async (s, bystander) => {
+    let banned = false;
+    for (let i = 0; i < 60 && !banned; i++) {
+      const c = await TestClient.connect(s.port, ATTACKER);
+      const first = await c.waitFor(() => true);
+      if (first.startsWith("You are still temporarily banned")) banned = true;
+      else if (first.startsWith("Welcome")) {
+        await c.waitFor("Type /help");
+        await c.send(`spam via fresh connection ${i}`);
+        await c.waitFor((l) => l.startsWith("Slow down") || l.startsWith("You have been"), 200)
+          .catch(() => {});
+      }
+      await c.close();
+    }
+    assert.ok(banned, "the address ends up banned");
+    const spam = bystander.lines.filter((l) => l.includes("spam via fresh connection"));
+    assert.ok(spam.length <= 3, `${spam.length} spam lines reached the room`);
+  });
+  assert.match(log, /reason="too fast from one address"/);
+  assert.match(log, /WARN address banned addr=127\.0\.0\.66/);
+});
+
+Deno.test("hostile: eight people behind one address chatting at a normal pace are never struck", async () => {
+  const log = await survive("NAT", async (_s, bystander) => {
+    const s = _s;
+    const people = [];
+    for (let i = 0; i < 8; i++) people.push(await TestClient.join(s.port, "127.0.0.60"));
+    try {
+      await Promise.all(people.map(async (p, i) => {
+        await new Promise((r) => setTimeout(r, i * 130));
+        for (let k = 0; k < 5; k++) {
+          await p.send(`person ${i} line ${k}`);
+          await new Promise((r) => setTimeout(r, 1_000 + ((i * 37 + k * 53) % 400)));
+        }
+      }));
+      await until(
+        () => bystander.lines.filter((l) => / person \d line \d$/.test(l)).length === 40,
+        "all 40 lines at the bystander",
+      );
+      for (const p of people) assert.ok(!p.lines.some((l) => l.includes("strike")), p.nick);
+    } finally {
+      await Promise.all(people.map((p) => p.close()));
+    }
+  });
+  assert.ok(!/INFO strike/.test(log), log);
+});
+
+Deno.test("hostile: telnet keepalives and window reports never count as a started line", async () => {
+  await survive("keepalive", async (s, bystander) => {
+    const putty = await TestClient.join(s.port, ATTACKER);
+    try {
+      const nop = new Uint8Array([255, 241]);
+      const naws = new Uint8Array([255, 250, 31, 0, 100, 0, 30, 255, 240]);
+      for (let i = 0; i < 12; i++) {
+        await putty.write(i % 3 === 0 ? naws : nop);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(!putty.ended, "still connected after 4 line timeouts of keepalives");
+      await putty.send("still here");
+      await bystander.waitFor(`<${putty.nick}> still here`);
+    } finally {
+      await putty.close();
+    }
+  }, { lineTimeout: 300 });
 });

@@ -25,7 +25,7 @@ Deno.test("hub: welcome banner names the room, the guest nick, the head count an
   assert.equal(first[2], "Pizza at 8.");
   const second = h.open(2);
   assert.match(second[0], /You are guest-\d{4}; 2 people are online\./);
-  assert.deepEqual(h.read(1), [`* ${h.hub.nickOf(2)} joined`]);
+  assert.deepEqual(h.read(1), [`*** ${h.hub.nickOf(2)} joined`]);
 });
 
 Deno.test("hub: guest nicks are unique", () => {
@@ -78,9 +78,9 @@ Deno.test("hub: the fifth strike bans the address, tells the client and disconne
   const told = h.read(2);
   assert.ok(told.includes("You have been banned for spamming."), told.join("\n"));
   assert.ok(told.includes("The ban ends in 10m."));
-  assert.equal(h.closed.get(2), true, "closed after the message is flushed");
+  assert.equal(h.closed.get(2), "flush", "closed after the message is flushed");
   assert.equal(h.hub.nickOf(2), undefined);
-  assert.ok(h.read(1).includes(`* ${b} left (banned for spamming)`));
+  assert.ok(h.read(1).includes(`*** ${b} left (banned for spamming)`));
   assert.equal(h.saves.length, 1);
   assert.equal(h.saves[0][0].ip, "10.0.0.2");
   assert.match(h.log.text(), /WARN address banned addr=10\.0\.0\.2 for=10m reason=spamming/);
@@ -95,7 +95,7 @@ Deno.test("hub: a banned address is refused with the time left until the ban run
   h.advance(15 * SEC);
   const refused = h.open(7, "10.0.0.1");
   assert.deepEqual(refused, ["You are still temporarily banned. Try again in 45s."]);
-  assert.equal(h.closed.get(7), true);
+  assert.equal(h.closed.get(7), "refuse", "a refusal is closed at once, no linger");
   assert.equal(h.hub.nickOf(7), undefined);
   // another address is welcome meanwhile
   assert.match(h.open(8, "10.0.0.9")[0], /^Welcome/);
@@ -123,7 +123,7 @@ Deno.test("hub: a reader whose outbox passes the limit is dropped without slowin
     h.send(1, `line ${i} ${"x".repeat(40)}`);
     h.read(2);
   }
-  assert.equal(h.closed.get(3), false, "dropped at once, nothing flushed");
+  assert.equal(h.closed.get(3), "drop", "dropped at once, nothing flushed");
   assert.equal(h.outboxes.get(3)!.bytes, 0, "its queue is freed");
   assert.equal(h.hub.nickOf(3), undefined);
   assert.match(h.log.text(), /WARN slow reader disconnected client=3/);
@@ -139,7 +139,7 @@ Deno.test("hub: after a slow reader is dropped the room goes on", () => {
     got.push(...h.read(2));
   }
   assert.equal(got.filter((l) => l.startsWith(`<${a}> `)).length, 40, "nothing lost for B");
-  assert.ok(got.includes(`* ${c} left (too slow: stopped reading)`));
+  assert.ok(got.includes(`*** ${c} left (too slow: stopped reading)`));
   h.send(1, "after");
   assert.deepEqual(h.read(2), [`<${a}> after`]);
 });
@@ -150,7 +150,7 @@ Deno.test("hub: /nick renames, checks form and case-insensitive uniqueness", () 
   h.advance(SEC);
   h.send(1, "/nick Alice");
   assert.deepEqual(h.read(1), ["You are now Alice."]);
-  assert.deepEqual(h.read(2), [`* ${a} is now Alice`]);
+  assert.deepEqual(h.read(2), [`*** ${a} is now Alice`]);
   const tries: [string, string][] = [
     ["/nick alice", "Alice is taken; pick another name."],
     ["/nick this-name-is-far-too-long", "Nicknames are at most 16 characters long."],
@@ -166,7 +166,7 @@ Deno.test("hub: /nick renames, checks form and case-insensitive uniqueness", () 
   h.advance(SEC);
   h.send(2, "/nick b.o_b-2");
   assert.deepEqual(h.read(2), ["You are now b.o_b-2."]);
-  assert.deepEqual(h.read(1), [`* ${b} is now b.o_b-2`], "refusals are not announced");
+  assert.deepEqual(h.read(1), [`*** ${b} is now b.o_b-2`], "refusals are not announced");
 });
 
 Deno.test("hub: a nick is free again once its holder leaves; renaming own case works", () => {
@@ -299,7 +299,7 @@ Deno.test("hub: /ignore hides someone's lines, actions and private messages; /un
   h.advance(SEC);
   h.send(2, "/nick spammer");
   h.read(2);
-  assert.deepEqual(h.read(1), [`* ${b} is now spammer`], "notices still arrive");
+  assert.deepEqual(h.read(1), [`*** ${b} is now spammer`], "notices still arrive");
   h.advance(SEC);
   h.send(2, "still here");
   assert.deepEqual(h.read(1), [], "a new nick does not escape it");
@@ -329,7 +329,7 @@ Deno.test("hub: /ignore hides someone's lines, actions and private messages; /un
   h.send(3, `/ignore spammer`);
   h.read(3);
   h.hangUp(2);
-  assert.deepEqual(h.read(3), ["* spammer left (connection closed)"], "leaving is still seen");
+  assert.deepEqual(h.read(3), ["*** spammer left (connection closed)"], "leaving is still seen");
   h.advance(SEC);
   h.send(3, "/ignore");
   assert.deepEqual(h.read(3), ["You are not ignoring anyone."]);
@@ -366,11 +366,11 @@ Deno.test("hub: /quit says goodbye, closes after flushing, and others see the re
   h.advance(SEC);
   h.send(1, "/quit off to bed");
   assert.deepEqual(h.read(1), ["Goodbye!"]);
-  assert.equal(h.closed.get(1), true);
-  assert.deepEqual(h.read(2), [`* ${a} left (quit: off to bed)`]);
+  assert.equal(h.closed.get(1), "flush");
+  assert.deepEqual(h.read(2), [`*** ${a} left (quit: off to bed)`]);
   h.advance(SEC);
   h.send(2, "/QUIT");
-  assert.equal(h.closed.get(2), true);
+  assert.equal(h.closed.get(2), "flush");
   assert.equal(h.hub.online, 0);
   assert.match(h.log.text(), new RegExp(`disconnect client=2 nick=${b} reason=quit`));
 });
@@ -438,7 +438,7 @@ Deno.test("hub: joins and leaves are announced; history is shown to newcomers", 
     `[12:00] <${a}> third`,
     "-- end of history --",
   ]);
-  assert.deepEqual(h.read(1), [`* ${h.hub.nickOf(3)} joined`]);
+  assert.deepEqual(h.read(1), [`*** ${h.hub.nickOf(3)} joined`]);
 });
 
 Deno.test("hub: history 0 shows none; private messages never enter history", () => {
@@ -472,7 +472,7 @@ Deno.test("hub: --max-clients and --max-per-ip refuse the one too many", () => {
   assert.deepEqual(h.open(3, "10.0.0.1"), [
     "Too many connections from your address (limit 2).",
   ]);
-  assert.equal(h.closed.get(3), true);
+  assert.equal(h.closed.get(3), "refuse");
   h.open(4, "10.0.0.2");
   assert.deepEqual(h.open(5, "10.0.0.3"), ["Server is full. Please try again later."]);
   h.hangUp(4);
@@ -493,7 +493,7 @@ Deno.test("hub: a room token gates entry", () => {
   h.send(2, "hello everyone?");
   assert.deepEqual(h.read(2), ["Wrong token. (strike 1 of 3)"]);
   assert.deepEqual(h.read(1), [], "nothing from an unauthenticated client is broadcast");
-  assert.equal(h.closed.get(2), true);
+  assert.equal(h.closed.get(2), "flush");
   assert.ok(!h.log.text().includes("hello everyone"), "what was typed is not logged");
   assert.ok(!h.log.text().includes("s3cret"), "the token is not logged");
 });
@@ -543,7 +543,7 @@ Deno.test("hub: operators: /op, /kick, /ban, /bans, /unban, marked in /who", () 
   h.send(1, `/kick ${b} be nice`);
   assert.deepEqual(h.read(1)[0], `Kicked ${b}.`);
   assert.deepEqual(h.read(2), [`You have been kicked by ${h.hub.nickOf(1)}: be nice`]);
-  assert.deepEqual(h.read(3), [`* ${b} left (kicked by ${h.hub.nickOf(1)}: be nice)`]);
+  assert.deepEqual(h.read(3), [`*** ${b} left (kicked by ${h.hub.nickOf(1)}: be nice)`]);
 
   h.open(4, "10.0.0.3"); // a second connection from c's address
   h.read(3);
@@ -590,7 +590,7 @@ Deno.test("hub: shutdown tells everyone and closes every connection after flushi
   h.hub.handle({ type: "shutdown" }, h.now);
   for (const id of [1, 2, 3]) {
     assert.deepEqual(h.read(id), ["Server is shutting down."]);
-    assert.equal(h.closed.get(id), true);
+    assert.equal(h.closed.get(id), "flush");
   }
 });
 

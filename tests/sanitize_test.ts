@@ -1,7 +1,6 @@
 /** Input hygiene against real attack strings: nothing one client sends may take over a terminal. */
 import assert from "node:assert/strict";
-import { cleanLine, cleanText, TelnetFilter } from "../src/sanitize.ts";
-import { LineFramer } from "../src/framing.ts";
+import { cleanLine, cleanText, MAX_SUBNEGOTIATION, TelnetFilter } from "../src/sanitize.ts";
 
 const enc = new TextEncoder();
 
@@ -114,13 +113,70 @@ Deno.test("sanitize: telnet state carries across reads, and an IAC storm costs n
   const storm = new Uint8Array(300_000);
   for (let i = 0; i < storm.length; i += 3) storm.set([255, 253, i % 256], i);
   assert.equal(f.filter(storm).length, 0);
-  // the storm counts toward the line limit
-  const framer = new LineFramer(4096);
-  framer.push(new Uint8Array(0), () => {}, f.dropped);
-  assert.ok(framer.overlong > 0);
+  assert.equal(f.dropped, storm.length, "every command byte is counted, for the telnet budget");
 });
 
 Deno.test("sanitize: plain text passes unchanged (trailing spaces trimmed)", () => {
   assert.equal(cleanText("just a normal line, 100% fine!"), "just a normal line, 100% fine!");
   assert.equal(cleanText("trailing   "), "trailing");
+});
+
+Deno.test("sanitize: invisible and line-breaking characters are removed", () => {
+  const cases: [string, string][] = [
+    ["a\u200bb\u200cc\u200dd\u200ee\u200ff", "abcdef"],
+    ["word\u2060joiner\u2063\u206f", "wordjoiner"],
+    ["\ufeffbom", "bom"],
+    ["arabic\u061cmark", "arabicmark"],
+    ["line\u2028sep\u2029para\u0085nel", "linesepparanel"],
+    ["anno\ufff9tat\ufffaion\ufffb", "annotation"],
+    ["tags\u{E0001}\u{E0041}\u{E007F}", "tags"],
+    ["soft\u00adhyphen", "softhyphen"],
+    ["hangul\u3164\u115f\u1160\uffa0filler", "hangulfiller"],
+  ];
+  for (const [input, want] of cases) assert.equal(cleanText(input), want, JSON.stringify(input));
+  assert.equal(cleanText("flag \u{1F3F4}\u{E0067}\u{E0062}\u{E007F}"), "flag \u{1F3F4}");
+  assert.equal(cleanText("variation \u{E0100}ok"), "variation \u{E0100}ok", "not a tag: kept");
+});
+
+Deno.test("sanitize: padding cannot push words onto a line of their own", () => {
+  const fake = "ok" + " ".repeat(69) + "<alice> I am the new operator";
+  assert.equal(cleanText(fake), "ok    <alice> I am the new operator");
+  assert.equal(cleanText("nb\u00a0\u00a0\u00a0\u00a0\u00a0\u00a0\u00a0sp"), "nb    sp");
+  assert.equal(cleanText("wide\u3000\u2003\u2002gap"), "wide   gap");
+  assert.equal(cleanText("tab\t\t\t\t\t\tpad"), "tab    pad");
+  assert.equal(cleanText("    four kept"), "    four kept", "indentation of up to 4 stays");
+});
+
+Deno.test("sanitize: a stack of combining marks is cut; accents stay", () => {
+  const zalgo = "Z" + "\u0301\u0316\u0317\u0318\u0319\u031a\u031b".repeat(5) + "!";
+  const out = cleanText(zalgo);
+  assert.equal([...out].length, 1 + 4 + 1);
+  assert.equal(cleanText("café naïve Tiếng Việt"), "café naïve Tiếng Việt");
+});
+
+Deno.test("sanitize: junk bytes collapse into one replacement character per run", () => {
+  const junk = new Uint8Array(4096).fill(0xff);
+  assert.equal(cleanLine(junk), "\ufffd");
+  assert.equal(cleanLine(new Uint8Array([0x61, 0xff, 0xfe, 0x62, 0xc3])), "a\ufffdb\ufffd");
+});
+
+Deno.test("sanitize: a lone 0xFF is invalid data and keeps the byte after it", () => {
+  const f = new TelnetFilter();
+  const out = f.filter(new Uint8Array([0x63, 0x61, 0x66, 0xff, 0x65, 0x21]));
+  assert.equal(cleanLine(out), "caf\ufffde!");
+  // Split across reads, and IAC IAC (a literal 0xFF).
+  const g = new TelnetFilter();
+  const a = g.filter(new Uint8Array([0x63, 0xff]));
+  const b = g.filter(new Uint8Array([0x65, 0xff, 0xff, 0x21]));
+  assert.equal(cleanLine(new Uint8Array([...a, ...b])), "c\ufffde\ufffd!");
+});
+
+Deno.test("sanitize: a subnegotiation that never ends gives up and input resumes", () => {
+  const f = new TelnetFilter();
+  const sb = new Uint8Array([255, 250, 24, ...new Uint8Array(10_000).fill(0x41)]);
+  const first = f.filter(sb);
+  assert.ok(first.length > 9_000, "most of it is data again");
+  const after = f.filter(new TextEncoder().encode("hello\r\n"));
+  assert.equal(new TextDecoder().decode(after), "hello\r\n");
+  assert.equal(MAX_SUBNEGOTIATION, 64);
 });

@@ -9,12 +9,12 @@ Deno.test("server: several clients chat; lines reach the others with CRLF, never
   const b = await TestClient.join(s.port);
   const c = await TestClient.join(s.port);
   try {
-    await b.waitFor(`* ${c.nick} joined`);
+    await b.waitFor(`*** ${c.nick} joined`);
     await a.send("hello from a");
     await b.waitFor(`<${a.nick}> hello from a`);
     await c.waitFor(`<${a.nick}> hello from a`);
     await c.send("/nick carol");
-    await a.waitFor(`* ${c.nick} is now carol`);
+    await a.waitFor(`*** ${c.nick} is now carol`);
     await new Promise((r) => setTimeout(r, 600));
     await c.send("hi all");
     await a.waitFor("<carol> hi all");
@@ -24,7 +24,7 @@ Deno.test("server: several clients chat; lines reach the others with CRLF, never
     await a.send("/quit bye");
     await a.waitFor("Goodbye!");
     await a.waitClosed();
-    await b.waitFor(`* ${a.nick} left (quit: bye)`);
+    await b.waitFor(`*** ${a.nick} left (quit: bye)`);
   } finally {
     await Promise.all([a, b, c].map((x) => x.close()));
     await s.stop();
@@ -94,7 +94,7 @@ Deno.test("server: a flooder is banned, refused while banned, welcome after; oth
     await spammer.waitFor("You have been banned for spamming.");
     await spammer.waitFor("The ban ends in 2s.");
     await spammer.waitClosed();
-    await bystander.waitFor(`* ${spammer.nick} left (banned for spamming)`);
+    await bystander.waitFor(`*** ${spammer.nick} left (banned for spamming)`);
     assert.equal(bystander.lines.filter((l) => l.includes("> spam")).length, 1);
 
     const again = await TestClient.connect(s.port, "127.0.0.2");
@@ -122,7 +122,8 @@ Deno.test("server: a flooder is banned, refused while banned, welcome after; oth
 Deno.test("server: a client that never reads is cut off; the others get everything", async () => {
   // The default 1 MiB outbox; enough traffic to fill the kernel's buffers for the stuck client
   // several times over.
-  const s = startServer({ rateLimit: 0, logLevel: "info" });
+  // No input limit: the sender pushes 20 MB through as fast as it can.
+  const s = startServer({ rateLimit: 0, maxInputRate: 0, logLevel: "info" });
   const sender = await TestClient.join(s.port);
   const reader = await TestClient.join(s.port);
   const stuck = await TestClient.join(s.port);
@@ -136,7 +137,7 @@ Deno.test("server: a client that never reads is cut off; the others get everythi
       "the reader to get every line",
       20_000,
     );
-    await reader.waitFor(`* ${stuck.nick} left (too slow: stopped reading)`);
+    await reader.waitFor(`*** ${stuck.nick} left (too slow: stopped reading)`);
     const got = reader.lines.filter((l) => l.endsWith(body)).map((l) => Number(l.split(" ")[1]));
     assert.deepEqual(got, Array.from({ length: LINES }, (_, k) => k), "all, in order");
     await assertRoomWorks(s.port);
@@ -209,7 +210,7 @@ Deno.test("server: safe mode keeps every client address and port out of the logs
 });
 
 Deno.test("server: a client that resets mid-write disturbs nobody", async () => {
-  const s = startServer({ rateLimit: 0 });
+  const s = startServer({ rateLimit: 0, maxInputRate: 0 });
   const a = await TestClient.join(s.port);
   const b = await TestClient.join(s.port);
   const rude = await TestClient.join(s.port);
@@ -218,7 +219,7 @@ Deno.test("server: a client that resets mid-write disturbs nobody", async () => 
     await rude.write("half a line without an end");
     rude.socket.resetAndDestroy();
     await b.waitFor((l) => l.startsWith(`<${a.nick}> 199 `), 10_000);
-    await b.waitFor(`* ${rude.nick} left`);
+    await b.waitFor(`*** ${rude.nick} left`);
     await assertRoomWorks(s.port);
   } finally {
     await Promise.all([a.close(), b.close(), rude.close()]);
