@@ -1,0 +1,381 @@
+/**
+ * The telnet side of one connection (RFC 854): strips commands from the byte stream, decides
+ * whether the peer is a telnet client at all, negotiates character mode and window size, and
+ * collects the replies the server owes. Pure: no sockets, no clock; the connection feeds it bytes
+ * and writes out what {@link TelnetSession.takeReply} hands back. `../shared/TERMINAL.md` holds
+ * the measured client behaviour this follows.
+ */
+
+const IAC = 255;
+const DONT = 254;
+const DO = 253;
+const WONT = 252;
+const WILL = 251;
+const SB = 250;
+const EL = 248;
+const EC = 247;
+const IP = 244;
+const SE = 240;
+
+const OPT_BINARY = 0;
+const OPT_ECHO = 1;
+const OPT_SGA = 3;
+const OPT_NAWS = 31;
+
+/**
+ * Most bytes a subnegotiation may take before it is given up: a client that never sends
+ * `IAC SE` gets its keyboard back instead of having everything swallowed.
+ */
+export const MAX_SUBNEG = 64;
+
+// Parser states.
+const DATA = 0;
+const CMD = 1; // after IAC
+const OPTION = 2; // after IAC WILL/WONT/DO/DONT
+const SUB = 3; // inside IAC SB …
+const SUB_IAC = 4; // IAC inside a subnegotiation
+
+// Detection: is the peer a telnet client?
+const UNDECIDED = 0;
+const UNDECIDED_CR = 1; // the first line ended in CR; the next byte decides
+const RAW = 2;
+const TELNET = 3;
+
+// RFC 1143 ("Q method") per option, packed in one byte: bits 0-1 our side, bits 2-3 the
+// client's side, plus two bits remembering refusals already sent.
+const NO = 0;
+const YES = 1;
+const WANTYES = 2;
+const US = 3;
+const HIM = 12;
+const HIM_SHIFT = 2;
+const REFUSED_DO = 16;
+const REFUSED_WILL = 32;
+
+/** Options for {@link TelnetSession}. */
+export interface TelnetOptions {
+  /**
+   * Also offer BINARY both ways (default true). BSD telnet (FreeBSD, and macOS's Homebrew telnet,
+   * built from Apple's BSD sources) strips the 8th bit of what the user types unless BINARY is
+   * agreed, which turns UTF-8 into wrong ASCII silently. The costs are small: BusyBox refuses it
+   * (a refusal of our offer needs no answer), and agreeing clients send Enter as a lone CR, which
+   * the framer and the line editor already take as a line end.
+   */
+  binary?: boolean;
+}
+
+/**
+ * One connection's telnet state. Feed it every chunk read from the socket; it returns the data
+ * bytes (commands removed, in place), and keeps what the client told it (telnet or raw, character
+ * mode, window size). Nothing is ever sent to a client that has not shown it speaks telnet.
+ */
+export class TelnetSession {
+  readonly #binary: boolean;
+  #state = DATA;
+  #detect = UNDECIDED;
+  #verb = 0;
+  /** Option states, allocated when the client first negotiates (raw clients never pay). */
+  #opts: Uint8Array | null = null;
+  #reply: Uint8Array | null = null;
+  #replyLen = 0;
+  // Subnegotiation in progress: raw bytes seen, its option, and NAWS's four value bytes.
+  #subLen = 0;
+  #subOpt = -1;
+  #subN = 0;
+  #subVal = 0;
+  #width = 0;
+  #height = 0;
+  #charMode = false;
+
+  /** Command bytes removed by the last {@link feed} (they count toward the caller's budgets). */
+  removed = 0;
+  /** True when the last {@link feed} changed {@link width} or {@link height}. */
+  resized = false;
+  /** Window size reports that changed the size, since the start. */
+  resizes = 0;
+  /**
+   * Where character mode last switched during the last {@link feed}: an offset into the data it
+   * returned (bytes before it were typed in the old mode), or -1 if the mode did not change.
+   * `modeChangedAt >= 0 && charMode` means character mode just started.
+   */
+  modeChangedAt = -1;
+
+  constructor(options: TelnetOptions = {}) {
+    this.#binary = options.binary ?? true;
+  }
+
+  /** True once the client has shown it speaks telnet (and has been sent our offer). */
+  get isTelnet(): boolean {
+    return this.#detect === TELNET;
+  }
+
+  /** True once the first line ended in a lone LF (or lone CR): this client never sees an IAC. */
+  get isRaw(): boolean {
+    return this.#detect === RAW;
+  }
+
+  /** True while the client lets the server echo: keys arrive one by one for a line editor. */
+  get charMode(): boolean {
+    return this.#charMode;
+  }
+
+  /** Window width in columns from NAWS; 0 when unknown. */
+  get width(): number {
+    return this.#width;
+  }
+
+  /** Window height in rows from NAWS; 0 when unknown. */
+  get height(): number {
+    return this.#height;
+  }
+
+  /**
+   * Removes telnet commands from `chunk` and returns the data bytes, usually a view of `chunk`
+   * itself (it is rewritten in place). Keys sent as commands become their control bytes: IAC EC
+   * → DEL (0x7F), IAC EL → Ctrl-U, IAC IP → Ctrl-C. `IAC IAC`, and an IAC before a byte that is
+   * no command, are invalid text: they arrive as a 0xFF byte (and the byte after it).
+   */
+  feed(chunk: Uint8Array): Uint8Array {
+    this.resized = false;
+    this.modeChangedAt = -1;
+    const n = chunk.length;
+    if (this.#state === DATA && this.#detect >= RAW && chunk.indexOf(IAC) < 0) {
+      this.removed = 0;
+      return chunk;
+    }
+    let out = chunk;
+    // An IAC that ended the last chunk turns out to be data followed by data: the one case where
+    // the output is longer than the input, so it cannot be written in place.
+    if (this.#state === CMD && n > 0 && chunk[0] < SE) out = new Uint8Array(n + 1);
+    let state = this.#state;
+    let w = 0;
+    for (let r = 0; r < n; r++) {
+      const b = chunk[r];
+      switch (state) {
+        case DATA:
+          if (b === IAC) {
+            state = CMD;
+          } else {
+            out[w++] = b;
+            if (this.#detect < RAW) this.#detectByte(b);
+          }
+          break;
+        case CMD:
+          state = DATA;
+          // Only a real command shows the client speaks telnet: a 0xFF that is data (a Latin-1
+          // "ÿ" from a raw client) must not earn it a probe full of IAC bytes.
+          if (b < SE) {
+            out[w++] = IAC;
+            out[w++] = b;
+            if (this.#detect < RAW) {
+              this.#detectByte(IAC);
+              this.#detectByte(b);
+            }
+          } else if (b === IAC) {
+            out[w++] = IAC;
+            if (this.#detect < RAW) this.#detectByte(IAC);
+          } else {
+            if (this.#detect < RAW) this.#startTelnet();
+            if (b >= WILL) {
+              this.#verb = b;
+              state = OPTION;
+            } else if (b === SB) {
+              this.#subLen = 0;
+              this.#subOpt = -1;
+              this.#subN = 0;
+              this.#subVal = 0;
+              state = SUB;
+            } else if (b === EC) {
+              out[w++] = 0x7f;
+            } else if (b === EL) {
+              out[w++] = 0x15;
+            } else if (b === IP) {
+              out[w++] = 0x03;
+            } // NOP, DM, BRK, AO, AYT, GA and a stray SE vanish
+          }
+          break;
+        case OPTION:
+          state = DATA;
+          this.#negotiate(this.#verb, b, w);
+          break;
+        case SUB:
+          if (++this.#subLen > MAX_SUBNEG) {
+            state = DATA; // given up: this byte and what follows are input again
+            r--;
+          } else if (b === IAC) {
+            state = SUB_IAC;
+          } else {
+            this.#subByte(b);
+          }
+          break;
+        case SUB_IAC:
+          this.#subLen++;
+          if (b === SE) {
+            this.#subEnd();
+            state = DATA;
+          } else if (b === IAC) {
+            this.#subByte(IAC);
+            state = SUB;
+          } else if (b < SE) {
+            state = SUB; // malformed; the lone IAC is ignored and the bytes stay in the body
+            this.#subByte(b);
+          } else {
+            state = CMD; // a command: the client abandoned the subnegotiation
+            r--;
+          }
+          break;
+      }
+    }
+    this.#state = state;
+    this.removed = n > w ? n - w : 0;
+    return out.subarray(0, w);
+  }
+
+  /** Bytes the server owes the client (our offer, answers), or null; taking them clears them. */
+  takeReply(): Uint8Array | null {
+    if (this.#replyLen === 0) return null;
+    const bytes = this.#reply!.slice(0, this.#replyLen);
+    this.#replyLen = 0;
+    return bytes;
+  }
+
+  /** Watches the first line's end: CR LF or CR NUL is a telnet client, a lone LF or CR is not. */
+  #detectByte(b: number): void {
+    if (this.#detect === UNDECIDED_CR) {
+      if (b === 0x0a || b === 0) this.#startTelnet();
+      else this.#detect = RAW;
+    } else if (b === 0x0d) {
+      this.#detect = UNDECIDED_CR;
+    } else if (b === 0x0a) {
+      this.#detect = RAW;
+    }
+  }
+
+  /** The client speaks telnet: offer character mode and ask for the window size, once. */
+  #startTelnet(): void {
+    this.#detect = TELNET;
+    this.#ask(WILL, OPT_ECHO);
+    this.#ask(WILL, OPT_SGA);
+    this.#ask(DO, OPT_NAWS);
+    if (this.#binary) {
+      this.#ask(WILL, OPT_BINARY);
+      this.#ask(DO, OPT_BINARY);
+    }
+    // Wipes whatever a non-telnet client that sent CR LF might have drawn for our IAC bytes.
+    this.#put(0x0d, 0x1b, 0x5b, 0x4b);
+  }
+
+  #ask(verb: number, opt: number): void {
+    const opts = this.#opts ??= new Uint8Array(256);
+    const v = opts[opt];
+    if (verb === WILL) {
+      if ((v & US) !== NO) return;
+      opts[opt] = (v & ~US) | WANTYES;
+    } else {
+      if ((v & HIM) !== 0) return;
+      opts[opt] = (v & ~HIM) | (WANTYES << HIM_SHIFT);
+    }
+    this.#put(IAC, verb, opt);
+  }
+
+  /** What we do when asked: the options we perform, and those we let the client perform. */
+  #weWill(opt: number): boolean {
+    return opt === OPT_ECHO || opt === OPT_SGA || (opt === OPT_BINARY && this.#binary);
+  }
+
+  #weAccept(opt: number): boolean {
+    return opt === OPT_SGA || opt === OPT_NAWS || (opt === OPT_BINARY && this.#binary);
+  }
+
+  /**
+   * RFC 1143 without the queue bits (we never withdraw an option ourselves): an answer to our
+   * own request is never answered, a state change is acknowledged once, and an option we do not
+   * support is refused once per direction however often the client repeats it.
+   */
+  #negotiate(verb: number, opt: number, at: number): void {
+    if (this.#detect !== TELNET) return; // raw clients are never sent an IAC
+    const opts = this.#opts ??= new Uint8Array(256);
+    let v = opts[opt];
+    const us = v & US;
+    const him = (v & HIM) >> HIM_SHIFT;
+    switch (verb) {
+      case DO:
+        if (us === YES) break;
+        if (us === WANTYES) {
+          v = (v & ~US) | YES;
+        } else if (this.#weWill(opt)) {
+          v = (v & ~US) | YES;
+          this.#put(IAC, WILL, opt);
+        } else if (!(v & REFUSED_DO)) {
+          v |= REFUSED_DO;
+          this.#put(IAC, WONT, opt);
+        }
+        if ((v & US) === YES && opt === OPT_ECHO) this.#setCharMode(true, at);
+        break;
+      case DONT:
+        if (us === NO) break;
+        if (us === YES) this.#put(IAC, WONT, opt);
+        v &= ~US;
+        if (opt === OPT_ECHO) this.#setCharMode(false, at);
+        break;
+      case WILL:
+        if (him === YES) break;
+        if (him === WANTYES) {
+          v = (v & ~HIM) | (YES << HIM_SHIFT);
+        } else if (this.#weAccept(opt)) {
+          v = (v & ~HIM) | (YES << HIM_SHIFT);
+          this.#put(IAC, DO, opt);
+        } else if (!(v & REFUSED_WILL)) {
+          v |= REFUSED_WILL;
+          this.#put(IAC, DONT, opt);
+        }
+        break;
+      case WONT:
+        if (him === NO) break;
+        if (him === YES) this.#put(IAC, DONT, opt);
+        v &= ~HIM;
+        break;
+    }
+    opts[opt] = v;
+  }
+
+  #setCharMode(on: boolean, at: number): void {
+    if (this.#charMode === on) return;
+    this.#charMode = on;
+    this.modeChangedAt = at;
+  }
+
+  #subByte(b: number): void {
+    if (this.#subOpt < 0) {
+      this.#subOpt = b;
+    } else if (this.#subOpt === OPT_NAWS && this.#subN < 4) {
+      this.#subVal = this.#subVal * 256 + b;
+      this.#subN++;
+    }
+  }
+
+  #subEnd(): void {
+    if (this.#subOpt !== OPT_NAWS || this.#subN !== 4 || this.#detect !== TELNET) return;
+    const width = Math.floor(this.#subVal / 65536);
+    const height = this.#subVal % 65536;
+    if (width === this.#width && height === this.#height) return;
+    this.#width = width;
+    this.#height = height;
+    this.resized = true;
+    this.resizes++;
+  }
+
+  #put(a: number, b: number, c: number, d = -1): void {
+    let buf = this.#reply;
+    const need = this.#replyLen + 4;
+    if (!buf || buf.length < need) {
+      const grown = new Uint8Array(Math.max(32, need * 2));
+      if (buf) grown.set(buf.subarray(0, this.#replyLen));
+      this.#reply = buf = grown;
+    }
+    buf[this.#replyLen++] = a;
+    buf[this.#replyLen++] = b;
+    buf[this.#replyLen++] = c;
+    if (d >= 0) buf[this.#replyLen++] = d;
+  }
+}
