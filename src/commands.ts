@@ -21,6 +21,15 @@ export interface Member {
   readonly away: string;
 }
 
+/** How someone's lines are drawn (see src/render.ts), and whether the server edits their line. */
+export interface ViewSettings {
+  color: boolean;
+  bell: boolean;
+  timestamps: boolean;
+  /** A telnet client in character mode (the server echoes and edits its line). */
+  charMode: boolean;
+}
+
 /** What the hub offers command handlers. */
 export interface Room {
   readonly config: Config;
@@ -32,6 +41,15 @@ export interface Room {
   say(from: Member, text: string, now: number): void;
   /** An action, seen by everyone else as `* nick action`. */
   emote(from: Member, action: string, now: number): void;
+  /**
+   * A private message: `to` sees `[private] <from> text` (unless ignoring `from`), `from` sees
+   * `[private to nick] text`, each drawn in their own view.
+   */
+  whisper(from: Member, to: Member, text: string, now: number): void;
+  /** How `m`'s lines are drawn. */
+  view(m: Member): ViewSettings;
+  /** Changes how `m`'s lines are drawn. */
+  setView(m: Member, change: Partial<Omit<ViewSettings, "charMode">>): void;
   /** A room notice (`* …`) for everyone but `except`. */
   announce(text: string, except?: Member): void;
   /** Members in the room (authenticated), in join order. */
@@ -112,7 +130,14 @@ function requireOp(room: Room, me: Member): boolean {
   return true;
 }
 
-function sendPrivate(room: Room, me: Member, to: Member | undefined, text: string, name: string) {
+function sendPrivate(
+  room: Room,
+  me: Member,
+  to: Member | undefined,
+  text: string,
+  name: string,
+  now: number,
+) {
   if (!to) {
     room.tell(me, `There is nobody called ${name} here. Type /who to see who is.`);
     return;
@@ -121,13 +146,30 @@ function sendPrivate(room: Room, me: Member, to: Member | undefined, text: strin
     room.tell(me, "That is you.");
     return;
   }
-  // Someone who ignores the sender does not get it; the sender is not told (ignoring is private).
-  if (!room.ignores(to, me)) {
-    room.tell(to, `[private] <${me.nick}> ${text}`);
-    to.replyTo = me.id;
-  }
-  room.tell(me, `[private to ${to.nick}] ${text}`);
+  room.whisper(me, to, text, now);
   if (to.away) room.tell(me, `${to.nick} is away: ${to.away}`);
+}
+
+/** A command that turns one view setting on or off (`/color on`), or says how it is. */
+function toggle(
+  name: "color" | "bell" | "timestamps",
+  what: string,
+  help: string,
+): Command {
+  return {
+    name,
+    usage: `/${name} on|off`,
+    help,
+    run(room, me, args) {
+      const arg = args.trim().toLowerCase();
+      if (arg !== "on" && arg !== "off") {
+        const now = room.view(me)[name] ? "on" : "off";
+        return room.tell(me, `${what} is ${now}. Usage: /${name} on|off`);
+      }
+      room.setView(me, { [name]: arg === "on" });
+      room.tell(me, `${what} ${arg === "on" ? "on" : "off"}.`);
+    },
+  };
 }
 
 /** Every command, in the order /help lists them. */
@@ -137,7 +179,7 @@ export const COMMANDS: readonly Command[] = [
     usage: "/help",
     help: "list the commands",
     run(room, me) {
-      room.tell(me, ...helpLines(room.config, room.opsEnabled));
+      room.tell(me, ...helpLines(room.config, room.opsEnabled, room.view(me).charMode));
     },
   },
   {
@@ -193,22 +235,22 @@ export const COMMANDS: readonly Command[] = [
     name: "msg",
     usage: "/msg NICK TEXT",
     help: "send a private message to one person",
-    run(room, me, args) {
+    run(room, me, args, now) {
       const [name, text] = firstWord(args);
       if (!name || !text.trim()) return room.tell(me, "Usage: /msg NICK TEXT");
-      sendPrivate(room, me, room.byNick(name), text.trim(), name);
+      sendPrivate(room, me, room.byNick(name), text.trim(), name, now);
     },
   },
   {
     name: "reply",
     usage: "/reply TEXT",
     help: "answer the last private message you got",
-    run(room, me, args) {
+    run(room, me, args, now) {
       if (!args.trim()) return room.tell(me, "Usage: /reply TEXT");
       if (!me.replyTo) return room.tell(me, "Nobody has sent you a private message yet.");
       const to = room.byId(me.replyTo);
       if (!to) return room.tell(me, "The person who last wrote to you has left.");
-      sendPrivate(room, me, to, args.trim(), to.nick);
+      sendPrivate(room, me, to, args.trim(), to.nick, now);
     },
   },
   {
@@ -264,6 +306,9 @@ export const COMMANDS: readonly Command[] = [
       room.tell(me, `You see ${who.nick} again.`);
     },
   },
+  toggle("color", "Colours", "colour nicks, notices and private messages"),
+  toggle("bell", "The bell", "ring the bell when someone mentions you or writes to you"),
+  toggle("timestamps", "Timestamps", "show the time (HH:MM) before each line"),
   {
     name: "quit",
     usage: "/quit [REASON]",
@@ -407,7 +452,7 @@ export function findCommand(name: string): Command | undefined {
 }
 
 /** The /help text, built from the table. */
-export function helpLines(config: Config, opsEnabled: boolean): string[] {
+export function helpLines(config: Config, opsEnabled: boolean, charMode = false): string[] {
   const shown = COMMANDS.filter((c) => (c.op || c.needsOps) ? opsEnabled : true);
   const width = Math.max(...shown.map((c) => c.usage.length));
   const row = (c: { usage: string; help: string }) => `  ${c.usage.padEnd(width)}  ${c.help}`;
@@ -427,5 +472,11 @@ export function helpLines(config: Config, opsEnabled: boolean): string[] {
         `${formatDuration(config.banDuration)}).`,
     );
   }
+  lines.push(
+    charMode
+      ? "Keys: arrows edit and recall lines, Tab completes nicks and /commands, Ctrl-U clears " +
+        "the line, Ctrl-W a word, Ctrl-L redraws, Ctrl-D on an empty line leaves."
+      : "If a message lands in the middle of what you are typing, Ctrl-R reprints your line.",
+  );
   return lines;
 }

@@ -2,12 +2,19 @@
  * One client socket: a reader loop that turns bytes into clean lines and posts them to the hub,
  * and a writer that drains the client's outbox with one coalesced write at a time. Policy lives
  * in the hub; this file only moves bytes and keeps its own buffers small and bounded.
+ *
+ * A telnet client that lets the server echo (character mode) gets a line editor: its keys are
+ * edited here and only finished lines go to the hub, and every write of the hub's lines is
+ * wrapped in an erase of the prompt and input before it and a redraw after it, so incoming
+ * messages never land in the middle of what the person is typing.
  */
 import { LineFramer } from "./framing.ts";
 import type { CloseMode, HubEvent } from "./hub.ts";
 import { type Bucket, fullBucket, take } from "./moderation.ts";
 import { Outbox } from "./outbox.ts";
-import { cleanLine, TelnetFilter } from "./sanitize.ts";
+import { cleanLine, cleanText } from "./sanitize.ts";
+import { TelnetSession } from "./telnet.ts";
+import { LineEditor } from "./terminal.ts";
 
 /**
  * Read buffer while a connection is quiet: idle clients must cost little memory (most chat lines
@@ -33,6 +40,11 @@ export const CLOSING_DISCARD = 64 * 1024;
  */
 export const TELNET_BURST = 2048;
 export const TELNET_RATE = 64;
+/**
+ * Echo and telnet answers a client may leave unread (they are not in the hub's outbox); past it
+ * the client is dropped as a slow reader.
+ */
+export const MAX_DIRECT = 64 * 1024;
 
 /** What a connection needs from the server around it. */
 export interface ConnectionHost {
@@ -46,7 +58,12 @@ export interface ConnectionHost {
   maxInputRate: number;
   /** Bytes read from every connection so far. */
   bytesIn: number;
+  /** Tab completion for client `id`'s line editor (see LineEditor's Completer). */
+  complete(id: number, word: string, atLineStart: boolean): string[];
 }
+
+const encoder = new TextEncoder();
+const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Describes a socket error in a few words for the "left (reason)" notice and the log. */
 export function describeError(e: unknown): string {
@@ -65,7 +82,17 @@ export class Connection {
   readonly outbox: Outbox = new Outbox();
   readonly #host: ConnectionHost;
   readonly #framer: LineFramer;
-  readonly #telnet = new TelnetFilter();
+  readonly #telnet = new TelnetSession();
+  /** The line editor, once the client is in character mode. */
+  #editor: LineEditor | null = null;
+  /** The prompt the hub last gave (shown by the editor). */
+  #prompt = "";
+  /**
+   * Bytes for the client that are not the hub's, in order: telnet answers and the editor's
+   * echo. They go out before the hub's lines, so the editor's idea of the screen holds.
+   */
+  #direct: Uint8Array[] = [];
+  #directBytes = 0;
   #writing = false;
   /** Close requested: discard input, flush output, then close. */
   #closing = false;
@@ -108,7 +135,7 @@ export class Connection {
     }
   }
 
-  /** Starts the writer if the outbox has bytes and none is running. */
+  /** Starts the writer if there is something to write and none is running. */
   kick(): void {
     if (!this.#writing && !this.#closed) void this.#write();
   }
@@ -132,7 +159,7 @@ export class Connection {
     this.#linger = setTimeout(() => this.#hardClose(), this.#refusing ? REFUSE_MS : LINGER_MS);
     // The writer ends by shutting the write side; start it if the last words are still queued.
     if (this.#writing) return;
-    if (this.outbox.bytes > 0) void this.#write();
+    if (this.outbox.bytes > 0 || this.#directBytes > 0) void this.#write();
     else this.#afterFlush();
   }
 
@@ -156,18 +183,50 @@ export class Connection {
           continue;
         }
         bytes += n;
-        const data = this.#telnet.filter(buf.subarray(0, n));
-        const telnetFloods = this.#telnet.dropped > 0 ? this.#countTelnet(at) : 0;
+        const telnet = this.#telnet;
+        const data = telnet.feed(buf.subarray(0, n));
+        const reply = telnet.takeReply();
+        if (reply) this.#queue(reply);
+        const telnetFloods = telnet.removed > 0 ? this.#countTelnet(at) : 0;
         const lines: string[] = [];
         framer.overlong = 0;
-        framer.push(data, (line) => {
-          const text = cleanLine(line);
-          // Cleaning can make text longer than its bytes (U+FFFD is 3 bytes): the limit is on
-          // what would be sent.
-          if (text.length * 3 > maxLine && utf8Length(text) > maxLine) framer.overlong++;
-          else lines.push(text);
-        });
-        const partial = framer.partial;
+        // Bytes typed in line mode go to the framer, keys in character mode to the editor; the
+        // mode can change in the middle of a read (a client sends what it buffered right after
+        // agreeing to character mode).
+        let typed: Uint8Array = data;
+        let keys: Uint8Array = EMPTY;
+        const switched = telnet.modeChangedAt;
+        if (switched >= 0 && telnet.charMode) {
+          typed = data.subarray(0, switched);
+          keys = data.subarray(switched);
+        } else if (switched >= 0) {
+          keys = data.subarray(0, switched);
+          typed = data.subarray(switched);
+        } else if (this.#editor) {
+          typed = EMPTY;
+          keys = data;
+        }
+        if (typed.length > 0) {
+          framer.push(typed, (line) => {
+            const text = cleanLine(line);
+            // Cleaning can make text longer than its bytes (U+FFFD is 3 bytes): the limit is on
+            // what would be sent.
+            if (text.length * 3 > maxLine && utf8Length(text) > maxLine) framer.overlong++;
+            else lines.push(text);
+          });
+        }
+        if (switched >= 0 && telnet.charMode) {
+          this.#startEditor();
+          const started = framer.takePartial();
+          if (started.length > 0) this.#edit(started, lines);
+        }
+        if (keys.length > 0 && this.#editor) this.#edit(keys, lines);
+        if (switched >= 0 && !telnet.charMode) this.#stopEditor();
+        if (telnet.resized && this.#editor) {
+          this.#editor.setWidth(telnet.width);
+          this.#echo(this.#editor.refresh());
+        }
+        const partial = !this.#editor && framer.partial;
         if (
           lines.length > 0 || framer.overlong > 0 || telnetFloods > 0 ||
           partial !== this.#wasPartial
@@ -186,6 +245,7 @@ export class Connection {
           });
           bytes = 0;
         }
+        if (this.#directBytes > 0) this.kick();
         if (n === buf.length && buf.length < LARGE_READ) {
           buf = new Uint8Array(Math.min(buf.length * 4, LARGE_READ));
         } else if (n <= SMALL_READ && buf.length > SMALL_READ) {
@@ -213,7 +273,7 @@ export class Connection {
     const ob = this.outbox;
     try {
       while (!this.#closed) {
-        const buf = ob.take(MAX_WRITE);
+        const buf = this.#next(ob);
         if (!buf) break;
         let off = 0;
         while (off < buf.length) {
@@ -234,6 +294,89 @@ export class Connection {
       if (this.#refusing) this.#hardClose();
       else this.#afterFlush();
     }
+  }
+
+  /**
+   * What to write next: the direct bytes (telnet answers, echo) first, then the hub's lines.
+   * For a character-mode client the lines are wrapped in one erase of the prompt and input and
+   * one redraw, whatever the number of lines (no redraw after last words before a close).
+   */
+  #next(ob: Outbox): Uint8Array | null {
+    const lines = ob.take(MAX_WRITE);
+    const ed = this.#editor;
+    if (this.#directBytes === 0 && (!lines || !ed)) return lines;
+    const parts = this.#direct;
+    this.#direct = [];
+    this.#directBytes = 0;
+    if (lines && ed) {
+      parts.push(encoder.encode(ed.erase()), lines);
+      if (!this.#closing) parts.push(encoder.encode(ed.draw()));
+    } else if (lines) {
+      parts.push(lines);
+    }
+    return concat(parts);
+  }
+
+  /** Queues bytes of the server's own (not the hub's) for the client. */
+  #queue(bytes: Uint8Array): void {
+    if (bytes.length === 0 || this.#closed) return;
+    this.#direct.push(bytes);
+    this.#directBytes += bytes.length;
+    if (this.#directBytes > MAX_DIRECT) {
+      // The client types (or negotiates) but never reads what comes back.
+      if (!this.#closing) {
+        this.#host.post({ type: "closed", id: this.id, reason: "too slow: stopped reading" });
+      }
+      this.#hardClose();
+    }
+  }
+
+  #echo(text: string): void {
+    if (text) this.#queue(encoder.encode(text));
+  }
+
+  /** Character mode began: from now on the server edits this client's line. */
+  #startEditor(): void {
+    const host = this.#host;
+    const id = this.id;
+    this.#editor = new LineEditor({
+      maxLine: host.maxLine,
+      prompt: this.#prompt,
+      width: this.#telnet.width,
+      keepSubmitted: false, // the hub shows the line back as the room sees it
+      complete: (word, atLineStart) => host.complete(id, word, atLineStart),
+    });
+    this.#echo(this.#editor.draw());
+    host.post({ type: "terminal", id, charMode: true });
+  }
+
+  /** The client took echo back (line mode again). */
+  #stopEditor(): void {
+    this.#editor = null;
+    this.#host.post({ type: "terminal", id: this.id, charMode: false });
+  }
+
+  /** Keys through the editor: echo goes back at once, finished lines to `lines`. */
+  #edit(keys: Uint8Array, lines: string[]): void {
+    const r = this.#editor!.feed(keys);
+    this.#echo(r.echo);
+    const maxLine = this.#host.maxLine;
+    for (const line of r.lines) {
+      const text = cleanText(line);
+      if (text.length * 3 > maxLine && utf8Length(text) > maxLine) this.#framer.overlong++;
+      else lines.push(text);
+    }
+    if (r.leave) lines.push("/quit"); // Ctrl-D on an empty line
+  }
+
+  /** The hub gave this client a new prompt (it joined, or changed its nick). */
+  setPrompt(text: string): void {
+    this.#prompt = text;
+    const ed = this.#editor;
+    if (!ed || this.#closing) return;
+    ed.prompt = text;
+    this.#echo(ed.refresh());
+    this.kick();
   }
 
   /**
@@ -266,7 +409,7 @@ export class Connection {
   /** Charges telnet command bytes to their budget; 1 when the budget is overdrawn. */
   #countTelnet(at: number): number {
     const b = this.#telnetBudget ??= fullBucket();
-    if (take(b, this.#telnet.dropped, TELNET_BURST, TELNET_RATE / 1_000, at)) return 0;
+    if (take(b, this.#telnet.removed, TELNET_BURST, TELNET_RATE / 1_000, at)) return 0;
     b.at = -Infinity; // full again: one strike per overdrawn burst
     return 1;
   }
@@ -282,6 +425,8 @@ export class Connection {
     clearTimeout(this.#linger);
     clearTimeout(this.#pauseTimer);
     this.outbox.clear();
+    this.#direct = [];
+    this.#directBytes = 0;
     try {
       this.conn.close();
     } catch {
@@ -309,4 +454,18 @@ function utf8Length(text: string): number {
     } else n += 3;
   }
   return n;
+}
+
+/** One buffer holding `parts` in order (the only part itself when there is one). */
+function concat(parts: Uint8Array[]): Uint8Array | null {
+  if (parts.length <= 1) return parts[0] ?? null;
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }

@@ -68,6 +68,16 @@ export class LineFramer {
     }
   }
 
+  /**
+   * Hands over the unfinished line's bytes and forgets them (a client switching to character
+   * mode: what it had sent of its line becomes the start of what it types).
+   */
+  takePartial(): Uint8Array {
+    const out = this.#buf && !this.#skipping ? this.#buf.slice(0, this.#len) : new Uint8Array(0);
+    this.reset();
+    return out;
+  }
+
   /** Forgets any unfinished line (the connection is going away). */
   reset(): void {
     this.#buf = null;

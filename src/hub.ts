@@ -4,7 +4,7 @@
  * acts only through {@link HubEffects} and the clients' outboxes. It never awaits, never touches
  * a socket and never reads the clock, so tests drive it with a fake clock and no network.
  */
-import { COMMANDS, findCommand, type Member, type Room } from "./commands.ts";
+import { COMMANDS, findCommand, type Member, type Room, type ViewSettings } from "./commands.ts";
 import type { Config } from "./config.ts";
 import { type Logger, LogThrottle } from "./log.ts";
 import {
@@ -21,6 +21,15 @@ import {
 } from "./moderation.ts";
 import { skeleton } from "./nicks.ts";
 import type { Outbox } from "./outbox.ts";
+import {
+  localClock,
+  mentionWords,
+  render,
+  type RoomLine,
+  VIEW_COLOR,
+  VIEW_STAMPS,
+  VIEWS,
+} from "./render.ts";
 import { formatDuration } from "./units.ts";
 
 /**
@@ -38,6 +47,8 @@ export interface HubEffects {
   close(id: number, mode: CloseMode): void;
   /** The ban list changed; persist this snapshot. */
   saveBans(bans: BanRecord[]): void;
+  /** The prompt of character-mode client `id` changed (its nick did). */
+  prompt(id: number, text: string): void;
 }
 
 /** Input from one connection: what one or more reads produced. */
@@ -62,6 +73,8 @@ export interface InputEvent {
 export type HubEvent =
   | { type: "open"; id: number; ip: string; port: number; outbox: Outbox }
   | InputEvent
+  /** A telnet client switched to (or out of) character mode: the server now edits its line. */
+  | { type: "terminal"; id: number; charMode: boolean }
   | { type: "closed"; id: number; reason: string }
   | { type: "tick" }
   | { type: "shutdown" };
@@ -117,6 +130,14 @@ class Client implements Member {
   preauthLines = 0;
   /** Why they are away ("" = here). */
   away = "";
+  /** How lines are drawn for them: bits of VIEW_COLOR and VIEW_STAMPS. */
+  view = 0;
+  /** The terminal bell rings for a mention or a private message. */
+  bell = false;
+  /** True when colour or bell is on: lines that mention them are drawn for them alone. */
+  alert = false;
+  /** The server edits their line (telnet character mode): their own lines are shown back. */
+  charMode = false;
   /** Members whose lines this client does not want to see (null until the first /ignore). */
   ignoring: Set<Client> | null = null;
   /** Members ignoring this client: their lines skip these recipients. */
@@ -136,8 +157,7 @@ class Client implements Member {
 }
 
 interface HistoryEntry {
-  at: number;
-  text: string;
+  line: RoomLine;
   /** What it adds to a newcomer's welcome, in bytes. */
   size: number;
 }
@@ -154,11 +174,6 @@ interface DropOptions {
   quiet?: boolean;
 }
 
-function localClock(ms: number): string {
-  const d = new Date(ms);
-  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
-}
-
 /** Compares two strings in time that depends only on their lengths. */
 function sameSecret(a: string, b: string): boolean {
   const x = encoder.encode(a);
@@ -166,6 +181,11 @@ function sameSecret(a: string, b: string): boolean {
   let diff = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0 && b.length > 0;
+}
+
+/** The prompt a character-mode client is shown: who they are. */
+export function promptFor(nick: string): string {
+  return `[${nick}] `;
 }
 
 /** The room's state machine. */
@@ -194,8 +214,13 @@ export class Hub implements Room {
   #history: HistoryEntry[] = [];
   #historyHead = 0;
   #historyBytes = 0;
-  /** The history as a newcomer is sent it, encoded once until the history changes. */
-  #historyBlock: Uint8Array | null = null;
+  /**
+   * The history as a newcomer is sent it, encoded once per view (plain, colour) until the
+   * history changes.
+   */
+  #historyBlocks: (Uint8Array | null)[] = [null, null];
+  /** One broadcast's renderings, by view (reused between broadcasts). */
+  readonly #variants: (Uint8Array | undefined)[] = new Array(VIEWS);
   #slow: Client[] = [];
   /** Strikes given so far: a line that earned one does not also take one away. */
   #strikesGiven = 0;
@@ -221,6 +246,9 @@ export class Hub implements Room {
         break;
       case "input":
         this.#input(ev, now);
+        break;
+      case "terminal":
+        this.#terminal(ev.id, ev.charMode);
         break;
       case "closed": {
         const c = this.#clients.get(ev.id);
@@ -358,10 +386,24 @@ export class Hub implements Room {
       ),
     );
     if (this.#motd) this.#push(c, this.#motd);
-    const history = this.#historyWelcome();
+    const history = this.#historyWelcome(c.view & VIEW_COLOR);
     if (history) this.#push(c, history);
-    if (this.#announcing()) this.#broadcast(`${NOTICE}${c.nick} joined`, c);
+    if (this.#announcing()) this.#notice(`${c.nick} joined`, c);
+    if (c.charMode) this.#fx.prompt(c.id, promptFor(c.nick));
     this.#log.info("join", { client: c.id, nick: c.nick, online: n });
+  }
+
+  /**
+   * A telnet client's terminal mode changed. In character mode the server echoes and edits the
+   * line, so the client gets what a terminal user expects: colours, the bell, and their own
+   * lines shown back once.
+   */
+  #terminal(id: number, charMode: boolean): void {
+    const c = this.#clients.get(id);
+    if (!c || c.gone || c.charMode === charMode) return;
+    c.charMode = charMode;
+    this.setView(c, { color: charMode, bell: charMode });
+    if (charMode && c.authed) this.#fx.prompt(c.id, promptFor(c.nick));
   }
 
   #input(ev: InputEvent, now: number): void {
@@ -572,32 +614,53 @@ export class Hub implements Room {
   }
 
   /**
-   * One line to every member but `except`, encoded once for all of them. With `skip` (those
-   * ignoring the author), those members do not get it either.
+   * A line to every member but `except`, rendered once per view and shared by everyone with
+   * that view; a reader whose nick the line mentions (and who has colour or the bell on) gets
+   * their own highlighted copy. With `skip` (those ignoring the author), those members do not
+   * get it. Returns the plain rendering's length in bytes.
    */
-  #broadcast(text: string, except?: Client, skip?: Set<Client> | null): Uint8Array {
-    const bytes = encoder.encode(text + "\r\n");
+  #broadcast(line: RoomLine, except?: Client, skip?: Set<Client> | null): number {
+    const variants = this.#variants;
+    variants.fill(undefined);
+    const clock = this.#clock;
     const skipping = skip && skip.size > 0 ? skip : null;
+    const mentionable = line.kind === "chat" || line.kind === "action";
+    let words: Set<string> | null = null;
     for (const c of this.#room) {
       if (c === except || c.slow) continue;
       if (skipping && skipping.has(c)) continue;
-      this.#enqueue(c, bytes);
+      if (c.alert && mentionable && (words ??= mentionWords(line.text)).has(c.key)) {
+        const opts = { mention: true, bell: c.bell };
+        this.#enqueue(c, encoder.encode(render(line, c.view, clock, opts)));
+        continue;
+      }
+      const view = c.view;
+      this.#enqueue(c, variants[view] ??= encoder.encode(render(line, view, clock)));
     }
-    return bytes;
+    // Someone whose line the server edits sees their own line once, as they'd read it back.
+    if (except?.charMode && mentionable && !except.slow) {
+      this.#enqueue(except, encoder.encode(render(line, except.view, clock, { own: true })));
+    }
+    return (variants[0] ??= encoder.encode(render(line, 0, clock))).length;
+  }
+
+  /** A room notice (`*** …`) for everyone but `except`. */
+  #notice(text: string, except?: Client): void {
+    this.#broadcast({ kind: "notice", nick: "", text, at: 0 }, except);
   }
 
   /**
    * Keeps a chat line for newcomers: at most `--history` lines and `--history-bytes` bytes
    * (older lines give way; a line bigger than the whole budget is not kept).
    */
-  #remember(text: string, encoded: number, now: number): void {
+  #remember(line: RoomLine, encoded: number): void {
     const cfg = this.config;
     if (cfg.history === 0) return;
     const size = encoded + STAMP_BYTES;
     if (size > cfg.historyBytes) return;
-    this.#history.push({ at: now, text, size });
+    this.#history.push({ line, size });
     this.#historyBytes += size;
-    this.#historyBlock = null;
+    this.#historyBlocks = [null, null];
     const h = this.#history;
     while (h.length - this.#historyHead > cfg.history || this.#historyBytes > cfg.historyBytes) {
       this.#historyBytes -= h[this.#historyHead++].size;
@@ -608,20 +671,25 @@ export class Hub implements Room {
     }
   }
 
-  /** The history part of a welcome, built once for every newcomer until the history changes. */
-  #historyWelcome(): Uint8Array | null {
+  /**
+   * The history part of a welcome (plain, or in colour), built once for every newcomer until
+   * the history changes.
+   */
+  #historyWelcome(color: number): Uint8Array | null {
     const n = this.#history.length - this.#historyHead;
     if (n === 0) return null;
-    if (!this.#historyBlock) {
+    let block = this.#historyBlocks[color ? 1 : 0];
+    if (!block) {
       const count = n === 1 ? "message" : `${n} messages`;
       let text = `-- history: the last ${count} --\r\n`;
       for (let i = this.#historyHead; i < this.#history.length; i++) {
-        const h = this.#history[i];
-        text += `[${this.#clock(h.at)}] ${h.text}\r\n`;
+        const line = this.#history[i].line;
+        text += `[${this.#clock(line.at)}] ${render(line, color, this.#clock)}`;
       }
-      this.#historyBlock = encoder.encode(text + "-- end of history --\r\n");
+      block = encoder.encode(text + "-- end of history --\r\n");
+      this.#historyBlocks[color ? 1 : 0] = block;
     }
-    return this.#historyBlock;
+    return block;
   }
 
   #announcing(): boolean {
@@ -664,7 +732,7 @@ export class Hub implements Room {
       this.#room.delete(c);
       this.#nicks.delete(c.key);
       if (c.skeleton) this.#skeletons.delete(c.skeleton);
-      if (announce) this.#broadcast(`${NOTICE}${c.nick} left (${reason})`);
+      if (announce) this.#notice(`${c.nick} left (${reason})`);
     }
     this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
   }
@@ -752,23 +820,80 @@ export class Hub implements Room {
   }
 
   say(from: Member, text: string, now: number): void {
-    const line = `<${from.nick}> ${text}`;
+    const line: RoomLine = { kind: "chat", nick: from.nick, text, at: now };
     const c = this.#clients.get(from.id);
-    const bytes = this.#broadcast(line, c, c?.ignoredBy);
-    this.#remember(line, bytes.length, now);
+    this.#remember(line, this.#broadcast(line, c, c?.ignoredBy));
     if (this.#log.enabled("debug")) this.#log.debug("chat", { nick: from.nick, text });
   }
 
   emote(from: Member, action: string, now: number): void {
-    const line = `* ${from.nick} ${action}`;
+    const line: RoomLine = { kind: "action", nick: from.nick, text: action, at: now };
     const c = this.#clients.get(from.id);
-    const bytes = this.#broadcast(line, c, c?.ignoredBy);
-    this.#remember(line, bytes.length, now);
+    this.#remember(line, this.#broadcast(line, c, c?.ignoredBy));
     if (this.#log.enabled("debug")) this.#log.debug("action", { nick: from.nick, text: action });
   }
 
+  whisper(from: Member, to: Member, text: string, now: number): void {
+    const a = this.#clients.get(from.id);
+    const b = this.#clients.get(to.id);
+    if (!a || !b) return;
+    const clock = this.#clock;
+    // Someone who ignores the sender does not get it; the sender is not told (ignoring is
+    // private), so their own copy looks the same either way.
+    if (!b.ignoring?.has(a)) {
+      const line: RoomLine = { kind: "private", nick: a.nick, text, at: now };
+      this.#send(b, encoder.encode(render(line, b.view, clock, { bell: b.bell })));
+      b.replyTo = a.id;
+    }
+    const out: RoomLine = { kind: "privateOut", nick: b.nick, text, at: now };
+    this.#send(a, encoder.encode(render(out, a.view, clock)));
+  }
+
   announce(text: string, except?: Member): void {
-    this.#broadcast(`${NOTICE}${text}`, except ? this.#clients.get(except.id) : undefined);
+    this.#notice(text, except ? this.#clients.get(except.id) : undefined);
+  }
+
+  view(m: Member): ViewSettings {
+    const c = this.#clients.get(m.id);
+    return {
+      color: ((c?.view ?? 0) & VIEW_COLOR) !== 0,
+      bell: c?.bell ?? false,
+      timestamps: ((c?.view ?? 0) & VIEW_STAMPS) !== 0,
+      charMode: c?.charMode ?? false,
+    };
+  }
+
+  setView(m: Member, change: Partial<Omit<ViewSettings, "charMode">>): void {
+    const c = this.#clients.get(m.id);
+    if (!c) return;
+    const bit = (on: boolean | undefined, b: number) => {
+      if (on !== undefined) c.view = on ? c.view | b : c.view & ~b;
+    };
+    bit(change.color, VIEW_COLOR);
+    bit(change.timestamps, VIEW_STAMPS);
+    if (change.bell !== undefined) c.bell = change.bell;
+    c.alert = (c.view & VIEW_COLOR) !== 0 || c.bell;
+  }
+
+  /**
+   * Completions for Tab in a character-mode client's line: `/commands` for a word at the start
+   * of the line that begins with `/`, otherwise the nicks of the room, by prefix, any case.
+   */
+  complete(id: number, word: string, atLineStart: boolean): string[] {
+    const c = this.#clients.get(id);
+    if (!c?.authed) return [];
+    const w = word.toLowerCase();
+    if (atLineStart && w.startsWith("/")) {
+      return COMMANDS.filter((cmd) => (cmd.op || cmd.needsOps) ? this.opsEnabled : true)
+        .map((cmd) => `/${cmd.name}`).filter((n) => n.startsWith(w));
+    }
+    if (w === "") return [];
+    const out: string[] = [];
+    for (const m of this.#room) {
+      if (m.key.startsWith(w)) out.push(m.nick);
+      if (out.length > 200) break;
+    }
+    return out.sort((x, y) => x.localeCompare(y));
   }
 
   members(): Member[] {
@@ -834,7 +959,8 @@ export class Hub implements Room {
     c.skeleton = skeleton(nick);
     this.#skeletons.set(c.skeleton, c);
     this.#tell(c, `You are now ${nick}.`);
-    if (this.#announcing()) this.#broadcast(`${NOTICE}${old} is now ${nick}`, c);
+    if (c.charMode) this.#fx.prompt(c.id, promptFor(nick));
+    if (this.#announcing()) this.#notice(`${old} is now ${nick}`, c);
     this.#log.info("nick", { client: c.id, from: old, to: nick });
   }
 

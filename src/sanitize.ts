@@ -1,95 +1,11 @@
 /**
- * Input hygiene: nothing one client sends may take over another's terminal.
- *
- * 1. {@link TelnetFilter} removes telnet negotiation from the raw byte stream, before framing
- *    (a subnegotiation may carry bytes that look like CR or LF).
- * 2. {@link cleanLine} turns one framed line into safe text: invalid UTF-8 becomes U+FFFD,
- *    ANSI/VT escape sequences (CSI, OSC, DCS, …) and their 8-bit C1 forms are removed, other
- *    control characters and invisible characters are dropped, tab becomes a space, and
- *    backspace/DEL erase the character before them, the way the sender's terminal showed it.
+ * Input hygiene: nothing one client sends may take over another's terminal. Telnet commands are
+ * removed from the raw byte stream before framing (src/telnet.ts); {@link cleanLine} then turns
+ * one framed line into safe text: invalid UTF-8 becomes U+FFFD, ANSI/VT escape sequences (CSI,
+ * OSC, DCS, …) and their 8-bit C1 forms are removed, other control characters and invisible
+ * characters are dropped, tab becomes a space, and backspace/DEL erase the character before
+ * them, the way the sender's terminal showed it.
  */
-
-const IAC = 255;
-const SB = 250;
-const SE = 240;
-const WILL = 251;
-
-/** Longest subnegotiation followed; past it the client is assumed confused and input resumes. */
-export const MAX_SUBNEGOTIATION = 64;
-
-// Filter states.
-const T = { Data: 0, Iac: 1, Option: 2, Sub: 3, SubIac: 4 } as const;
-
-/**
- * Streaming removal of telnet commands (RFC 854): `IAC WILL/WONT/DO/DONT opt`, `IAC SB … IAC SE`
- * and two-byte commands (240–249). State carries over between chunks and nothing is buffered.
- * A subnegotiation longer than {@link MAX_SUBNEGOTIATION} bytes is abandoned and what follows is
- * input again, so a lost `IAC SE` cannot swallow the rest of the session. `IAC IAC` and an IAC
- * before a byte that is no telnet command are invalid data: a 0xFF byte stays in the text (it
- * becomes U+FFFD) and the byte after it is kept.
- */
-export class TelnetFilter {
-  #state: number = T.Data;
-  #sub = 0;
-  /** Command bytes removed by the last {@link filter} call. */
-  dropped = 0;
-
-  /** Removes telnet commands from `chunk` in place and returns the data part. */
-  filter(chunk: Uint8Array): Uint8Array {
-    if (this.#state === T.Data && chunk.indexOf(IAC) < 0) {
-      this.dropped = 0;
-      return chunk;
-    }
-    if (this.#state === T.Iac && chunk.length > 0) {
-      // The last chunk ended in IAC. Put it back in front, so that if it turns out to be data
-      // there is room to keep it (filtering works in place and never writes ahead of reading).
-      const joined = new Uint8Array(chunk.length + 1);
-      joined[0] = IAC;
-      joined.set(chunk, 1);
-      chunk = joined;
-      this.#state = T.Data;
-    }
-    let w = 0;
-    let state: number = this.#state;
-    for (let r = 0; r < chunk.length; r++) {
-      const b = chunk[r];
-      switch (state) {
-        case T.Data:
-          if (b === IAC) state = T.Iac;
-          else chunk[w++] = b;
-          break;
-        case T.Iac:
-          if (b >= WILL && b !== IAC) state = T.Option;
-          else if (b === SB) {
-            state = T.Sub;
-            this.#sub = 0;
-          } else if (b >= SE && b < SB) state = T.Data;
-          else {
-            // Not a command: the 0xFF was data, and so is this byte (unless it is 0xFF again,
-            // which `IAC IAC` makes one data byte).
-            chunk[w++] = IAC;
-            if (b !== IAC) chunk[w++] = b;
-            state = T.Data;
-          }
-          break;
-        case T.Option:
-          state = T.Data;
-          break;
-        case T.Sub:
-        case T.SubIac:
-          if (++this.#sub > MAX_SUBNEGOTIATION) {
-            state = T.Data;
-            r--; // this byte is input again
-          } else if (state === T.SubIac) state = b === SE ? T.Data : T.Sub;
-          else if (b === IAC) state = T.SubIac;
-          break;
-      }
-    }
-    this.#state = state;
-    this.dropped = chunk.length - w;
-    return chunk.subarray(0, w);
-  }
-}
 
 const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false });
 

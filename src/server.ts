@@ -71,6 +71,7 @@ export class Server {
     maxLine: 0,
     maxInputRate: 0,
     bytesIn: 0,
+    complete: (id, word, atLineStart) => this.#hub.complete(id, word, atLineStart),
   };
 
   constructor(opts: ServerOptions) {
@@ -87,6 +88,7 @@ export class Server {
       },
       close: (id, mode) => this.#conns.get(id)?.close(mode),
       saveBans: (bans) => this.#banStore?.save(bans),
+      prompt: (id, text) => this.#conns.get(id)?.setPrompt(text),
     };
     this.#hub = new Hub({
       config: opts.config,

@@ -52,22 +52,27 @@ Deno.test({
       await alice.waitFor(/Welcome to Lab! You are guest-\d+; you are the only one here\./);
       bob = nc(port, "127.0.0.3");
       await bob.waitFor(/Welcome to Lab! You are guest-\d+; 2 people are online\./);
+      // alice's telnet ends her first line in CR LF: the server offers character mode, telnet
+      // accepts, and from then on the server edits her line and draws her screen (colours,
+      // a prompt). bob's nc ends lines in LF and stays a plain line client.
       await alice.send("/nick alice");
       await alice.waitFor("You are now alice.");
+      await alice.waitFor("[alice] ", "plain");
       await bob.send("/nick bob");
-      await alice.waitFor(/\*\*\* guest-\d+ is now bob/);
+      await alice.waitFor(/\*\*\* guest-\d+ is now bob/, "plain");
       await pause(150);
       await alice.send("hello over telnet");
       await bob.waitFor("<alice> hello over telnet\r\n");
+      await alice.waitFor("<alice> hello over telnet\n", "plain");
       await bob.send("/me waves from nc");
-      await alice.waitFor("* bob waves from nc");
+      await alice.waitFor("* bob waves from nc", "plain");
       await pause(150);
       await alice.send("/msg bob just between us");
       await bob.waitFor("[private] <alice> just between us");
-      await alice.waitFor("[private to bob] just between us");
+      await alice.waitFor("[private to bob] just between us", "plain");
       await pause(150);
       await bob.send("/reply agreed");
-      await alice.waitFor("[private] <bob> agreed");
+      await alice.waitFor("[private] <bob> agreed", "plain");
       await pause(150);
       await bob.send("/who");
       await bob.waitFor(/2 online:\r\n\s+alice\s+idle \d+s\r\n\s+bob \(you\)\s+idle \d+s/);
@@ -78,9 +83,16 @@ Deno.test({
       assert.match(carol.stdout, /\[\d\d:\d\d\] <alice> hello over telnet/);
       assert.match(carol.stdout, /\[\d\d:\d\d\] \* bob waves from nc/);
       assert.ok(!carol.stdout.includes("between us"), "private messages are not history");
-      await alice.waitFor(/\*\*\* guest-\d+ joined/);
-      assert.ok(!bob.stdout.includes("hello over telnet\r\n<alice>"), "no echo");
-      assert.ok(!alice.stdout.includes("<alice>"), "alice never sees her own lines");
+      await alice.waitFor(/\*\*\* guest-\d+ joined/, "plain");
+      assert.ok(!bob.stdout.includes("hello over telnet\r\n<alice>"), "no echo for nc");
+      assert.equal(
+        alice.plain.split("<alice> hello over telnet\n").length,
+        2,
+        "alice sees her own line back exactly once",
+      );
+      // deno-lint-ignore no-control-regex -- looking for control bytes is the point
+      const unplain = /[\ufffd\x1b\x07]/;
+      assert.ok(!unplain.test(bob.stdout), "nc gets plain text: no IAC, escapes or bells");
 
       server.child.kill("SIGTERM");
       for (const p of [alice, bob, carol]) await p.waitFor("Server is shutting down.");

@@ -1,7 +1,7 @@
 /** Framing: bytes to whole lines, with a hard limit on what is buffered. */
 import assert from "node:assert/strict";
 import { LineFramer } from "../src/framing.ts";
-import { TelnetFilter } from "../src/sanitize.ts";
+import { TelnetSession } from "../src/telnet.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -65,16 +65,16 @@ Deno.test("framing: 10 MB without a newline never grows the buffer past the limi
 
 Deno.test("framing: telnet commands (keepalive NOP, NAWS) never start a line", () => {
   const f = new LineFramer(100);
-  const t = new TelnetFilter();
+  const t = new TelnetSession();
   const nop = new Uint8Array([255, 241]);
   const naws = new Uint8Array([255, 250, 31, 0, 80, 0, 24, 255, 240]);
   for (let i = 0; i < 1_000; i++) {
-    f.push(t.filter(nop.slice()), () => {});
-    f.push(t.filter(naws.slice()), () => {});
+    f.push(t.feed(nop.slice()), () => {});
+    f.push(t.feed(naws.slice()), () => {});
   }
   assert.equal(f.partial, false, "an idle PuTTY user has not started a line");
   assert.equal(f.overlong, 0, "nor written a long one");
   let got = "";
-  f.push(t.filter(enc.encode("hi\r\n")), (l) => (got = new TextDecoder().decode(l)));
+  f.push(t.feed(enc.encode("hi\r\n")), (l) => (got = new TextDecoder().decode(l)));
   assert.equal(got, "hi");
 });

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { LineFramer } from "../src/framing.ts";
-import { cleanLine, TelnetFilter } from "../src/sanitize.ts";
+import { cleanLine } from "../src/sanitize.ts";
+import { TelnetSession } from "../src/telnet.ts";
 import { HubHarness, seededRandom } from "./helpers.ts";
 
 // deno-lint-ignore no-control-regex -- finding control characters is the point
@@ -52,14 +53,14 @@ Deno.test("fuzz: telnet filter + framing + hygiene on random streams", () => {
   let lines = 0;
   for (let round = 0; round < 300; round++) {
     const max = 16 + Math.floor(rand() * 300);
-    const telnet = new TelnetFilter();
+    const telnet = new TelnetSession();
     const framer = new LineFramer(max);
     const stream = randomBytes(rand, 1 + Math.floor(rand() * 5_000));
     for (let off = 0; off < stream.length;) {
       const len = 1 + Math.floor(rand() * 200);
       const chunk = stream.slice(off, off + len);
       off += len;
-      const data = telnet.filter(chunk);
+      const data = telnet.feed(chunk);
       framer.push(data, (line) => {
         assert.ok(line.length <= max, "no line above the limit is delivered");
         const text = cleanLine(line);

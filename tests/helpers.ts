@@ -9,6 +9,7 @@ import { Logger, MemoryLog } from "../src/log.ts";
 import type { BanRecord } from "../src/moderation.ts";
 import { Outbox } from "../src/outbox.ts";
 import { Server } from "../src/server.ts";
+import { TelnetSession } from "../src/telnet.ts";
 
 /** A config for tests: the defaults, no ban file, plus the given changes. */
 export function testConfig(over: Partial<Config> = {}): Config {
@@ -35,6 +36,8 @@ export class HubHarness {
   /** Client id → how the hub asked for it to be closed. */
   readonly closed = new Map<number, CloseMode>();
   readonly woken: number[] = [];
+  /** Client id → the last prompt the hub gave it. */
+  readonly prompts = new Map<number, string>();
   readonly saves: BanRecord[][] = [];
 
   constructor(
@@ -49,6 +52,7 @@ export class HubHarness {
         wake: (id) => this.woken.push(id),
         close: (id, mode) => this.closed.set(id, mode),
         saveBans: (bans) => this.saves.push(bans),
+        prompt: (id, text) => this.prompts.set(id, text),
       },
       motd: opts.motd,
       bans: opts.bans,
@@ -176,10 +180,21 @@ export class TestClient {
   ended = false;
   readonly closed: Promise<void>;
 
+  /** Telnet command bytes the server sent (a probe, answers), removed from `raw`. */
+  telnetBytes = 0;
+  /** 0xFF bytes received (IAC: a raw client must never get one). */
+  ffBytes = 0;
+  readonly #telnet = new TelnetSession({ binary: false });
+
   private constructor(socket: net.Socket) {
     this.socket = socket;
-    socket.on("data", (b: Uint8Array) => {
-      const text = this.#decoder.decode(b, { stream: true });
+    socket.on("data", (chunk: Uint8Array) => {
+      for (let i = chunk.indexOf(0xff); i >= 0; i = chunk.indexOf(0xff, i + 1)) this.ffBytes++;
+      const b = this.#telnet.feed(new Uint8Array(chunk));
+      this.telnetBytes += this.#telnet.removed;
+      // After its telnet probe the server wipes the row (`\r\e[K`) for clients that are no
+      // terminal; that is not part of any line.
+      const text = this.#decoder.decode(b, { stream: true }).replaceAll("\r\x1b[K", "");
       this.raw += text;
       this.#pending += text;
       let i;
@@ -220,9 +235,12 @@ export class TestClient {
     return m[1];
   }
 
-  /** Sends a line (CRLF appended). */
+  /**
+   * Sends a line ending in LF, as nc does, so the server takes this for a plain line-mode
+   * client and never probes it for telnet.
+   */
   send(text: string): Promise<void> {
-    return this.write(text + "\r\n");
+    return this.write(text + "\n");
   }
 
   /** Sends raw bytes or text. */

@@ -53,10 +53,22 @@ export class Proc {
     await this.#writer!.write(new TextEncoder().encode(line + "\n"));
   }
 
-  /** Waits until `pattern` shows up in stdout (or stderr with `from`); returns the match. */
+  /**
+   * stdout as a person reads it: escape sequences (colours, cursor moves) removed, and CR LF as
+   * LF. A character-mode telnet session's output is full of them.
+   */
+  get plain(): string {
+    // deno-lint-ignore no-control-regex -- removing escape sequences is the point
+    return this.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r\n/g, "\n");
+  }
+
+  /**
+   * Waits until `pattern` shows up in stdout (or stderr, or the plain text of stdout, with
+   * `from`); returns the match.
+   */
   async waitFor(
     pattern: string | RegExp,
-    from: "stdout" | "stderr" = "stdout",
+    from: "stdout" | "stderr" | "plain" = "stdout",
     ms = 10_000,
   ): Promise<RegExpMatchArray> {
     const re = typeof pattern === "string"

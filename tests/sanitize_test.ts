@@ -1,6 +1,7 @@
 /** Input hygiene against real attack strings: nothing one client sends may take over a terminal. */
 import assert from "node:assert/strict";
-import { cleanLine, cleanText, MAX_SUBNEGOTIATION, TelnetFilter } from "../src/sanitize.ts";
+import { cleanLine, cleanText } from "../src/sanitize.ts";
+import { MAX_SUBNEG, TelnetSession } from "../src/telnet.ts";
 
 const enc = new TextEncoder();
 
@@ -79,7 +80,7 @@ Deno.test("sanitize: invalid and overlong UTF-8 is replaced and the rest still a
 });
 
 Deno.test("sanitize: telnet negotiation, including subnegotiation, is removed", () => {
-  const f = new TelnetFilter();
+  const f = new TelnetSession();
   const input = new Uint8Array([
     255,
     251,
@@ -100,20 +101,20 @@ Deno.test("sanitize: telnet negotiation, including subnegotiation, is removed", 
     240,
     33,
   ]);
-  const out = new TextDecoder().decode(f.filter(input));
+  const out = new TextDecoder().decode(f.feed(input));
   assert.equal(out, "hi!", "the LF/CR inside SB never reach framing");
-  assert.equal(f.dropped, 15);
+  assert.equal(f.removed, 15);
 });
 
 Deno.test("sanitize: telnet state carries across reads, and an IAC storm costs nothing", () => {
-  const f = new TelnetFilter();
-  const a = f.filter(new Uint8Array([97, 255]));
-  const b = f.filter(new Uint8Array([251, 31, 98]));
+  const f = new TelnetSession();
+  const a = f.feed(new Uint8Array([97, 255]));
+  const b = f.feed(new Uint8Array([251, 31, 98]));
   assert.deepEqual([...a, ...b], [97, 98]);
   const storm = new Uint8Array(300_000);
   for (let i = 0; i < storm.length; i += 3) storm.set([255, 253, i % 256], i);
-  assert.equal(f.filter(storm).length, 0);
-  assert.equal(f.dropped, storm.length, "every command byte is counted, for the telnet budget");
+  assert.equal(f.feed(storm).length, 0);
+  assert.equal(f.removed, storm.length, "every command byte is counted, for the telnet budget");
 });
 
 Deno.test("sanitize: plain text passes unchanged (trailing spaces trimmed)", () => {
@@ -161,22 +162,22 @@ Deno.test("sanitize: junk bytes collapse into one replacement character per run"
 });
 
 Deno.test("sanitize: a lone 0xFF is invalid data and keeps the byte after it", () => {
-  const f = new TelnetFilter();
-  const out = f.filter(new Uint8Array([0x63, 0x61, 0x66, 0xff, 0x65, 0x21]));
+  const f = new TelnetSession();
+  const out = f.feed(new Uint8Array([0x63, 0x61, 0x66, 0xff, 0x65, 0x21]));
   assert.equal(cleanLine(out), "caf\ufffde!");
   // Split across reads, and IAC IAC (a literal 0xFF).
-  const g = new TelnetFilter();
-  const a = g.filter(new Uint8Array([0x63, 0xff]));
-  const b = g.filter(new Uint8Array([0x65, 0xff, 0xff, 0x21]));
+  const g = new TelnetSession();
+  const a = g.feed(new Uint8Array([0x63, 0xff]));
+  const b = g.feed(new Uint8Array([0x65, 0xff, 0xff, 0x21]));
   assert.equal(cleanLine(new Uint8Array([...a, ...b])), "c\ufffde\ufffd!");
 });
 
 Deno.test("sanitize: a subnegotiation that never ends gives up and input resumes", () => {
-  const f = new TelnetFilter();
+  const f = new TelnetSession();
   const sb = new Uint8Array([255, 250, 24, ...new Uint8Array(10_000).fill(0x41)]);
-  const first = f.filter(sb);
+  const first = f.feed(sb);
   assert.ok(first.length > 9_000, "most of it is data again");
-  const after = f.filter(new TextEncoder().encode("hello\r\n"));
+  const after = f.feed(new TextEncoder().encode("hello\r\n"));
   assert.equal(new TextDecoder().decode(after), "hello\r\n");
-  assert.equal(MAX_SUBNEGOTIATION, 64);
+  assert.equal(MAX_SUBNEG, 64);
 });

@@ -1,0 +1,128 @@
+/**
+ * The line editor over real TCP: a scripted telnet client negotiates character mode the way
+ * inetutils telnet does, types, and its screen is modelled by tests/vt.ts, while an nc-like
+ * client talks in the same room. What a person would see is asserted, not the bytes.
+ */
+import assert from "node:assert/strict";
+import { startServer, TestClient, type TestServer, until } from "./helpers.ts";
+import { Screen } from "./vt.ts";
+
+const IAC = 255;
+const DO = 253;
+const WILL = 251;
+const SB = 250;
+const SE = 240;
+
+/** A telnet client: first line in CR LF, then it accepts the server's offer at `width` columns. */
+async function telnetUser(s: TestServer, width: number, from: string): Promise<TestClient> {
+  const c = await TestClient.join(s.port, from);
+  await c.write("/nick alice\r\n");
+  await until(() => c.telnetBytes > 0, "the server's offer of character mode");
+  await c.write(
+    new Uint8Array([
+      ...[IAC, DO, 1, IAC, DO, 3, IAC, WILL, 31],
+      ...[IAC, SB, 31, 0, width, 0, 12, IAC, SE],
+    ]),
+  );
+  await until(() => c.raw.includes("[alice] "), "the prompt");
+  return c;
+}
+
+function screenOf(c: TestClient, width: number): Screen {
+  return new Screen(width, 12).write(c.raw);
+}
+
+Deno.test("terminal: an incoming line never lands in the middle of what you type", async () => {
+  const s = startServer({ rateLimit: 0 });
+  const bob = await TestClient.join(s.port, "127.0.0.3");
+  const alice = await telnetUser(s, 80, "127.0.0.2");
+  try {
+    await alice.write("hello wor");
+    await until(() => screenOf(alice, 80).lines().at(-1) === "[alice] hello wor", "the echo");
+    await bob.send("are you there?");
+    await until(
+      () => screenOf(alice, 80).lines().includes(`<${bob.nick}> are you there?`),
+      "bob's line on alice's screen",
+    );
+    const screen = screenOf(alice, 80);
+    const rows = screen.lines();
+    assert.equal(rows.at(-2), `<${bob.nick}> are you there?`, "the message has its own row");
+    assert.equal(rows.at(-1), "[alice] hello wor", "the half line is intact below it");
+    assert.equal(screen.x, "[alice] hello wor".length, "the cursor where it was");
+    await alice.write("ld\r\0");
+    await bob.waitFor("<alice> hello world");
+    await until(() => screenOf(alice, 80).lines().includes("<alice> hello world"), "own line");
+    const after = screenOf(alice, 80).lines();
+    assert.equal(after.at(-1), "[alice]", "a fresh prompt");
+    assert.equal(after.filter((l) => l.includes("hello world")).length, 1, "shown once");
+    assert.equal(bob.ffBytes, 0, "the nc user never got an IAC byte");
+    assert.ok(!bob.raw.includes("\x1b") && !bob.raw.includes("\x07"), "nor an escape or a bell");
+  } finally {
+    await alice.close();
+    await bob.close();
+    await s.stop();
+  }
+});
+
+Deno.test("terminal: a long input that wraps at 40 columns is redrawn with no leftover row", async () => {
+  const s = startServer({ rateLimit: 0 });
+  const bob = await TestClient.join(s.port, "127.0.0.3");
+  const alice = await telnetUser(s, 40, "127.0.0.2");
+  try {
+    const typed = "0123456789".repeat(6); // 60 characters: with the prompt, three rows
+    await alice.write(typed);
+    await until(() => screenOf(alice, 40).lines().join("").includes(typed), "the echo");
+    await bob.send("one");
+    await bob.send("two");
+    await until(() => screenOf(alice, 40).lines().some((l) => l.endsWith("> two")), "lines");
+    const rows = screenOf(alice, 40).lines();
+    const input = ("[alice] " + typed).match(/.{1,40}/g)!;
+    assert.deepEqual(rows.slice(-input.length), input, "the input, whole, at the bottom");
+    const above = rows.slice(0, -input.length);
+    assert.equal(above.at(-1), `<${bob.nick}> two`);
+    assert.equal(above.at(-2), `<${bob.nick}> one`);
+    assert.equal(rows.filter((r) => r.startsWith("[alice]")).length, 1, "no stale prompt row");
+    assert.ok(!above.some((r) => /^\d+$/.test(r)), "no leftover piece of the input");
+  } finally {
+    await alice.close();
+    await bob.close();
+    await s.stop();
+  }
+});
+
+Deno.test("terminal: Tab completes a nick; Up recalls a sent line; Ctrl-D leaves", async () => {
+  const s = startServer({ rateLimit: 0 });
+  const bob = await TestClient.join(s.port, "127.0.0.3");
+  await bob.send("/nick bobby");
+  const alice = await telnetUser(s, 80, "127.0.0.2");
+  try {
+    await alice.write("bo\t");
+    await until(() => screenOf(alice, 80).lines().at(-1) === "[alice] bobby:", "completed");
+    await alice.write("hi\r");
+    await bob.waitFor("<alice> bobby: hi");
+    await alice.write("\x1b[A");
+    await until(() => screenOf(alice, 80).lines().at(-1) === "[alice] bobby: hi", "recalled");
+    await alice.write("\x15\x04"); // Ctrl-U clears the line, Ctrl-D on an empty line leaves
+    await alice.waitFor("Goodbye!");
+    await alice.waitClosed();
+    await bob.waitFor("*** alice left (quit)");
+  } finally {
+    await alice.close();
+    await bob.close();
+    await s.stop();
+  }
+});
+
+Deno.test("terminal: a half-typed line at a prompt is not an unfinished line", async () => {
+  const s = startServer({ lineTimeout: 300 });
+  const alice = await telnetUser(s, 80, "127.0.0.2");
+  try {
+    await alice.write("thinking about what to say");
+    await new Promise((r) => setTimeout(r, 900));
+    assert.ok(!alice.ended, "still connected after three line timeouts");
+    assert.ok(!alice.raw.includes("not finished"));
+  } finally {
+    await alice.close();
+    await s.stop();
+  }
+});
