@@ -8,6 +8,7 @@
  * `<nick> B|…|E`. A line that does not parse, or whose padding has the wrong length, is garbled.
  */
 import process from "node:process";
+import { TelnetSession } from "../src/telnet.ts";
 
 /** What one generator process is asked to do (argv[0], as JSON). */
 export interface LoadJob {
@@ -31,7 +32,19 @@ export interface LoadJob {
   timeoutMs: number;
   /** Connections opened at once while connecting. */
   concurrency: number;
+  /**
+   * Clients act as telnet clients in character mode (the server edits their line, wraps what
+   * it sends in erase and redraw, colours nicks, and shows senders their own lines).
+   */
+  telnet?: boolean;
 }
+
+const IAC = 255;
+/** IAC WILL NAWS: what PuTTY sends at once, which shows the server a telnet client. */
+const HELLO = new Uint8Array([IAC, 251, 31]);
+/** The answer to the server's offer: DO ECHO, DO SGA, and a 120×40 window. */
+const ACCEPT = new Uint8Array([IAC, 253, 1, IAC, 253, 3, IAC, 250, 31, 0, 120, 0, 40, IAC, 240]);
+const ESC = 0x1b;
 
 const LF = 10;
 const CR = 13;
@@ -81,6 +94,12 @@ class Client {
   refused = false;
   closed = false;
   got = 0;
+  /** Telnet mode: strips the server's telnet commands; null for line-mode clients. */
+  readonly #telnet: TelnetSession | null;
+  #accepted = false;
+  #scratch = new Uint8Array(0);
+  #welcomed = false;
+  #charMode = false;
   #carry = new Uint8Array(1024);
   #carryLen = 0;
   #onReady: (() => void) | null = null;
@@ -95,6 +114,8 @@ class Client {
   ) {
     this.conn = conn;
     this.next = new Int32Array(job.totalSenders);
+    this.#telnet = job.telnet ? new TelnetSession({ binary: false }) : null;
+    if (this.#telnet) conn.write(HELLO).catch(() => {});
     this.done = this.#read(bufSize);
   }
 
@@ -109,7 +130,18 @@ class Client {
       while (true) {
         const n = await this.conn.read(buf);
         if (n === null) break;
-        this.#chunk(buf, n);
+        if (this.#telnet) {
+          const data = this.#telnet.feed(buf.subarray(0, n));
+          if (this.#telnet.removed > 0 && !this.#accepted) {
+            this.#accepted = true;
+            this.conn.write(ACCEPT).catch(() => {});
+          }
+          this.#chunk(data, data.length);
+          if (!this.#charMode) this.#charMode = hasPrompt(data);
+          if (!this.ready && this.#welcomed && this.#charMode) this.#readyNow();
+        } else {
+          this.#chunk(buf, n);
+        }
       }
     } catch {
       // reset by the server or closed by us
@@ -147,13 +179,50 @@ class Client {
     this.#carryLen = need;
   }
 
+  /**
+   * A character-mode client's line as a person would read it: what precedes the last erase
+   * (`ESC [ J`: an old prompt, echo) is gone, and so are colours.
+   */
+  #plain(b: Uint8Array, s: number, e: number): Uint8Array {
+    let from = s;
+    let esc = false;
+    for (let i = b.indexOf(ESC, s); i >= 0 && i < e; i = b.indexOf(ESC, i + 1)) {
+      esc = true;
+      if (b[i + 1] === 0x5b && b[i + 2] === 0x4a) from = i + 3;
+    }
+    if (!esc) return b.subarray(s, e);
+    if (this.#scratch.length < e - from) this.#scratch = new Uint8Array((e - from) * 2);
+    const out = this.#scratch;
+    let w = 0;
+    for (let i = from; i < e; i++) {
+      if (b[i] === ESC && b[i + 1] === 0x5b) {
+        i += 2;
+        while (i < e && (b[i] < 0x40 || b[i] > 0x7e)) i++;
+        continue;
+      }
+      out[w++] = b[i];
+    }
+    return out.subarray(0, w);
+  }
+
+  #readyNow(): void {
+    this.ready = true;
+    this.#onReady?.();
+    this.#onReady = null;
+  }
+
   #line(b: Uint8Array, s: number, e: number, at: number): void {
+    if (this.#telnet) {
+      b = this.#plain(b, s, e);
+      s = 0;
+      e = b.length;
+    }
     if (e > s && b[e - 1] === CR) e--;
     if (b[s] !== 0x3c) { // not "<nick> …": banner, notices, refusals
       if (!this.ready && b[s] === 0x54 && b[s + 1] === 0x79 && b[s + 5] === 0x2f) { // "Type /"
-        this.ready = true;
-        this.#onReady?.();
-        this.#onReady = null;
+        // A telnet client is ready once the server edits its line (its prompt is drawn).
+        if (this.#telnet) this.#welcomed = true;
+        else this.#readyNow();
       } else if (b[s] === 0x2a && e - s > 7 && b[e - 1] === 0x64 && b[e - 6] === 0x6a) {
         this.stats.joins++; // "*** nick joined"
       } else if (!this.ready && (b[s] === 0x53 || b[s] === 0x59)) {
@@ -215,6 +284,14 @@ class Client {
   }
 }
 
+/** True when `data` holds an erase followed by a prompt (`ESC [ J [`): character mode is on. */
+function hasPrompt(data: Uint8Array): boolean {
+  for (let i = data.indexOf(ESC); i >= 0 && i + 3 < data.length; i = data.indexOf(ESC, i + 1)) {
+    if (data[i + 1] === 0x5b && data[i + 2] === 0x4a && data[i + 3] === 0x5b) return true;
+  }
+  return false;
+}
+
 async function connectAll(
   job: LoadJob,
   count: number,
@@ -258,7 +335,10 @@ async function send(c: Client, gid: number, job: LoadJob, start: number): Promis
       const wait = due - nowMs();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
-    const line = `B|${gid}|${k}|${nowMs().toFixed(3)}|${pad}|E\r\n`;
+    // LF, as nc sends: line-mode clients, which the server never probes for telnet. A telnet
+    // client in character mode types the line and presses Enter (CR NUL).
+    const end = job.telnet ? "\r\0" : "\n";
+    const line = `B|${gid}|${k}|${nowMs().toFixed(3)}|${pad}|E${end}`;
     await c.conn.write(enc.encode(line));
   }
 }
@@ -303,7 +383,8 @@ async function main(): Promise<void> {
   const senders = ready.slice(0, job.senders);
   const sending = senders.map((c, i) => send(c, job.senderBase + i, job, start));
   const expectFor = (c: Client) => {
-    const own = c.self < job.senders ? 1 : 0;
+    // A character-mode sender is shown its own lines back; a line-mode one is not.
+    const own = c.self < job.senders && !job.telnet ? 1 : 0;
     return (job.totalSenders - own) * job.lines;
   };
   const want = ready.reduce((sum, c) => sum + expectFor(c), 0);

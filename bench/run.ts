@@ -28,6 +28,10 @@ interface Sizes {
   s4Clients: number;
   s4Overflow: number;
   stormClients: number;
+  telnetClients: number;
+  telnetSenders: number;
+  telnetRate: number;
+  telnetSeconds: number;
 }
 
 const QUICK: Sizes = {
@@ -43,6 +47,10 @@ const QUICK: Sizes = {
   s4Clients: 0, // auto: the open-file limit
   s4Overflow: 1_000,
   stormClients: 2_000,
+  telnetClients: 300,
+  telnetSenders: 30,
+  telnetRate: 10,
+  telnetSeconds: 2,
 };
 
 const FULL: Sizes = {
@@ -53,6 +61,9 @@ const FULL: Sizes = {
   s2Seconds: 3,
   s3Clients: 10_000,
   stormClients: 10_000,
+  telnetClients: 1_000,
+  telnetSenders: 100,
+  telnetSeconds: 3,
 };
 
 const TINY: Sizes = {
@@ -66,6 +77,9 @@ const TINY: Sizes = {
   s3Clients: 50,
   s3Lines: 3,
   stormClients: 50,
+  telnetClients: 20,
+  telnetSenders: 4,
+  telnetSeconds: 1,
 };
 
 /** One row of the table. */
@@ -304,6 +318,8 @@ interface Scenario {
   pad: number;
   generators: number;
   overflow?: number;
+  /** The clients are telnet clients in character mode. */
+  telnet?: boolean;
   serverArgs?: string[];
   notes?: (r: Ready[], d: Done[], s: ServerProc) => string;
 }
@@ -348,6 +364,7 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
           overflow: Math.ceil((sc.overflow ?? 0) / sc.generators),
           timeoutMs: 30_000,
           concurrency: 64,
+          telnet: sc.telnet,
         }),
       );
       senderBase += senders;
@@ -432,6 +449,23 @@ function scenarios(z: Sizes, gens: number, only: Set<string>, full: boolean): Sc
       notes: () => {
         const offered = z.s2Senders * z.s2Rate * (z.s2Clients - 1);
         return `offered ${fmtCount(offered)}/s`;
+      },
+    });
+  }
+  if (want("telnet")) {
+    list.push({
+      name: `T char mode: ${z.telnetSenders} × ${z.telnetRate}/s for ${z.telnetSeconds}s`,
+      clients: z.telnetClients,
+      senders: z.telnetSenders,
+      lines: z.telnetRate * z.telnetSeconds,
+      rate: z.telnetRate,
+      pad: 40,
+      // Reading through erases, redraws and colours costs the generators more than plain lines.
+      generators: Math.max(gens, 2),
+      telnet: true,
+      notes: () => {
+        const offered = z.telnetSenders * z.telnetRate * z.telnetClients;
+        return `offered ${fmtCount(offered)}/s; telnet clients, server-side line editing`;
       },
     });
   }
@@ -547,7 +581,8 @@ const HELP = `deno task bench [options]
 
   --full              the target sizes (S1/S2 1000 clients, S3 and storm 10 000, S4 included)
   --tiny              very small sizes (a smoke test)
-  --only LIST         scenarios to run: s1,s2,s3,s4,storm (default: all but s4; --full adds s4)
+  --only LIST         scenarios to run: s1,s2,telnet,s3,s4,storm (default: all but s4;
+                      --full adds s4)
   --generators N      load generator processes per scenario (default 1; S3/S4/storm use more
                       when one process would run out of file descriptors)
   --json              print the rows as JSON instead of a table
@@ -555,7 +590,8 @@ const HELP = `deno task bench [options]
   --s2-clients N --s2-senders N --s2-rate N --s2-seconds N
   --s3-clients N --s3-lines N
   --s4-clients N (0 = the open-file limit minus 500) --s4-overflow N (default 1000)
-  --storm-clients N`;
+  --storm-clients N
+  --telnet-clients N --telnet-senders N --telnet-rate N --telnet-seconds N`;
 
 async function main(): Promise<number> {
   const sizeFlags = Object.keys(QUICK).map((k) =>
