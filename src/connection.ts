@@ -82,7 +82,8 @@ export class Connection {
   readonly outbox: Outbox = new Outbox();
   readonly #host: ConnectionHost;
   readonly #framer: LineFramer;
-  readonly #telnet = new TelnetSession();
+  /** Made on the first read: a connection that never sends a byte costs nothing for it. */
+  #telnet: TelnetSession | null = null;
   /** The line editor, once the client is in character mode. */
   #editor: LineEditor | null = null;
   /** The prompt the hub last gave (shown by the editor). */
@@ -91,7 +92,7 @@ export class Connection {
    * Bytes for the client that are not the hub's, in order: telnet answers and the editor's
    * echo. They go out before the hub's lines, so the editor's idea of the screen holds.
    */
-  #direct: Uint8Array[] = [];
+  #direct: Uint8Array[] | null = null;
   #directBytes = 0;
   #writing = false;
   /** Close requested: discard input, flush output, then close. */
@@ -183,11 +184,11 @@ export class Connection {
           continue;
         }
         bytes += n;
-        const telnet = this.#telnet;
+        const telnet = this.#telnet ??= new TelnetSession();
         const data = telnet.feed(buf.subarray(0, n));
         const reply = telnet.takeReply();
         if (reply) this.#queue(reply);
-        const telnetFloods = telnet.removed > 0 ? this.#countTelnet(at) : 0;
+        const telnetFloods = telnet.removed > 0 ? this.#countTelnet(telnet.removed, at) : 0;
         const lines: string[] = [];
         framer.overlong = 0;
         // Bytes typed in line mode go to the framer, keys in character mode to the editor; the
@@ -222,10 +223,7 @@ export class Connection {
         }
         if (keys.length > 0 && this.#editor) this.#edit(keys, lines);
         if (switched >= 0 && !telnet.charMode) this.#stopEditor();
-        if (telnet.resized && this.#editor) {
-          this.#editor.setWidth(telnet.width);
-          this.#echo(this.#editor.refresh());
-        }
+        if (telnet.resized && this.#editor) this.#echo(this.#editor.resize(telnet.width));
         const partial = !this.#editor && framer.partial;
         if (
           lines.length > 0 || framer.overlong > 0 || telnetFloods > 0 ||
@@ -305,8 +303,8 @@ export class Connection {
     const lines = ob.take(MAX_WRITE);
     const ed = this.#editor;
     if (this.#directBytes === 0 && (!lines || !ed)) return lines;
-    const parts = this.#direct;
-    this.#direct = [];
+    const parts = this.#direct ?? [];
+    this.#direct = null;
     this.#directBytes = 0;
     if (lines && ed) {
       parts.push(encoder.encode(ed.erase()), lines);
@@ -320,7 +318,7 @@ export class Connection {
   /** Queues bytes of the server's own (not the hub's) for the client. */
   #queue(bytes: Uint8Array): void {
     if (bytes.length === 0 || this.#closed) return;
-    this.#direct.push(bytes);
+    (this.#direct ??= []).push(bytes);
     this.#directBytes += bytes.length;
     if (this.#directBytes > MAX_DIRECT) {
       // The client types (or negotiates) but never reads what comes back.
@@ -342,7 +340,7 @@ export class Connection {
     this.#editor = new LineEditor({
       maxLine: host.maxLine,
       prompt: this.#prompt,
-      width: this.#telnet.width,
+      width: this.#telnet?.width ?? 0,
       keepSubmitted: false, // the hub shows the line back as the room sees it
       complete: (word, atLineStart) => host.complete(id, word, atLineStart),
     });
@@ -407,9 +405,9 @@ export class Connection {
   }
 
   /** Charges telnet command bytes to their budget; 1 when the budget is overdrawn. */
-  #countTelnet(at: number): number {
+  #countTelnet(removed: number, at: number): number {
     const b = this.#telnetBudget ??= fullBucket();
-    if (take(b, this.#telnet.removed, TELNET_BURST, TELNET_RATE / 1_000, at)) return 0;
+    if (take(b, removed, TELNET_BURST, TELNET_RATE / 1_000, at)) return 0;
     b.at = -Infinity; // full again: one strike per overdrawn burst
     return 1;
   }
@@ -425,7 +423,7 @@ export class Connection {
     clearTimeout(this.#linger);
     clearTimeout(this.#pauseTimer);
     this.outbox.clear();
-    this.#direct = [];
+    this.#direct = null;
     this.#directBytes = 0;
     try {
       this.conn.close();

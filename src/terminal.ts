@@ -438,7 +438,24 @@ export class LineEditor {
     return this.#take();
   }
 
-  /** Erases and draws prompt and input again (after a resize or a prompt change). */
+  /**
+   * The window was resized to `cols` columns (0 = unknown). Most terminals re-wrap what is on
+   * screen when that happens (tmux, VTE, iTerm2, the Windows console), so the rows the prompt
+   * and input take are no longer known: erasing by the old geometry can wipe a message above or
+   * leave a row behind. So the input is drawn afresh on the next row at the new width, with
+   * everything below cleared; at worst a stale copy of it stays above, and no message is lost.
+   */
+  resize(cols: number): string {
+    this.#nextWidth = effectiveWidth(cols);
+    if (!this.#drawn) return "";
+    this.#out += "\r\n\x1b[J";
+    this.#drawn = false;
+    this.#row = this.#col = 0;
+    this.#draw();
+    return this.#take();
+  }
+
+  /** Erases and draws prompt and input again (after a prompt change). */
   refresh(): string {
     this.#draw();
     return this.#take();

@@ -739,3 +739,26 @@ Deno.test("editor: with keepSubmitted off, Enter clears the line for the caller 
   assert.deepEqual(t.rows.slice(0, 2), ["<alice> hello there,", " this wraps around"]);
   assert.equal(t.rows.at(-1), BARE);
 });
+
+Deno.test("editor: a resize redraws on a fresh row and never erases a message above", () => {
+  const t = new Term({ width: 40 });
+  t.print("<bob> a message that must stay\r\n");
+  const typed = "the quick brown fox jumps over the lazy dog and more";
+  t.key(typed);
+  const out = t.ed.resize(30);
+  // No cursor movement up and no erase above: a fresh row, cleared below, then the drawing.
+  assert.ok(out.startsWith("\r\n\x1b[J"), JSON.stringify(out));
+  // deno-lint-ignore no-control-regex -- looking for a cursor move is the point
+  const up = /\x1b\[\d*A/;
+  assert.ok(!up.test(out), "never moves up into rows the terminal may have re-wrapped");
+  t.vt.write(out);
+  assert.equal(t.rows[0], "<bob> a message that must stay", "the message is untouched");
+  // What the drawing looks like on the 30-column terminal it is meant for:
+  const fresh = new Screen(30, 10).write(out);
+  const input = (PROMPT + typed).match(/.{1,30}/g)!;
+  assert.deepEqual(fresh.lines().slice(1), input, "drawn whole at the new width");
+  // Later redraws use the new width.
+  const next = new Screen(30, 10).write(out).write(t.ed.print("<bob> later\r\n"));
+  assert.deepEqual(next.lines().slice(-input.length - 1), ["<bob> later", ...input]);
+  assert.equal(new LineEditor({ maxLine: 10 }).resize(50), "", "nothing drawn: nothing to do");
+});
