@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { type ConnectRate, MAX_BAN_MS } from "./moderation.ts";
+import { roomName } from "./room.ts";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -38,6 +39,9 @@ export interface Config {
   maxClients: number;
   maxPerIp: number;
   connectRate: ConnectRate;
+  lobby: string;
+  maxRooms: number;
+  roomRate: ConnectRate;
   lineTimeout: number;
   idleTimeout: number;
   logLevel: LogLevel;
@@ -63,6 +67,7 @@ type Kind =
   | { type: "size"; min: number; max: number; zeroMeans?: string }
   | { type: "duration"; min: number; max?: number; zeroMeans?: string }
   | { type: "rate" }
+  | { type: "room" }
   | { type: "bool" }
   | { type: "level" };
 
@@ -126,7 +131,7 @@ const OPTIONS: OptionSpec[] = [
     flag: "announce-max",
     kind: { type: "int", min: 0, max: 10_000_000 },
     value: "N",
-    help: "announce joins/leaves only while at most N are online (0 = always)",
+    help: "announce joins/leaves only while a room holds at most N people (0 = always)",
   },
   {
     key: "maxLine",
@@ -224,6 +229,27 @@ const OPTIONS: OptionSpec[] = [
     help: "new connections one address may open at once, earned back over DUR (0 = no limit)",
   },
   {
+    key: "lobby",
+    flag: "lobby",
+    kind: { type: "room" },
+    value: "NAME",
+    help: "the room everyone starts in",
+  },
+  {
+    key: "maxRooms",
+    flag: "max-rooms",
+    kind: { type: "int", min: 0, max: 1_000_000 },
+    value: "N",
+    help: "rooms that may exist at once, the lobby included (0 = no limit)",
+  },
+  {
+    key: "roomRate",
+    flag: "room-rate",
+    kind: { type: "rate" },
+    value: "N/DUR",
+    help: "new rooms one address may make at once, earned back over DUR (0 = no limit)",
+  },
+  {
     key: "lineTimeout",
     flag: "line-timeout",
     kind: { type: "duration", min: 0, zeroMeans: "off" },
@@ -274,6 +300,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   maxClients: 10_000,
   maxPerIp: 32,
   connectRate: Object.freeze({ burst: 32, per: 60_000 }),
+  lobby: "lobby",
+  maxRooms: 100,
+  roomRate: Object.freeze({ burst: 5, per: 10 * 60_000 }),
   lineTimeout: 30_000,
   idleTimeout: 0,
   logLevel: "info",
@@ -485,6 +514,11 @@ function convert(o: OptionSpec, raw: string | boolean, source: string): unknown 
         throw bad(`must be at most ${formatDuration(kind.max)}`);
       }
       return n;
+    }
+    case "room": {
+      const name = roomName(text.trim());
+      if (!name) throw bad("a room name is 1-24 letters, digits, - and _");
+      return name;
     }
     case "rate": {
       if (text.trim() === "0") return { burst: 0, per: 0 };

@@ -1,21 +1,31 @@
 /**
- * The hub: the one owner of the room's state (clients, nicks, strikes, bans, history). It is a
- * state machine: {@link Hub.handle} takes an event and the current time, updates the state and
- * acts only through {@link HubEffects} and the clients' outboxes. It never awaits, never touches
- * a socket and never reads the clock, so tests drive it with a fake clock and no network.
+ * The hub: the one owner of the server's state (clients, nicks, rooms, strikes, bans, history).
+ * It is a state machine: {@link Hub.handle} takes an event and the current time, updates the
+ * state and acts only through {@link HubEffects} and the clients' outboxes. It never awaits,
+ * never touches a socket and never reads the clock, so tests drive it with a fake clock and no
+ * network. Everything a member sees of a room is decided here: a broadcast goes to one room's
+ * members only.
  */
-import { COMMANDS, findCommand, type Member, type Room, type ViewSettings } from "./commands.ts";
+import {
+  type Chat,
+  COMMANDS,
+  findCommand,
+  type JoinOutcome,
+  type Member,
+  type RoomInfo,
+  type ViewSettings,
+} from "./commands/mod.ts";
 import type { Config } from "./config.ts";
 import { type Logger, LogThrottle } from "./log.ts";
 import {
   Addresses,
-  addressMayConnect,
   addressMaySend,
   type AddressState,
   BanList,
   type BanRecord,
-  connectWait,
+  burstWait,
   MAX_BAN_MS,
+  mayBurst,
   normalizeIp,
   tooSoon,
 } from "./moderation.ts";
@@ -30,6 +40,7 @@ import {
   VIEW_STAMPS,
   VIEWS,
 } from "./render.ts";
+import { ChatRoom, type HistoryLimits } from "./room.ts";
 import { formatDuration } from "./units.ts";
 
 /**
@@ -47,7 +58,7 @@ export interface HubEffects {
   close(id: number, mode: CloseMode): void;
   /** The ban list changed; persist this snapshot. */
   saveBans(bans: BanRecord[]): void;
-  /** The prompt of character-mode client `id` changed (its nick did). */
+  /** The prompt of character-mode client `id` changed (its nick or room did). */
   prompt(id: number, text: string): void;
 }
 
@@ -138,6 +149,8 @@ class Client implements Member {
   alert = false;
   /** The server edits their line (telnet character mode): their own lines are shown back. */
   charMode = false;
+  /** The room they are in (set when they join). */
+  room!: ChatRoom<Client>;
   /** Members whose lines this client does not want to see (null until the first /ignore). */
   ignoring: Set<Client> | null = null;
   /** Members ignoring this client: their lines skip these recipients. */
@@ -155,15 +168,6 @@ class Client implements Member {
     this.lastInput = connectedAt;
   }
 }
-
-interface HistoryEntry {
-  line: RoomLine;
-  /** What it adds to a newcomer's welcome, in bytes. */
-  size: number;
-}
-
-/** Bytes a history line adds besides its text: the `[HH:MM] ` stamp. */
-const STAMP_BYTES = 8;
 
 interface DropOptions {
   /** Said to the client before it is closed. */
@@ -183,13 +187,13 @@ function sameSecret(a: string, b: string): boolean {
   return diff === 0 && b.length > 0;
 }
 
-/** The prompt a character-mode client is shown: who they are. */
-export function promptFor(nick: string): string {
-  return `[${nick}] `;
+/** The prompt a character-mode client is shown: who they are, and in which room. */
+export function promptFor(nick: string, room: string): string {
+  return `[${nick} #${room}] `;
 }
 
-/** The room's state machine. */
-export class Hub implements Room {
+/** The server's state machine. */
+export class Hub implements Chat {
   readonly config: Config;
   readonly opsEnabled: boolean;
   readonly #log: Logger;
@@ -199,8 +203,12 @@ export class Hub implements Room {
   readonly #random: () => number;
   readonly #clock: (ms: number) => string;
   readonly #clients = new Map<number, Client>();
-  /** Authenticated members, in join order: who hears the room. */
-  readonly #room = new Set<Client>();
+  /** Rooms by lower-case name; the lobby is always there. */
+  readonly #rooms = new Map<string, ChatRoom<Client>>();
+  readonly #lobby: ChatRoom<Client>;
+  /** Members (authenticated), in every room. */
+  #online = 0;
+  readonly #limits: HistoryLimits;
   readonly #nicks = new Map<string, Client>();
   /**
    * Members who chose their nick, by its skeleton, so lookalike nicks are refused. Guest nicks
@@ -210,15 +218,6 @@ export class Hub implements Room {
   readonly #skeletons = new Map<string, Client>();
   readonly #addresses = new Addresses();
   readonly #bans: BanList;
-  /** History entries from `#historyHead` on; `#historyBytes` is what they add to a welcome. */
-  #history: HistoryEntry[] = [];
-  #historyHead = 0;
-  #historyBytes = 0;
-  /**
-   * The history as a newcomer is sent it, encoded once per view (plain, colour) until the
-   * history changes.
-   */
-  #historyBlocks: (Uint8Array | null)[] = [null, null];
   /** One broadcast's renderings, by view (reused between broadcasts). */
   readonly #variants: (Uint8Array | undefined)[] = new Array(VIEWS);
   #slow: Client[] = [];
@@ -236,6 +235,9 @@ export class Hub implements Room {
     this.#random = opts.random ?? Math.random;
     this.#clock = opts.clock ?? localClock;
     this.#bans = new BanList(opts.bans ?? []);
+    this.#lobby = new ChatRoom<Client>(opts.config.lobby);
+    this.#rooms.set(this.#lobby.id, this.#lobby);
+    this.#limits = { lines: opts.config.history, bytes: opts.config.historyBytes };
   }
 
   /** Applies one event at time `now` (epoch ms). */
@@ -275,9 +277,14 @@ export class Hub implements Room {
     return this.#clients.size;
   }
 
-  /** Members in the room. */
+  /** Members online, in every room. */
   get online(): number {
-    return this.#room.size;
+    return this.#online;
+  }
+
+  /** Rooms that exist (the lobby included). */
+  get roomCount(): number {
+    return this.#rooms.size;
   }
 
   /** The nick of client `id`, if it is a member. */
@@ -312,8 +319,8 @@ export class Hub implements Room {
     }
     const addr = this.#addresses.get(ip, now);
     addr.lastSeen = now;
-    if (!addressMayConnect(addr, now, cfg.connectRate)) {
-      const wait = formatDuration(Math.max(1_000, connectWait(addr, now, cfg.connectRate)));
+    if (!mayBurst(addr.connects, now, cfg.connectRate)) {
+      const wait = formatDuration(Math.max(1_000, burstWait(addr.connects, now, cfg.connectRate)));
       this.#refuse(
         id,
         outbox,
@@ -372,8 +379,10 @@ export class Hub implements Room {
     c.key = c.nick.toLowerCase();
     c.lastActive = now;
     this.#nicks.set(c.key, c);
-    this.#room.add(c);
-    const n = this.#room.size;
+    const lobby = this.#lobby;
+    c.room = lobby;
+    lobby.members.add(c);
+    const n = ++this.#online;
     const others = n === 1 ? "you are the only one here" : `${n} people are online`;
     // The welcome is the server's own doing: it is always queued, never counted against the
     // reader (the configuration guarantees it fits in half an outbox), and the motd and history
@@ -381,16 +390,17 @@ export class Hub implements Room {
     this.#push(
       c,
       encoder.encode(
-        `Welcome to ${this.config.name}! You are ${c.nick}; ${others}.\r\n` +
+        `Welcome to ${this.config.name}! You are ${c.nick} in ${lobby.label}; ${others}.\r\n` +
           "Type /help for the commands and /nick NAME to choose your name.\r\n",
       ),
     );
     if (this.#motd) this.#push(c, this.#motd);
-    const history = this.#historyWelcome(c.view & VIEW_COLOR);
+    if (lobby.topic) this.#push(c, encoder.encode(`Topic: ${lobby.topic}\r\n`));
+    const history = lobby.historyBlock(c.view & VIEW_COLOR, this.#clock);
     if (history) this.#push(c, history);
-    if (this.#announcing()) this.#notice(`${c.nick} joined`, c);
-    if (c.charMode) this.#fx.prompt(c.id, promptFor(c.nick));
-    this.#log.info("join", { client: c.id, nick: c.nick, online: n });
+    if (this.#announcing(lobby)) this.#notice(lobby, `${c.nick} joined`, c);
+    if (c.charMode) this.#fx.prompt(c.id, promptFor(c.nick, lobby.name));
+    this.#log.info("join", { client: c.id, nick: c.nick, room: lobby.label, online: n });
   }
 
   /**
@@ -403,7 +413,7 @@ export class Hub implements Room {
     if (!c || c.gone || c.charMode === charMode) return;
     c.charMode = charMode;
     this.setView(c, { color: charMode, bell: charMode });
-    if (charMode && c.authed) this.#fx.prompt(c.id, promptFor(c.nick));
+    if (charMode && c.authed) this.#fx.prompt(c.id, promptFor(c.nick, c.room.name));
   }
 
   #input(ev: InputEvent, now: number): void {
@@ -614,19 +624,24 @@ export class Hub implements Room {
   }
 
   /**
-   * A line to every member but `except`, rendered once per view and shared by everyone with
-   * that view; a reader whose nick the line mentions (and who has colour or the bell on) gets
-   * their own highlighted copy. With `skip` (those ignoring the author), those members do not
-   * get it. Returns the plain rendering's length in bytes.
+   * A line to every member of `room` but `except`, rendered once per view and shared by
+   * everyone with that view; a reader whose nick the line mentions (and who has colour or the
+   * bell on) gets their own highlighted copy. With `skip` (those ignoring the author), those
+   * members do not get it. Returns the plain rendering's length in bytes.
    */
-  #broadcast(line: RoomLine, except?: Client, skip?: Set<Client> | null): number {
+  #broadcast(
+    room: ChatRoom<Client>,
+    line: RoomLine,
+    except?: Client,
+    skip?: Set<Client> | null,
+  ): number {
     const variants = this.#variants;
     variants.fill(undefined);
     const clock = this.#clock;
     const skipping = skip && skip.size > 0 ? skip : null;
     const mentionable = line.kind === "chat" || line.kind === "action";
     let words: Set<string> | null = null;
-    for (const c of this.#room) {
+    for (const c of room.members) {
       if (c === except || c.slow) continue;
       if (skipping && skipping.has(c)) continue;
       if (c.alert && mentionable && (words ??= mentionWords(line.text)).has(c.key)) {
@@ -644,57 +659,39 @@ export class Hub implements Room {
     return (variants[0] ??= encoder.encode(render(line, 0, clock))).length;
   }
 
-  /** A room notice (`*** …`) for everyone but `except`. */
-  #notice(text: string, except?: Client): void {
-    this.#broadcast({ kind: "notice", nick: "", text, at: 0 }, except);
+  /** A notice (`*** …`) for everyone in `room` but `except`. */
+  #notice(room: ChatRoom<Client>, text: string, except?: Client): void {
+    this.#broadcast(room, { kind: "notice", nick: "", text, at: 0 }, except);
   }
 
-  /**
-   * Keeps a chat line for newcomers: at most `--history` lines and `--history-bytes` bytes
-   * (older lines give way; a line bigger than the whole budget is not kept).
-   */
-  #remember(line: RoomLine, encoded: number): void {
-    const cfg = this.config;
-    if (cfg.history === 0) return;
-    const size = encoded + STAMP_BYTES;
-    if (size > cfg.historyBytes) return;
-    this.#history.push({ line, size });
-    this.#historyBytes += size;
-    this.#historyBlocks = [null, null];
-    const h = this.#history;
-    while (h.length - this.#historyHead > cfg.history || this.#historyBytes > cfg.historyBytes) {
-      this.#historyBytes -= h[this.#historyHead++].size;
-    }
-    if (this.#historyHead > 64 && this.#historyHead * 2 > h.length) {
-      this.#history = h.slice(this.#historyHead);
-      this.#historyHead = 0;
-    }
-  }
-
-  /**
-   * The history part of a welcome (plain, or in colour), built once for every newcomer until
-   * the history changes.
-   */
-  #historyWelcome(color: number): Uint8Array | null {
-    const n = this.#history.length - this.#historyHead;
-    if (n === 0) return null;
-    let block = this.#historyBlocks[color ? 1 : 0];
-    if (!block) {
-      const count = n === 1 ? "message" : `${n} messages`;
-      let text = `-- history: the last ${count} --\r\n`;
-      for (let i = this.#historyHead; i < this.#history.length; i++) {
-        const line = this.#history[i].line;
-        text += `[${this.#clock(line.at)}] ${render(line, color, this.#clock)}`;
-      }
-      block = encoder.encode(text + "-- end of history --\r\n");
-      this.#historyBlocks[color ? 1 : 0] = block;
-    }
-    return block;
-  }
-
-  #announcing(): boolean {
+  /** Whether joins and leaves are announced in `room` (--announce-max, per room). */
+  #announcing(room: ChatRoom<Client>): boolean {
     const max = this.config.announceMax;
-    return max === 0 || this.#room.size <= max;
+    return max === 0 || room.members.size <= max;
+  }
+
+  /** What `viewer` may see of `room`: a keyed room's topic only from inside. */
+  #info(room: ChatRoom<Client>, viewer?: Client): RoomInfo {
+    const visible = !room.secret || viewer?.room === room;
+    return {
+      name: room.name,
+      label: room.label,
+      members: room.members.size,
+      topic: visible ? room.topic : "",
+      topicBy: visible ? room.topicBy : "",
+      keyed: room.secret !== "",
+      lobby: room === this.#lobby,
+    };
+  }
+
+  /** Takes `c` out of its room; a room other than the lobby goes away once empty. */
+  #leaveRoom(c: Client): void {
+    const room = c.room;
+    room.members.delete(c);
+    if (room.members.size === 0 && room !== this.#lobby) {
+      this.#rooms.delete(room.id);
+      this.#log.info("room emptied", { room: room.label });
+    }
   }
 
   #reapSlow(now: number): void {
@@ -728,11 +725,13 @@ export class Hub implements Room {
     if (c.ignoredBy) { for (const o of c.ignoredBy) o.ignoring?.delete(c); }
     c.ignoring = c.ignoredBy = null;
     if (c.authed) {
-      const announce = !opts.quiet && this.#announcing();
-      this.#room.delete(c);
+      const room = c.room;
+      const announce = !opts.quiet && this.#announcing(room);
+      this.#leaveRoom(c);
+      this.#online--;
       this.#nicks.delete(c.key);
       if (c.skeleton) this.#skeletons.delete(c.skeleton);
-      if (announce) this.#notice(`${c.nick} left (${reason})`);
+      if (announce) this.#notice(room, `${c.nick} left (${reason})`);
     }
     this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
   }
@@ -820,17 +819,23 @@ export class Hub implements Room {
   }
 
   say(from: Member, text: string, now: number): void {
-    const line: RoomLine = { kind: "chat", nick: from.nick, text, at: now };
     const c = this.#clients.get(from.id);
-    this.#remember(line, this.#broadcast(line, c, c?.ignoredBy));
-    if (this.#log.enabled("debug")) this.#log.debug("chat", { nick: from.nick, text });
+    if (!c?.authed) return;
+    const line: RoomLine = { kind: "chat", nick: c.nick, text, at: now };
+    c.room.remember(line, this.#broadcast(c.room, line, c, c.ignoredBy), this.#limits);
+    if (this.#log.enabled("debug")) {
+      this.#log.debug("chat", { nick: c.nick, room: c.room.label, text });
+    }
   }
 
   emote(from: Member, action: string, now: number): void {
-    const line: RoomLine = { kind: "action", nick: from.nick, text: action, at: now };
     const c = this.#clients.get(from.id);
-    this.#remember(line, this.#broadcast(line, c, c?.ignoredBy));
-    if (this.#log.enabled("debug")) this.#log.debug("action", { nick: from.nick, text: action });
+    if (!c?.authed) return;
+    const line: RoomLine = { kind: "action", nick: c.nick, text: action, at: now };
+    c.room.remember(line, this.#broadcast(c.room, line, c, c.ignoredBy), this.#limits);
+    if (this.#log.enabled("debug")) {
+      this.#log.debug("action", { nick: c.nick, room: c.room.label, text: action });
+    }
   }
 
   whisper(from: Member, to: Member, text: string, now: number): void {
@@ -847,10 +852,6 @@ export class Hub implements Room {
     }
     const out: RoomLine = { kind: "privateOut", nick: b.nick, text, at: now };
     this.#send(a, encoder.encode(render(out, a.view, clock)));
-  }
-
-  announce(text: string, except?: Member): void {
-    this.#notice(text, except ? this.#clients.get(except.id) : undefined);
   }
 
   view(m: Member): ViewSettings {
@@ -889,15 +890,91 @@ export class Hub implements Room {
     }
     if (w === "") return [];
     const out: string[] = [];
-    for (const m of this.#room) {
+    for (const m of c.room.members) {
       if (m.key.startsWith(w)) out.push(m.nick);
       if (out.length > 200) break;
     }
     return out.sort((x, y) => x.localeCompare(y));
   }
 
-  members(): Member[] {
-    return [...this.#room];
+  members(room: string): Member[] {
+    const r = this.#rooms.get(room.toLowerCase());
+    return r ? [...r.members] : [];
+  }
+
+  roomOf(m: Member): RoomInfo {
+    const c = this.#clients.get(m.id);
+    return this.#info(c?.room ?? this.#lobby, c);
+  }
+
+  rooms(viewer: Member): RoomInfo[] {
+    const c = this.#clients.get(viewer.id);
+    return [...this.#rooms.values()].map((r) => this.#info(r, c));
+  }
+
+  findRoom(name: string, viewer: Member): RoomInfo | undefined {
+    const r = this.#rooms.get((name.startsWith("#") ? name.slice(1) : name).toLowerCase());
+    return r ? this.#info(r, this.#clients.get(viewer.id)) : undefined;
+  }
+
+  join(m: Member, name: string, key: string, now: number): JoinOutcome {
+    const c = this.#clients.get(m.id)!;
+    const cfg = this.config;
+    let room = this.#rooms.get(name.toLowerCase());
+    if (room === c.room) return { ok: false, why: "same", room: this.#info(room, c) };
+    let created = false;
+    if (room) {
+      if (room.secret && !key) return { ok: false, why: "needs-key", room: this.#info(room, c) };
+      if (room.secret && !sameSecret(key, room.secret)) {
+        return { ok: false, why: "wrong-key", room: this.#info(room, c) };
+      }
+    } else {
+      if (cfg.maxRooms > 0 && this.#rooms.size >= cfg.maxRooms) {
+        return { ok: false, why: "too-many-rooms", limit: cfg.maxRooms };
+      }
+      if (!mayBurst(c.addr.rooms, now, cfg.roomRate)) {
+        return { ok: false, why: "too-fast", wait: burstWait(c.addr.rooms, now, cfg.roomRate) };
+      }
+      room = new ChatRoom<Client>(name, key);
+      this.#rooms.set(room.id, room);
+      created = true;
+      this.#log.info("room created", {
+        room: room.label,
+        client: c.id,
+        nick: c.nick,
+        key: key ? "yes" : "no",
+      });
+    }
+    const old = c.room;
+    const leaving = this.#announcing(old);
+    this.#leaveRoom(c);
+    if (leaving) this.#notice(old, `${c.nick} left for ${room.label}`);
+    c.room = room;
+    room.members.add(c);
+    const n = room.members.size;
+    const here = n === 1 ? "you are the only one here" : `${n} people are here`;
+    const lines = [`You are now in ${room.label}; ${here}.`];
+    if (created && key) lines.push(`It has a key: only those who know it can join.`);
+    if (room.topic) lines.push(`Topic: ${room.topic} (set by ${room.topicBy})`);
+    this.#tell(c, ...lines);
+    const history = room.historyBlock(c.view & VIEW_COLOR, this.#clock);
+    if (history) this.#send(c, history);
+    if (this.#announcing(room)) this.#notice(room, `${c.nick} joined`, c);
+    if (c.charMode) this.#fx.prompt(c.id, promptFor(c.nick, room.name));
+    this.#log.info("join room", { client: c.id, nick: c.nick, room: room.label, from: old.label });
+    return { ok: true, created, room: this.#info(room, c) };
+  }
+
+  setTopic(m: Member, topic: string, _now: number): void {
+    const c = this.#clients.get(m.id);
+    if (!c?.authed) return;
+    const room = c.room;
+    room.topic = topic;
+    room.topicBy = topic ? c.nick : "";
+    const said = topic ? `${c.nick} set the topic: ${topic}` : `${c.nick} cleared the topic`;
+    this.#tell(c, topic ? `The topic of ${room.label} is now: ${topic}` : "Topic cleared.");
+    this.#notice(room, said, c);
+    this.#log.info("topic", { client: c.id, nick: c.nick, room: room.label });
   }
 
   byNick(nick: string): Member | undefined {
@@ -959,8 +1036,8 @@ export class Hub implements Room {
     c.skeleton = skeleton(nick);
     this.#skeletons.set(c.skeleton, c);
     this.#tell(c, `You are now ${nick}.`);
-    if (c.charMode) this.#fx.prompt(c.id, promptFor(nick));
-    if (this.#announcing()) this.#notice(`${old} is now ${nick}`, c);
+    if (c.charMode) this.#fx.prompt(c.id, promptFor(nick, c.room.name));
+    if (this.#announcing(c.room)) this.#notice(c.room, `${old} is now ${nick}`, c);
     this.#log.info("nick", { client: c.id, from: old, to: nick });
   }
 

@@ -75,6 +75,8 @@ export interface AddressState {
   lines: Bucket;
   /** The address's allowance of new connections. */
   connects: Bucket;
+  /** The address's allowance of new rooms. */
+  rooms: Bucket;
 }
 
 /**
@@ -88,16 +90,19 @@ export function addressMaySend(a: AddressState, at: number, rateLimit: number): 
   return take(a.lines, 1, n, n / rateLimit, at);
 }
 
-/** True when the address may open one more connection at `now`; a refusal costs nothing. */
-export function addressMayConnect(a: AddressState, now: number, rate: ConnectRate): boolean {
+/**
+ * True when bucket `b` allows one more at `now` under `rate` (a burst, then a steady pace);
+ * a refusal costs nothing. Used for new connections and new rooms per address.
+ */
+export function mayBurst(b: Bucket, now: number, rate: ConnectRate): boolean {
   if (rate.burst <= 0) return true;
-  return take(a.connects, 1, rate.burst, rate.burst / rate.per, now);
+  return take(b, 1, rate.burst, rate.burst / rate.per, now);
 }
 
-/** Milliseconds until an address refused by {@link addressMayConnect} may connect again. */
-export function connectWait(a: AddressState, now: number, rate: ConnectRate): number {
+/** Milliseconds until a bucket refused by {@link mayBurst} allows one more. */
+export function burstWait(b: Bucket, now: number, rate: ConnectRate): number {
   if (rate.burst <= 0) return 0;
-  return waitFor(a.connects, 1, rate.burst, rate.burst / rate.per, now);
+  return waitFor(b, 1, rate.burst, rate.burst / rate.per, now);
 }
 
 /** Per-address state, kept bounded: idle addresses are forgotten after a while. */
@@ -116,6 +121,7 @@ export class Addresses {
         lastSeen: now,
         lines: fullBucket(),
         connects: fullBucket(),
+        rooms: fullBucket(),
       };
       this.#map.set(ip, a);
     }

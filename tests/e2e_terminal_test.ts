@@ -35,7 +35,7 @@ async function setUp(width: number) {
   // then offered character mode, and the prompt appears.
   await term.send("/nick alice");
   await term.key("Enter");
-  await term.waitFor((rows) => rows.some((r) => r.startsWith("[alice]")));
+  await term.waitFor((rows) => rows.some((r) => r.startsWith("[alice #lobby]")));
   const bob = await TestClient.join(port, "127.0.0.3");
   await bob.send("/nick bob");
   await term.waitFor("is now bob");
@@ -72,18 +72,22 @@ Deno.test({
     const { term, bob, stop } = await setUp(80);
     try {
       await term.send("hello wor");
-      await term.waitFor((rows) => rows.includes("[alice] hello wor"));
+      await term.waitFor((rows) => rows.includes("[alice #lobby] hello wor"));
       await bob.send("are you there?");
       await term.waitFor("<bob> are you there?");
       const rows = await screen(term);
       assert.equal(rows.at(-2), "<bob> are you there?", rows.join("\n"));
-      assert.equal(rows.at(-1), "[alice] hello wor", "the half line intact, below the message");
+      assert.equal(
+        rows.at(-1),
+        "[alice #lobby] hello wor",
+        "the half line intact, below the message",
+      );
       const cursor = await term.cursor();
-      assert.equal(cursor.x, "[alice] hello wor".length, "the cursor where it was");
+      assert.equal(cursor.x, "[alice #lobby] hello wor".length, "the cursor where it was");
       await term.send("ld");
       await term.key("Enter");
       await bob.waitFor("<alice> hello world");
-      await term.waitFor((r) => r.includes("<alice> hello world") && last(r) === "[alice]");
+      await term.waitFor((r) => r.includes("<alice> hello world") && last(r) === "[alice #lobby]");
       const after = await screen(term);
       assert.equal(after.filter((r) => r.includes("hello world")).length, 1, "shown once");
     } finally {
@@ -99,22 +103,22 @@ Deno.test({
     const { term, bob, stop } = await setUp(80);
     try {
       await term.send("héllo wörld");
-      await term.waitFor((rows) => last(rows) === "[alice] héllo wörld");
+      await term.waitFor((rows) => last(rows) === "[alice #lobby] héllo wörld");
       await term.key("BSpace", "BSpace");
-      await term.waitFor((rows) => last(rows) === "[alice] héllo wör");
+      await term.waitFor((rows) => last(rows) === "[alice #lobby] héllo wör");
       await term.key("C-u");
-      await term.waitFor((rows) => last(rows) === "[alice]");
+      await term.waitFor((rows) => last(rows) === "[alice #lobby]");
       await term.send("bo");
       await term.key("Tab");
-      await term.waitFor((rows) => last(rows) === "[alice] bob:");
+      await term.waitFor((rows) => last(rows) === "[alice #lobby] bob:");
       await term.send("ça va?");
       await term.key("Enter");
       await bob.waitFor("<alice> bob: ça va?");
       await term.key("Up");
-      await term.waitFor((rows) => last(rows) === "[alice] bob: ça va?");
+      await term.waitFor((rows) => last(rows) === "[alice #lobby] bob: ça va?");
       await term.key("Left", "Left", "Left", "Left", "Left", "Left");
       await term.send("x");
-      await term.waitFor((rows) => last(rows) === "[alice] bob: xça va?");
+      await term.waitFor((rows) => last(rows) === "[alice #lobby] bob: xça va?");
       assert.ok(!(await screen(term)).some((r) => r.includes("[A") || r.includes("[D")));
     } finally {
       await stop();
@@ -130,14 +134,14 @@ Deno.test({
     try {
       const typed = "abcdefghij".repeat(6);
       await term.send(typed);
-      const input = ("[alice] " + typed).match(/.{1,40}/g)!;
+      const input = ("[alice #lobby] " + typed).match(/.{1,40}/g)!;
       await term.waitFor((rows) => input.every((row) => rows.includes(row)));
       await bob.send("a message while you type");
       await term.waitFor("<bob> a message while you type");
       const rows = await screen(term);
       assert.deepEqual(rows.slice(-input.length), input, rows.join("\n"));
       assert.equal(rows.at(-input.length - 1), "<bob> a message while you type");
-      assert.equal(rows.filter((r) => r.startsWith("[alice]")).length, 1, "no stale prompt");
+      assert.equal(rows.filter((r) => r.startsWith("[alice #lobby]")).length, 1, "no stale prompt");
       assert.equal(rows.filter((r) => r === input[1]).length, 1, "no leftover wrapped row");
     } finally {
       await stop();

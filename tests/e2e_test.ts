@@ -49,15 +49,17 @@ Deno.test({
     let bob: Proc | undefined;
     let carol: Proc | undefined;
     try {
-      await alice.waitFor(/Welcome to Lab! You are guest-\d+; you are the only one here\./);
+      await alice.waitFor(
+        /Welcome to Lab! You are guest-\d+ in #lobby; you are the only one here\./,
+      );
       bob = nc(port, "127.0.0.3");
-      await bob.waitFor(/Welcome to Lab! You are guest-\d+; 2 people are online\./);
+      await bob.waitFor(/Welcome to Lab! You are guest-\d+ in #lobby; 2 people are online\./);
       // alice's telnet ends her first line in CR LF: the server offers character mode, telnet
       // accepts, and from then on the server edits her line and draws her screen (colours,
       // a prompt). bob's nc ends lines in LF and stays a plain line client.
       await alice.send("/nick alice");
       await alice.waitFor("You are now alice.");
-      await alice.waitFor("[alice] ", "plain");
+      await alice.waitFor("[alice #lobby] ", "plain");
       await bob.send("/nick bob");
       await alice.waitFor(/\*\*\* guest-\d+ is now bob/, "plain");
       await pause(150);
@@ -75,7 +77,9 @@ Deno.test({
       await alice.waitFor("[private] <bob> agreed", "plain");
       await pause(150);
       await bob.send("/who");
-      await bob.waitFor(/2 online:\r\n\s+alice\s+idle \d+s\r\n\s+bob \(you\)\s+idle \d+s/);
+      await bob.waitFor(
+        /2 in #lobby \(2 online\):\r\n\s+alice\s+idle \d+s\r\n\s+bob \(you\)\s+idle \d+s/,
+      );
 
       carol = nc(port, "127.0.0.4");
       await carol.waitFor("-- end of history --");

@@ -230,7 +230,7 @@ export class TestClient {
 
   /** The nick the welcome banner gave this client. */
   get nick(): string {
-    const m = this.lines.map((l) => /You are (guest-\d+);/.exec(l)).find(Boolean);
+    const m = this.lines.map((l) => /You are (guest-\d+) in #/.exec(l)).find(Boolean);
     if (!m) throw new Error("no welcome banner yet");
     return m[1];
   }

@@ -20,11 +20,14 @@ Deno.test("hub: a line reaches every other member as <nick> text, never its auth
 Deno.test("hub: welcome banner names the room, the guest nick, the head count and /help", () => {
   const h = new HubHarness({ name: "Hackerspace" }, { motd: ["Pizza at 8."] });
   const first = h.open(1);
-  assert.match(first[0], /^Welcome to Hackerspace! You are guest-\d{4}; you are the only one/);
+  assert.match(
+    first[0],
+    /^Welcome to Hackerspace! You are guest-\d{4} in #lobby; you are the only one/,
+  );
   assert.match(first[1], /\/help/);
   assert.equal(first[2], "Pizza at 8.");
   const second = h.open(2);
-  assert.match(second[0], /You are guest-\d{4}; 2 people are online\./);
+  assert.match(second[0], /You are guest-\d{4} in #lobby; 2 people are online\./);
   assert.deepEqual(h.read(1), [`*** ${h.hub.nickOf(2)} joined`]);
 });
 
@@ -206,7 +209,7 @@ Deno.test("hub: /who lists everyone with idle times and marks you", () => {
   h.advance(90 * SEC);
   h.send(1, "/who");
   const who = h.read(1);
-  assert.equal(who[0], "2 online:");
+  assert.equal(who[0], "2 in #lobby (2 online):");
   assert.match(who.find((l) => l.includes(a))!, /\(you\)\s+idle 0s$/);
   assert.match(who.find((l) => l.includes(b))!, /idle 1m 30s$/);
 });
@@ -397,7 +400,7 @@ Deno.test("hub: commands are rate limited like lines", () => {
   h.send(1, "/who", "/who", "/help");
   const out = h.read(1);
   assert.equal(out.filter((l) => l.startsWith("Slow down")).length, 2);
-  assert.equal(out.filter((l) => l.endsWith("online:")).length, 1);
+  assert.equal(out.filter((l) => l.endsWith("online):")).length, 1);
 });
 
 Deno.test("hub: a flood of empty lines earns a strike", () => {

@@ -23,10 +23,10 @@ function room(n: number, telnet: number[] = []): { h: HubHarness; nicks: string[
 
 Deno.test("views: a character-mode client gets a prompt with its nick, and a new one on rename", () => {
   const { h, nicks } = room(2, [1]);
-  assert.equal(h.prompts.get(1), promptFor(nicks[0]));
+  assert.equal(h.prompts.get(1), promptFor(nicks[0], "lobby"));
   assert.equal(h.prompts.get(2), undefined, "line-mode clients get no prompt");
   h.send(1, "/nick alice");
-  assert.equal(h.prompts.get(1), "[alice] ");
+  assert.equal(h.prompts.get(1), "[alice #lobby] ");
 });
 
 Deno.test("views: colours for character mode, plain text for line mode", () => {

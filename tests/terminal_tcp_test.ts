@@ -24,7 +24,7 @@ async function telnetUser(s: TestServer, width: number, from: string): Promise<T
       ...[IAC, SB, 31, 0, width, 0, 12, IAC, SE],
     ]),
   );
-  await until(() => c.raw.includes("[alice] "), "the prompt");
+  await until(() => c.raw.includes("[alice #lobby] "), "the prompt");
   return c;
 }
 
@@ -38,7 +38,10 @@ Deno.test("terminal: an incoming line never lands in the middle of what you type
   const alice = await telnetUser(s, 80, "127.0.0.2");
   try {
     await alice.write("hello wor");
-    await until(() => screenOf(alice, 80).lines().at(-1) === "[alice] hello wor", "the echo");
+    await until(
+      () => screenOf(alice, 80).lines().at(-1) === "[alice #lobby] hello wor",
+      "the echo",
+    );
     await bob.send("are you there?");
     await until(
       () => screenOf(alice, 80).lines().includes(`<${bob.nick}> are you there?`),
@@ -47,13 +50,13 @@ Deno.test("terminal: an incoming line never lands in the middle of what you type
     const screen = screenOf(alice, 80);
     const rows = screen.lines();
     assert.equal(rows.at(-2), `<${bob.nick}> are you there?`, "the message has its own row");
-    assert.equal(rows.at(-1), "[alice] hello wor", "the half line is intact below it");
-    assert.equal(screen.x, "[alice] hello wor".length, "the cursor where it was");
+    assert.equal(rows.at(-1), "[alice #lobby] hello wor", "the half line is intact below it");
+    assert.equal(screen.x, "[alice #lobby] hello wor".length, "the cursor where it was");
     await alice.write("ld\r\0");
     await bob.waitFor("<alice> hello world");
     await until(() => screenOf(alice, 80).lines().includes("<alice> hello world"), "own line");
     const after = screenOf(alice, 80).lines();
-    assert.equal(after.at(-1), "[alice]", "a fresh prompt");
+    assert.equal(after.at(-1), "[alice #lobby]", "a fresh prompt");
     assert.equal(after.filter((l) => l.includes("hello world")).length, 1, "shown once");
     assert.equal(bob.ffBytes, 0, "the nc user never got an IAC byte");
     assert.ok(!bob.raw.includes("\x1b") && !bob.raw.includes("\x07"), "nor an escape or a bell");
@@ -76,12 +79,16 @@ Deno.test("terminal: a long input that wraps at 40 columns is redrawn with no le
     await bob.send("two");
     await until(() => screenOf(alice, 40).lines().some((l) => l.endsWith("> two")), "lines");
     const rows = screenOf(alice, 40).lines();
-    const input = ("[alice] " + typed).match(/.{1,40}/g)!;
+    const input = ("[alice #lobby] " + typed).match(/.{1,40}/g)!;
     assert.deepEqual(rows.slice(-input.length), input, "the input, whole, at the bottom");
     const above = rows.slice(0, -input.length);
     assert.equal(above.at(-1), `<${bob.nick}> two`);
     assert.equal(above.at(-2), `<${bob.nick}> one`);
-    assert.equal(rows.filter((r) => r.startsWith("[alice]")).length, 1, "no stale prompt row");
+    assert.equal(
+      rows.filter((r) => r.startsWith("[alice #lobby]")).length,
+      1,
+      "no stale prompt row",
+    );
     assert.ok(!above.some((r) => /^\d+$/.test(r)), "no leftover piece of the input");
   } finally {
     await alice.close();
@@ -97,11 +104,14 @@ Deno.test("terminal: Tab completes a nick; Up recalls a sent line; Ctrl-D leaves
   const alice = await telnetUser(s, 80, "127.0.0.2");
   try {
     await alice.write("bo\t");
-    await until(() => screenOf(alice, 80).lines().at(-1) === "[alice] bobby:", "completed");
+    await until(() => screenOf(alice, 80).lines().at(-1) === "[alice #lobby] bobby:", "completed");
     await alice.write("hi\r");
     await bob.waitFor("<alice> bobby: hi");
     await alice.write("\x1b[A");
-    await until(() => screenOf(alice, 80).lines().at(-1) === "[alice] bobby: hi", "recalled");
+    await until(
+      () => screenOf(alice, 80).lines().at(-1) === "[alice #lobby] bobby: hi",
+      "recalled",
+    );
     await alice.write("\x15\x04"); // Ctrl-U clears the line, Ctrl-D on an empty line leaves
     await alice.waitFor("Goodbye!");
     await alice.waitClosed();

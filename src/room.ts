@@ -1,0 +1,111 @@
+/**
+ * One chat room as hub state: its members, topic, key and history. The hub decides who is where
+ * and what they see; a room only keeps what belongs to it, so it goes away whole when it empties.
+ */
+import { render, type RoomLine } from "./render.ts";
+
+/** Bytes a history line adds to a welcome besides its rendering: the `[HH:MM] ` stamp. */
+const STAMP_BYTES = 8;
+
+/** What a room's history may hold. */
+export interface HistoryLimits {
+  /** Lines (0 = no history). */
+  lines: number;
+  /** Bytes of the welcome they make. */
+  bytes: number;
+}
+
+interface HistoryEntry {
+  line: RoomLine;
+  /** What it adds to a newcomer's welcome, in bytes. */
+  size: number;
+}
+
+/** Room names: 1–24 letters, digits, `-` and `_` (a leading `#` is optional when typing). */
+export const ROOM_NAME = /^[A-Za-z0-9_-]{1,24}$/;
+
+/** A room name as typed, without its `#`; undefined when it is not a valid name. */
+export function roomName(text: string): string | undefined {
+  const name = text.startsWith("#") ? text.slice(1) : text;
+  return ROOM_NAME.test(name) ? name : undefined;
+}
+
+const encoder = new TextEncoder();
+
+/** A room: members (of type M), topic, key, and its history for newcomers. */
+export class ChatRoom<M> {
+  /** The name as first typed (shown as `#name`). */
+  readonly name: string;
+  /** The name in lower case: rooms are found regardless of case. */
+  readonly id: string;
+  readonly members = new Set<M>();
+  topic = "";
+  /** Who set the topic. */
+  topicBy = "";
+  /** The key needed to enter ("" = open). Never logged. */
+  secret: string;
+  #history: HistoryEntry[] = [];
+  #head = 0;
+  #bytes = 0;
+  /** The history as a newcomer is sent it, encoded once per view (plain, colour). */
+  #blocks: (Uint8Array | null)[] = [null, null];
+
+  constructor(name: string, secret = "") {
+    this.name = name;
+    this.id = name.toLowerCase();
+    this.secret = secret;
+  }
+
+  /** `#name`, as a room is always shown. */
+  get label(): string {
+    return `#${this.name}`;
+  }
+
+  /**
+   * Keeps a chat line for newcomers, within `limits` (older lines give way; a line bigger than
+   * the whole byte budget is not kept). `encoded` is its plain rendering's size.
+   */
+  remember(line: RoomLine, encoded: number, limits: HistoryLimits): void {
+    if (limits.lines === 0) return;
+    const size = encoded + STAMP_BYTES;
+    if (size > limits.bytes) return;
+    this.#history.push({ line, size });
+    this.#bytes += size;
+    this.#blocks = [null, null];
+    const h = this.#history;
+    while (h.length - this.#head > limits.lines || this.#bytes > limits.bytes) {
+      this.#bytes -= h[this.#head++].size;
+    }
+    if (this.#head > 64 && this.#head * 2 > h.length) {
+      this.#history = h.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Lines of history kept. */
+  get historyLength(): number {
+    return this.#history.length - this.#head;
+  }
+
+  /**
+   * The history part of a welcome (plain, or in colour), built once for every newcomer until
+   * the history changes; null when there is none.
+   */
+  historyBlock(color: number, clock: (ms: number) => string): Uint8Array | null {
+    const n = this.historyLength;
+    if (n === 0) return null;
+    const slot = color ? 1 : 0;
+    let block = this.#blocks[slot];
+    if (!block) {
+      const count = n === 1 ? "message" : `${n} messages`;
+      let text = `-- history: the last ${count} --\r\n`;
+      for (let i = this.#head; i < this.#history.length; i++) {
+        const line = this.#history[i].line;
+        text += `[${clock(line.at)}] ${render(line, color, clock)}`;
+      }
+      block = encoder.encode(text + "-- end of history --\r\n");
+      this.#blocks[slot] = block;
+    }
+    return block;
+  }
+}
