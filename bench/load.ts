@@ -37,6 +37,11 @@ export interface LoadJob {
    * it sends in erase and redraw, colours nicks, and shows senders their own lines).
    */
   telnet?: boolean;
+  /**
+   * Spread the clients over this many rooms (client k of all generators joins room k mod
+   * rooms, named r0, r1, …); every client then sends, and receives only its room's lines.
+   */
+  rooms?: number;
 }
 
 const IAC = 255;
@@ -90,6 +95,9 @@ class Stats {
 class Client {
   readonly conn: Deno.TcpConn;
   readonly next: Int32Array;
+  /** The room this client is in (-1: the lobby, where everyone is). */
+  readonly room: number;
+  #joined = false;
   ready = false;
   refused = false;
   closed = false;
@@ -113,7 +121,10 @@ class Client {
     bufSize: number,
   ) {
     this.conn = conn;
-    this.next = new Int32Array(job.totalSenders);
+    // With rooms, a client hears only its room: one slot per sender of that room.
+    const rooms = job.rooms ?? 0;
+    this.room = rooms > 0 ? (job.senderBase + self) % rooms : -1;
+    this.next = new Int32Array(rooms > 0 ? Math.ceil(job.totalSenders / rooms) : job.totalSenders);
     this.#telnet = job.telnet ? new TelnetSession({ binary: false }) : null;
     if (this.#telnet) conn.write(HELLO).catch(() => {});
     this.done = this.#read(bufSize);
@@ -220,9 +231,14 @@ class Client {
     if (e > s && b[e - 1] === CR) e--;
     if (b[s] !== 0x3c) { // not "<nick> …": banner, notices, refusals
       if (!this.ready && b[s] === 0x54 && b[s + 1] === 0x79 && b[s + 5] === 0x2f) { // "Type /"
-        // A telnet client is ready once the server edits its line (its prompt is drawn).
+        // A telnet client is ready once the server edits its line (its prompt is drawn); one
+        // that goes to a room, once it is in.
         if (this.#telnet) this.#welcomed = true;
-        else this.#readyNow();
+        else if (this.room >= 0) {
+          this.conn.write(enc.encode(`/join r${this.room}\n`)).catch(() => {});
+        } else this.#readyNow();
+      } else if (!this.ready && this.room >= 0 && b[s] === 0x59 && b[s + 8] === 0x6e) {
+        this.#readyNow(); // "You are now in #r…"
       } else if (b[s] === 0x2a && e - s > 7 && b[e - 1] === 0x64 && b[e - 6] === 0x6a) {
         this.stats.joins++; // "*** nick joined"
       } else if (!this.ready && (b[s] === 0x53 || b[s] === 0x59)) {
@@ -261,12 +277,20 @@ class Client {
       this.stats.garbled++;
       return;
     }
-    const expected = this.next[sender];
+    let slot = sender;
+    if (this.room >= 0) {
+      if (sender % this.job.rooms! !== this.room) {
+        this.stats.garbled++; // a line from another room: rooms must not leak
+        return;
+      }
+      slot = Math.floor(sender / this.job.rooms!);
+    }
+    const expected = this.next[slot];
     if (seq === expected) {
-      this.next[sender] = seq + 1;
+      this.next[slot] = seq + 1;
     } else if (seq > expected) {
       this.stats.lost += seq - expected;
-      this.next[sender] = seq + 1;
+      this.next[slot] = seq + 1;
     } else {
       this.stats.garbled++; // a duplicate or out of order
       return;
@@ -381,11 +405,17 @@ async function main(): Promise<void> {
   const cpuAtStart = cpuMs();
   const start = nowMs();
   const senders = ready.slice(0, job.senders);
-  const sending = senders.map((c, i) => send(c, job.senderBase + i, job, start));
+  // In rooms, a sender's id must be the one its room was chosen by (clients finish connecting
+  // in any order); elsewhere, senders are numbered as they became ready.
+  const gid = (c: Client, i: number) => job.senderBase + (c.room >= 0 ? c.self : i);
+  const sending = senders.map((c, i) => send(c, gid(c, i), job, start));
   const expectFor = (c: Client) => {
     // A character-mode sender is shown its own lines back; a line-mode one is not.
     const own = c.self < job.senders && !job.telnet ? 1 : 0;
-    return (job.totalSenders - own) * job.lines;
+    if (c.room < 0) return (job.totalSenders - own) * job.lines;
+    const rooms = job.rooms!;
+    const inRoom = Math.floor((job.totalSenders - 1 - c.room) / rooms) + 1;
+    return (inRoom - own) * job.lines;
   };
   const want = ready.reduce((sum, c) => sum + expectFor(c), 0);
   const deadline = start + job.timeoutMs + (job.rate > 0 ? (job.lines / job.rate) * 1_000 : 0);

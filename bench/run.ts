@@ -32,6 +32,11 @@ interface Sizes {
   telnetSenders: number;
   telnetRate: number;
   telnetSeconds: number;
+  roomsClients: number;
+  roomsCount: number;
+  roomsLines: number;
+  /** Lines per second each person sends (a chat pace: well under one). */
+  roomsRate: number;
 }
 
 const QUICK: Sizes = {
@@ -51,6 +56,10 @@ const QUICK: Sizes = {
   telnetSenders: 30,
   telnetRate: 10,
   telnetSeconds: 2,
+  roomsClients: 2_000,
+  roomsCount: 20,
+  roomsLines: 1,
+  roomsRate: 0.2,
 };
 
 const FULL: Sizes = {
@@ -64,6 +73,9 @@ const FULL: Sizes = {
   telnetClients: 1_000,
   telnetSenders: 100,
   telnetSeconds: 3,
+  roomsClients: 10_000,
+  roomsCount: 100,
+  roomsRate: 1 / 30, // one line per person every 30 s: a busy chat
 };
 
 const TINY: Sizes = {
@@ -80,6 +92,9 @@ const TINY: Sizes = {
   telnetClients: 20,
   telnetSenders: 4,
   telnetSeconds: 1,
+  roomsClients: 60,
+  roomsCount: 3,
+  roomsLines: 2,
 };
 
 /** One row of the table. */
@@ -170,6 +185,10 @@ class ServerProc {
         "--connect-rate",
         "0",
         "--max-input-rate",
+        "0",
+        "--max-rooms",
+        "0",
+        "--room-rate",
         "0",
         "--max-clients",
         "0",
@@ -320,6 +339,8 @@ interface Scenario {
   overflow?: number;
   /** The clients are telnet clients in character mode. */
   telnet?: boolean;
+  /** The clients are spread over this many rooms, and every one of them sends. */
+  rooms?: number;
   serverArgs?: string[];
   notes?: (r: Ready[], d: Done[], s: ServerProc) => string;
 }
@@ -365,6 +386,7 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
           timeoutMs: 30_000,
           concurrency: 64,
           telnet: sc.telnet,
+          rooms: sc.rooms,
         }),
       );
       senderBase += senders;
@@ -466,6 +488,25 @@ function scenarios(z: Sizes, gens: number, only: Set<string>, full: boolean): Sc
       notes: () => {
         const offered = z.telnetSenders * z.telnetRate * z.telnetClients;
         return `offered ${fmtCount(offered)}/s; telnet clients, server-side line editing`;
+      },
+    });
+  }
+  if (want("rooms")) {
+    const size = Math.round(z.roomsClients / z.roomsCount);
+    list.push({
+      name: `R rooms: ${z.roomsCount} rooms of ${size}, everyone 1 line per ${
+        Math.round(1 / z.roomsRate)
+      }s`,
+      clients: z.roomsClients,
+      senders: z.roomsClients,
+      lines: z.roomsLines,
+      rate: z.roomsRate,
+      pad: 40,
+      rooms: z.roomsCount,
+      generators: Math.max(gens, Math.ceil(z.roomsClients / 9_000)),
+      notes: () => {
+        const offered = z.roomsClients * z.roomsRate * (size - 1);
+        return `offered ${fmtCount(offered)}/s; no line may reach another room`;
       },
     });
   }
@@ -581,7 +622,7 @@ const HELP = `deno task bench [options]
 
   --full              the target sizes (S1/S2 1000 clients, S3 and storm 10 000, S4 included)
   --tiny              very small sizes (a smoke test)
-  --only LIST         scenarios to run: s1,s2,telnet,s3,s4,storm (default: all but s4;
+  --only LIST         scenarios to run: s1,s2,telnet,rooms,s3,s4,storm (default: all but s4;
                       --full adds s4)
   --generators N      load generator processes per scenario (default 1; S3/S4/storm use more
                       when one process would run out of file descriptors)
@@ -591,7 +632,8 @@ const HELP = `deno task bench [options]
   --s3-clients N --s3-lines N
   --s4-clients N (0 = the open-file limit minus 500) --s4-overflow N (default 1000)
   --storm-clients N
-  --telnet-clients N --telnet-senders N --telnet-rate N --telnet-seconds N`;
+  --telnet-clients N --telnet-senders N --telnet-rate N --telnet-seconds N
+  --rooms-clients N --rooms-count N --rooms-lines N --rooms-rate N (lines/s per person)`;
 
 async function main(): Promise<number> {
   const sizeFlags = Object.keys(QUICK).map((k) =>
@@ -622,8 +664,9 @@ async function main(): Promise<number> {
     const v = values[sizeFlags[i]];
     if (typeof v === "string") {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) {
-        console.error(`bench: --${sizeFlags[i]} needs a whole number`);
+      const fraction = key === "roomsRate"; // lines per second: below one at a chat pace
+      if (!(n >= 0) || !Number.isFinite(n) || (!fraction && !Number.isInteger(n))) {
+        console.error(`bench: --${sizeFlags[i]} needs a ${fraction ? "" : "whole "}number`);
         return 2;
       }
       (sizes as unknown as Record<string, number>)[key] = n;

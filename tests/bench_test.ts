@@ -29,7 +29,7 @@ Deno.test("bench: the tiny run completes with every line delivered and none lost
   const rows: Row[] = JSON.parse(new TextDecoder().decode(out.stdout));
   assert.deepEqual(
     rows.map((r) => r.scenario.split(" ")[0]),
-    ["S1", "S2", "T", "S3", "join"],
+    ["S1", "S2", "T", "R", "S3", "join"],
     "every quick scenario ran",
   );
   for (const r of rows) {
