@@ -30,6 +30,7 @@ import {
   tooSoon,
 } from "./moderation.ts";
 import { skeleton } from "./nicks.ts";
+import { type HubSnapshot, HubStats } from "./metrics.ts";
 import type { Outbox } from "./outbox.ts";
 import {
   localClock,
@@ -82,7 +83,15 @@ export interface InputEvent {
 
 /** Events the hub consumes, posted by the shell. */
 export type HubEvent =
-  | { type: "open"; id: number; ip: string; port: number; outbox: Outbox }
+  | {
+    type: "open";
+    id: number;
+    ip: string;
+    port: number;
+    outbox: Outbox;
+    /** How the client came (`tcp`, `tls`, `ws`), for metrics. */
+    transport?: string;
+  }
   | InputEvent
   /** A telnet client switched to (or out of) character mode: the server now edits its line. */
   | { type: "terminal"; id: number; charMode: boolean }
@@ -163,6 +172,7 @@ class Client implements Member {
     readonly outbox: Outbox,
     readonly addr: AddressState,
     readonly connectedAt: number,
+    readonly transport: string,
   ) {
     this.lastActive = connectedAt;
     this.lastInput = connectedAt;
@@ -221,8 +231,10 @@ export class Hub implements Chat {
   /** One broadcast's renderings, by view (reused between broadcasts). */
   readonly #variants: (Uint8Array | undefined)[] = new Array(VIEWS);
   #slow: Client[] = [];
-  /** Strikes given so far: a line that earned one does not also take one away. */
-  #strikesGiven = 0;
+  /** Counters for the metrics page. */
+  readonly stats = new HubStats();
+  /** Open connections by transport. */
+  readonly #transports: Record<string, number> = {};
   readonly #refusals = new LogThrottle(60_000);
 
   constructor(opts: HubOptions) {
@@ -244,7 +256,7 @@ export class Hub implements Chat {
   handle(ev: HubEvent, now: number): void {
     switch (ev.type) {
       case "open":
-        this.#open(ev.id, ev.ip, ev.port, ev.outbox, now);
+        this.#open(ev.id, ev.ip, ev.port, ev.outbox, ev.transport ?? "tcp", now);
         break;
       case "input":
         this.#input(ev, now);
@@ -287,6 +299,20 @@ export class Hub implements Chat {
     return this.#rooms.size;
   }
 
+  /** The numbers for the metrics page: the counters, and gauges counted now. */
+  snapshot(): HubSnapshot {
+    let outboxBytes = 0;
+    for (const c of this.#clients.values()) outboxBytes += c.outbox.bytes;
+    return {
+      stats: this.stats,
+      connections: { ...this.#transports },
+      members: this.#online,
+      rooms: this.#rooms.size,
+      bansActive: this.#bans.size,
+      outboxBytes,
+    };
+  }
+
   /** The nick of client `id`, if it is a member. */
   nickOf(id: number): string | undefined {
     const c = this.#clients.get(id);
@@ -305,12 +331,20 @@ export class Hub implements Chat {
 
   // ---- events -------------------------------------------------------------------------------
 
-  #open(id: number, rawIp: string, port: number, outbox: Outbox, now: number): void {
+  #open(
+    id: number,
+    rawIp: string,
+    port: number,
+    outbox: Outbox,
+    transport: string,
+    now: number,
+  ): void {
     const ip = normalizeIp(rawIp);
     const cfg = this.config;
     const ban = this.#bans.active(ip, now);
     if (ban) {
       const left = formatDuration(ban.until - now);
+      this.stats.refusedBanned++;
       this.#refuse(id, outbox, `You are still temporarily banned. Try again in ${left}.`);
       if (this.#refusals.first(`ban ${ip}`, now)) {
         this.#log.info("refused banned address", { addr: this.#log.addr(ip, port), left });
@@ -320,6 +354,7 @@ export class Hub implements Chat {
     const addr = this.#addresses.get(ip, now);
     addr.lastSeen = now;
     if (!mayBurst(addr.connects, now, cfg.connectRate)) {
+      this.stats.refusedThrottled++;
       const wait = formatDuration(Math.max(1_000, burstWait(addr.connects, now, cfg.connectRate)));
       this.#refuse(
         id,
@@ -335,6 +370,7 @@ export class Hub implements Chat {
       return;
     }
     if (cfg.maxClients > 0 && this.#clients.size >= cfg.maxClients) {
+      this.stats.refusedFull++;
       this.#refuse(id, outbox, "Server is full. Please try again later.");
       if (this.#refusals.first("full", now)) {
         this.#log.warn("server full: refusing connections", { limit: cfg.maxClients });
@@ -342,6 +378,7 @@ export class Hub implements Chat {
       return;
     }
     if (cfg.maxPerIp > 0 && addr.conns >= cfg.maxPerIp) {
+      this.stats.refusedPerAddress++;
       this.#refuse(
         id,
         outbox,
@@ -355,8 +392,9 @@ export class Hub implements Chat {
       }
       return;
     }
-    const c = new Client(id, ip, port, outbox, addr, now);
+    const c = new Client(id, ip, port, outbox, addr, now, transport);
     addr.conns++;
+    this.#transports[transport] = (this.#transports[transport] ?? 0) + 1;
     this.#clients.set(id, c);
     this.#log.info("connect", { client: id, addr: this.#log.addr(ip, port) });
     if (cfg.token) {
@@ -382,6 +420,7 @@ export class Hub implements Chat {
     const lobby = this.#lobby;
     c.room = lobby;
     lobby.members.add(c);
+    this.stats.joins++;
     const n = ++this.#online;
     const others = n === 1 ? "you are the only one here" : `${n} people are online`;
     // The welcome is the server's own doing: it is always queued, never counted against the
@@ -485,7 +524,7 @@ export class Hub implements Chat {
     }
     c.lastAccepted = at;
     c.lastActive = at;
-    const given = this.#strikesGiven;
+    const given = this.stats.strikes;
     if (text.charCodeAt(0) === 0x2f && text.charCodeAt(1) !== 0x2f) {
       this.#command(c, text, at);
     } else {
@@ -495,7 +534,7 @@ export class Hub implements Chat {
     // A good line takes a strike away, but not one it earned itself (a wrong /op token), and
     // never the strikes for wrong secrets.
     const a = c.addr;
-    if (this.#strikesGiven === given && a.strikes > a.secretStrikes) a.strikes--;
+    if (this.stats.strikes === given && a.strikes > a.secretStrikes) a.strikes--;
   }
 
   #command(c: Client, text: string, now: number): void {
@@ -602,6 +641,7 @@ export class Hub implements Chat {
       return;
     }
     ob.push(bytes);
+    this.stats.deliveries++;
     this.#arm(c.id, ob);
   }
 
@@ -698,6 +738,7 @@ export class Hub implements Chat {
     while (this.#slow.length > 0) {
       const c = this.#slow.pop()!;
       if (c.gone) continue;
+      this.stats.slowReaders++;
       this.#log.warn("slow reader disconnected", {
         client: c.id,
         nick: c.nick || undefined,
@@ -716,6 +757,7 @@ export class Hub implements Chat {
     }
     c.gone = true;
     this.#clients.delete(c.id);
+    this.#transports[c.transport]--;
     c.addr.conns--;
     c.addr.lastSeen = now;
     const mode = opts.mode ?? "flush";
@@ -746,7 +788,7 @@ export class Hub implements Chat {
     const max = this.config.maxStrikes;
     a.strikes++;
     a.lastSeen = now;
-    this.#strikesGiven++;
+    this.stats.strikes++;
     if (secret) {
       a.secretStrikes++;
       a.lastSecretStrike = now;
@@ -778,6 +820,7 @@ export class Hub implements Chat {
     message: string[],
   ): number {
     ms = Math.min(ms, MAX_BAN_MS);
+    this.stats.bans++;
     this.#bans.add({ ip, until: now + ms, reason, by, since: now });
     this.#saveBans();
     const a = this.#addresses.peek(ip);
@@ -822,6 +865,7 @@ export class Hub implements Chat {
     const c = this.#clients.get(from.id);
     if (!c?.authed) return;
     const line: RoomLine = { kind: "chat", nick: c.nick, text, at: now };
+    this.stats.lines++;
     c.room.remember(line, this.#broadcast(c.room, line, c, c.ignoredBy), this.#limits);
     if (this.#log.enabled("debug")) {
       this.#log.debug("chat", { nick: c.nick, room: c.room.label, text });
@@ -832,6 +876,7 @@ export class Hub implements Chat {
     const c = this.#clients.get(from.id);
     if (!c?.authed) return;
     const line: RoomLine = { kind: "action", nick: c.nick, text: action, at: now };
+    this.stats.lines++;
     c.room.remember(line, this.#broadcast(c.room, line, c, c.ignoredBy), this.#limits);
     if (this.#log.enabled("debug")) {
       this.#log.debug("action", { nick: c.nick, room: c.room.label, text: action });

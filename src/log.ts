@@ -1,8 +1,9 @@
 /**
- * Leveled logging to stderr as `LEVEL message key=value`. Every client address goes through
+ * Leveled logging to stderr as `LEVEL message key=value`, or as one JSON object per line for log
+ * shippers (the same fields, plus the time). Every client address goes through
  * {@link Logger.addr}, the one redaction point: in safe mode it never returns an address.
  */
-import { LOG_LEVELS, type LogLevel } from "./config.ts";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "./config.ts";
 
 /** Fields attached to a log line; values are quoted when they contain spaces or quotes. */
 export type LogFields = Record<string, string | number | boolean | undefined>;
@@ -32,11 +33,18 @@ export class Logger {
   readonly #sink: LogSink;
   /** True when client addresses must never be logged. */
   readonly safeMode: boolean;
+  readonly #json: boolean;
 
-  constructor(level: LogLevel = "info", safeMode = false, sink: LogSink = stderrSink) {
+  constructor(
+    level: LogLevel = "info",
+    safeMode = false,
+    sink: LogSink = stderrSink,
+    format: LogFormat = "text",
+  ) {
     this.#min = LOG_LEVELS.indexOf(level);
     this.safeMode = safeMode;
     this.#sink = sink;
+    this.#json = format === "json";
   }
 
   /** Whether a message at this level would be written (to skip building costly fields). */
@@ -68,6 +76,18 @@ export class Logger {
   }
 
   #write(level: string, message: string, fields?: LogFields): void {
+    if (this.#json) {
+      const obj: Record<string, unknown> = {
+        time: new Date().toISOString(),
+        level: level.toLowerCase(),
+        msg: message,
+      };
+      if (fields) {
+        for (const [k, v] of Object.entries(fields)) if (v !== undefined) obj[k] = v;
+      }
+      this.#sink(JSON.stringify(obj));
+      return;
+    }
     let line = `${level} ${message}`;
     if (fields) {
       for (const [k, v] of Object.entries(fields)) {

@@ -1,0 +1,188 @@
+/**
+ * Operations as read-only views: the hub and the shell keep plain counters, and this module
+ * renders them in the Prometheus text format and answers health checks over HTTP. Nothing here
+ * changes state, and no client address ever appears.
+ */
+import type { Logger } from "./log.ts";
+
+/** Counters the hub keeps: cheap increments, no allocation per line. */
+export class HubStats {
+  /** Chat lines and actions said in rooms. */
+  lines = 0;
+  /** Lines queued for members (room lines, notices, private messages, replies). */
+  deliveries = 0;
+  strikes = 0;
+  bans = 0;
+  /** Connections refused, by reason. */
+  refusedBanned = 0;
+  refusedFull = 0;
+  refusedPerAddress = 0;
+  refusedThrottled = 0;
+  slowReaders = 0;
+  /** People who joined the server (gave the token, if any). */
+  joins = 0;
+}
+
+/** What the hub reports at a scrape: its counters and gauges counted then. */
+export interface HubSnapshot {
+  stats: HubStats;
+  /** Open connections the hub holds, by transport (`tcp`, `tls`, `ws`). */
+  connections: Record<string, number>;
+  members: number;
+  rooms: number;
+  bansActive: number;
+  /** Bytes queued in every outbox, not yet written. */
+  outboxBytes: number;
+}
+
+/** What the shell reports at a scrape. */
+export interface ShellSnapshot {
+  /** Connections accepted since the start, by transport. */
+  accepted: Record<string, number>;
+  tlsHandshakeFailures: number;
+  /** Bytes read from clients since the start. */
+  bytesIn: number;
+  /** The largest event-loop delay seen over the last 10 s, in seconds. */
+  loopLag: number;
+  /** Process resident memory, in bytes. */
+  rss: number;
+}
+
+type Sample = [labels: string, value: number];
+
+/** One metric family: `# HELP`, `# TYPE` and its samples. */
+function family(
+  name: string,
+  type: "counter" | "gauge",
+  help: string,
+  samples: Sample[] | number,
+): string {
+  const rows = typeof samples === "number" ? [["", samples] as Sample] : samples;
+  let out = `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+  for (const [labels, value] of rows) out += `${name}${labels} ${format(value)}\n`;
+  return out;
+}
+
+function format(v: number): string {
+  return Number.isFinite(v) ? String(v) : "NaN";
+}
+
+function byLabel(label: string, values: Record<string, number>, known: string[]): Sample[] {
+  const keys = [...new Set([...known, ...Object.keys(values)])];
+  return keys.map((k) => [`{${label}="${k}"}`, values[k] ?? 0]);
+}
+
+const TRANSPORTS = ["tcp", "tls"];
+
+/** The Prometheus text exposition of a hub and a shell snapshot. */
+export function renderMetrics(hub: HubSnapshot, shell: ShellSnapshot): string {
+  const s = hub.stats;
+  return [
+    family(
+      "shat_connections",
+      "gauge",
+      "Open client connections, by transport.",
+      byLabel("transport", hub.connections, TRANSPORTS),
+    ),
+    family(
+      "shat_connections_accepted_total",
+      "counter",
+      "Client connections accepted, by transport.",
+      byLabel("transport", shell.accepted, TRANSPORTS),
+    ),
+    family("shat_members", "gauge", "People in the rooms (past the room token).", hub.members),
+    family("shat_rooms", "gauge", "Rooms that exist, the lobby included.", hub.rooms),
+    family("shat_joins_total", "counter", "People who joined.", s.joins),
+    family("shat_lines_total", "counter", "Chat lines and actions said in rooms.", s.lines),
+    family(
+      "shat_deliveries_total",
+      "counter",
+      "Lines queued for members (room lines, notices, private messages, replies).",
+      s.deliveries,
+    ),
+    family("shat_strikes_total", "counter", "Strikes given.", s.strikes),
+    family("shat_bans_active", "gauge", "Bans running now.", hub.bansActive),
+    family("shat_bans_total", "counter", "Bans given (by the server and operators).", s.bans),
+    family("shat_refusals_total", "counter", "Connections refused, by reason.", [
+      ['{reason="banned"}', s.refusedBanned],
+      ['{reason="full"}', s.refusedFull],
+      ['{reason="per_address"}', s.refusedPerAddress],
+      ['{reason="throttled"}', s.refusedThrottled],
+    ]),
+    family(
+      "shat_slow_reader_disconnects_total",
+      "counter",
+      "Clients dropped for falling more than --max-outbox behind.",
+      s.slowReaders,
+    ),
+    family(
+      "shat_outbox_bytes",
+      "gauge",
+      "Bytes queued for clients and not yet written.",
+      hub.outboxBytes,
+    ),
+    family(
+      "shat_tls_handshake_failures_total",
+      "counter",
+      "TLS handshakes that failed or timed out.",
+      shell.tlsHandshakeFailures,
+    ),
+    family("shat_input_bytes_total", "counter", "Bytes read from clients.", shell.bytesIn),
+    family(
+      "shat_event_loop_lag_seconds",
+      "gauge",
+      "Largest delay of the event loop over the last 10 seconds.",
+      shell.loopLag,
+    ),
+    family(
+      "process_resident_memory_bytes",
+      "gauge",
+      "Resident memory size in bytes.",
+      shell.rss,
+    ),
+  ].join("");
+}
+
+/** What the metrics listener needs from the server. */
+export interface MetricsSource {
+  snapshot(): { hub: HubSnapshot; shell: ShellSnapshot };
+  /** False while shutting down: /healthz answers 503. */
+  healthy(): boolean;
+}
+
+/**
+ * Serves `GET /metrics` and `GET /healthz` on `hostname:port` (Deno.serve); everything else is
+ * 404, and methods other than GET and HEAD are 405.
+ */
+export function serveMetrics(
+  hostname: string,
+  port: number,
+  source: MetricsSource,
+  log: Logger,
+): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({
+    hostname,
+    port,
+    onListen: (addr) => log.info("metrics listening", { host: addr.hostname, port: addr.port }),
+    onError: (e) => {
+      log.warn("metrics request failed", { error: e instanceof Error ? e.message : String(e) });
+      return new Response("internal error\n", { status: 500 });
+    },
+  }, (req) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return new Response("method not allowed\n", { status: 405, headers: { allow: "GET" } });
+    }
+    const path = new URL(req.url).pathname;
+    if (path === "/metrics") {
+      const { hub, shell } = source.snapshot();
+      return new Response(renderMetrics(hub, shell), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      });
+    }
+    if (path === "/healthz") {
+      const ok = source.healthy();
+      return new Response(ok ? "ok\n" : "shutting down\n", { status: ok ? 200 : 503 });
+    }
+    return new Response("not found: try /metrics or /healthz\n", { status: 404 });
+  });
+}
