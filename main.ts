@@ -3,6 +3,7 @@
  * wire the signals. Mistakes a person can make end in one line on stderr and an exit code:
  * 2 for a wrong configuration (flag, variable, file), 1 when the server cannot run.
  */
+import { isAbsolute, join } from "node:path";
 import { BanStore, loadBans, tempPath } from "./src/ban_store.ts";
 import {
   ConfigError,
@@ -15,7 +16,8 @@ import {
 import { Logger } from "./src/log.ts";
 import { BanFileError, type BanRecord } from "./src/moderation.ts";
 import { cleanText } from "./src/sanitize.ts";
-import { Server } from "./src/server.ts";
+import { ListenError, Server, type TlsFiles } from "./src/server.ts";
+import { checkTls } from "./src/tls.ts";
 
 /**
  * A second SIGINT/SIGTERM this long after the first forces the exit. Sooner, it is the same
@@ -99,6 +101,58 @@ async function loadBanFile(path: string): Promise<BanRecord[]> {
   }
 }
 
+/** The data directory, which must exist: the ban file and nothing else is written there. */
+async function checkDataDir(dir: string): Promise<void> {
+  ensureAccess(["read", "write"], [dir], "cannot use --data-dir");
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (e) {
+    throw new Exit(
+      2,
+      `cannot use --data-dir ${dir}: ${
+        e instanceof Deno.errors.NotFound ? "no such directory" : fileError(e)
+      }`,
+    );
+  }
+  if (!info.isDirectory) throw new Exit(2, `cannot use --data-dir ${dir}: not a directory`);
+}
+
+/**
+ * Reads the TLS certificate and key, and checks that they are PEM and belong together, so a bad
+ * pair stops the start with one line naming the flag (or is refused by a reload).
+ */
+async function loadTls(certPath: string, keyPath: string): Promise<TlsFiles> {
+  const read = async (flag: string, path: string) => {
+    ensureAccess(["read"], [path], `cannot read ${flag}`);
+    try {
+      return await Deno.readTextFile(path);
+    } catch (e) {
+      throw new Exit(2, `cannot read ${flag} ${path}: ${fileError(e)}`);
+    }
+  };
+  const cert = await read("--tls-cert", certPath);
+  const key = await read("--tls-key", keyPath);
+  if (!/-----BEGIN CERTIFICATE-----/.test(cert)) {
+    throw new Exit(2, `--tls-cert ${certPath} is not a PEM certificate (no BEGIN CERTIFICATE)`);
+  }
+  if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(key)) {
+    throw new Exit(2, `--tls-key ${keyPath} is not a PEM private key (no BEGIN PRIVATE KEY)`);
+  }
+  const problem = checkTls({ cert, key });
+  if (problem) {
+    if (/mismatch|values mismatch|consistent/i.test(problem)) {
+      throw new Exit(
+        2,
+        `--tls-key ${keyPath} does not match the certificate in --tls-cert ${certPath}`,
+      );
+    }
+    if (/key/i.test(problem)) throw new Exit(2, `--tls-key ${keyPath} cannot be used: ${problem}`);
+    throw new Exit(2, `--tls-cert ${certPath} cannot be used: ${problem}`);
+  }
+  return { cert, key };
+}
+
 function listenError(e: unknown, host: string, port: number): string {
   const where = `${host}:${port}`;
   if (e instanceof Deno.errors.AddrInUse) {
@@ -129,7 +183,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = parsed.config;
-  const log = new Logger(config.logLevel, config.safeMode);
+  const log = new Logger(config.logLevel, config.safeMode, undefined, config.logFormat);
   log.info("starting", { version: VERSION, pid: Deno.pid });
   for (const flag of parsed.secretFlags) {
     log.warn(`${flag} was given on the command line`, {
@@ -148,15 +202,40 @@ async function main(): Promise<number> {
   });
 
   const motd = config.motd ? await loadMotd(config.motd) : [];
-  const bans = config.banFile ? await loadBanFile(config.banFile) : [];
-  const banStore = config.banFile ? new BanStore(config.banFile, log) : undefined;
-  const server = new Server({ config, log, motd, bans, banStore });
+  // The ban file lives in the data directory unless its path is absolute.
+  const relative = config.banFile !== "" && !isAbsolute(config.banFile);
+  const banPath = relative ? join(config.dataDir, config.banFile) : config.banFile;
+  if (relative) await checkDataDir(config.dataDir);
+  const bans = banPath ? await loadBanFile(banPath) : [];
+  const banStore = banPath ? new BanStore(banPath, log) : undefined;
+  const tls = config.tlsPort !== -1 ? await loadTls(config.tlsCert, config.tlsKey) : undefined;
+  const server = new Server({ config, log, motd, bans, banStore, tls });
   try {
     server.listen();
+    await server.listenTls();
   } catch (e) {
-    throw new Exit(1, listenError(e, config.host, config.port));
+    if (e instanceof ListenError) {
+      await server.shutdown();
+      throw new Exit(1, `${listenError(e.cause, e.host, e.port)} (${e.flag})`);
+    }
+    throw e;
   }
-  if (bans.length > 0) log.info("bans loaded", { file: config.banFile, bans: bans.length });
+  if (bans.length > 0) log.info("bans loaded", { file: banPath, bans: bans.length });
+
+  if (tls) {
+    // A renewed certificate is picked up without a restart: SIGHUP rereads both files.
+    Deno.addSignalListener("SIGHUP", () => {
+      loadTls(config.tlsCert, config.tlsKey).then((files) => {
+        const problem = server.reloadTls(files);
+        if (problem) log.error("TLS certificate not reloaded; the old one stays", { problem });
+        else log.info("TLS certificate reloaded", { file: config.tlsCert });
+      }, (e) => {
+        log.error("TLS certificate not reloaded; the old one stays", {
+          problem: e instanceof Error ? e.message : String(e),
+        });
+      });
+    });
+  }
 
   await new Promise<void>((resolve) => {
     let first = 0;

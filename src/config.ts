@@ -20,7 +20,17 @@ export type LogLevel = typeof LOG_LEVELS[number];
 /** Everything the server can be told at start. Durations are milliseconds; sizes are bytes. */
 export interface Config {
   host: string;
+  /** The plain TCP port; -1 = off (a TLS-only server). */
   port: number;
+  /** The TLS port; -1 = off. */
+  tlsPort: number;
+  tlsCert: string;
+  tlsKey: string;
+  tlsHandshakeTimeout: number;
+  /** The metrics and health HTTP port; -1 = off. */
+  metricsPort: number;
+  metricsHost: string;
+  dataDir: string;
   name: string;
   motd: string;
   history: number;
@@ -45,8 +55,14 @@ export interface Config {
   lineTimeout: number;
   idleTimeout: number;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   safeMode: boolean;
 }
+
+/** Log line formats: `key=value` text, or one JSON object per line. */
+export const LOG_FORMATS = ["text", "json"] as const;
+/** One of {@link LOG_FORMATS}. */
+export type LogFormat = typeof LOG_FORMATS[number];
 
 /** A mistake in the configuration; its message is the one line shown to the person. */
 export class ConfigError extends Error {
@@ -63,13 +79,14 @@ type Kind =
     typeable?: boolean;
   }
   | { type: "int"; min: number; max: number }
-  | { type: "port" }
+  | { type: "port"; off?: boolean }
   | { type: "size"; min: number; max: number; zeroMeans?: string }
   | { type: "duration"; min: number; max?: number; zeroMeans?: string }
   | { type: "rate" }
   | { type: "room" }
   | { type: "bool" }
-  | { type: "level" };
+  | { type: "level" }
+  | { type: "format" };
 
 interface OptionSpec {
   key: keyof Config;
@@ -93,9 +110,60 @@ const OPTIONS: OptionSpec[] = [
   {
     key: "port",
     flag: "port",
-    kind: { type: "port" },
+    kind: { type: "port", off: true },
     value: "N",
-    help: "TCP port (0 picks a free one)",
+    help: "TCP port (0 picks a free one; off: no plain port, TLS only)",
+  },
+  {
+    key: "tlsPort",
+    flag: "tls-port",
+    kind: { type: "port", off: true },
+    value: "N",
+    help: "TLS port, same room (needs --tls-cert and --tls-key)",
+  },
+  {
+    key: "tlsCert",
+    flag: "tls-cert",
+    kind: { type: "string", allowEmpty: true },
+    value: "FILE",
+    help: "TLS certificate chain (PEM); reread on SIGHUP",
+    defaultText: "none",
+  },
+  {
+    key: "tlsKey",
+    flag: "tls-key",
+    kind: { type: "string", allowEmpty: true },
+    value: "FILE",
+    help: "TLS private key (PEM); reread on SIGHUP",
+    defaultText: "none",
+  },
+  {
+    key: "tlsHandshakeTimeout",
+    flag: "tls-handshake-timeout",
+    kind: { type: "duration", min: 1, max: 15_000 },
+    value: "DUR",
+    help: "a TLS handshake not done by then is dropped (at most 15s)",
+  },
+  {
+    key: "metricsPort",
+    flag: "metrics-port",
+    kind: { type: "port", off: true },
+    value: "N",
+    help: "HTTP port for GET /metrics (Prometheus) and GET /healthz",
+  },
+  {
+    key: "metricsHost",
+    flag: "metrics-host",
+    kind: { type: "string" },
+    value: "ADDR",
+    help: "address the metrics port listens on",
+  },
+  {
+    key: "dataDir",
+    flag: "data-dir",
+    kind: { type: "string" },
+    value: "DIR",
+    help: "where the server keeps what it writes (the ban file)",
   },
   {
     key: "name",
@@ -271,6 +339,13 @@ const OPTIONS: OptionSpec[] = [
     help: "debug, info, warn or error",
   },
   {
+    key: "logFormat",
+    flag: "log-format",
+    kind: { type: "format" },
+    value: "FORMAT",
+    help: "text (LEVEL message key=value) or json (one object per line)",
+  },
+  {
     key: "safeMode",
     flag: "safe-mode",
     kind: { type: "bool" },
@@ -282,6 +357,13 @@ const OPTIONS: OptionSpec[] = [
 export const DEFAULTS: Readonly<Config> = Object.freeze({
   host: "0.0.0.0",
   port: 4567,
+  tlsPort: -1,
+  tlsCert: "",
+  tlsKey: "",
+  tlsHandshakeTimeout: 10_000,
+  metricsPort: -1,
+  metricsHost: "127.0.0.1",
+  dataDir: ".",
   name: "Shat",
   motd: "",
   history: 20,
@@ -306,6 +388,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   lineTimeout: 30_000,
   idleTimeout: 0,
   logLevel: "info",
+  logFormat: "text",
   safeMode: false,
 });
 
@@ -385,6 +468,20 @@ export function parseConfig(
  * an outbox must hold a few full-length lines.
  */
 function checkLimits(c: Config): void {
+  if (c.port === -1 && c.tlsPort === -1) {
+    throw new ConfigError("--port off needs --tls-port: with neither, nobody could connect");
+  }
+  if (c.tlsPort !== -1 && (!c.tlsCert || !c.tlsKey)) {
+    throw new ConfigError("--tls-port needs --tls-cert FILE and --tls-key FILE");
+  }
+  if (c.tlsPort === -1 && (c.tlsCert || c.tlsKey)) {
+    throw new ConfigError(
+      `${c.tlsCert ? "--tls-cert" : "--tls-key"} is set but --tls-port is not: add --tls-port N`,
+    );
+  }
+  if (c.tlsPort !== -1 && c.port !== -1 && c.tlsPort === c.port && c.port !== 0) {
+    throw new ConfigError(`--port and --tls-port are both ${c.port}: they need different ports`);
+  }
   const welcome = c.historyBytes + MOTD_MAX_BYTES + BANNER_BYTES;
   if (welcome * 2 > c.maxOutbox) {
     throw new ConfigError(
@@ -481,10 +578,19 @@ function convert(o: OptionSpec, raw: string | boolean, source: string): unknown 
       return text;
     }
     case "port": {
-      if (!/^\d+$/.test(text.trim())) throw bad("expected a port number 0-65535");
+      const range = `expected a port number 0-65535${kind.off ? ", or off" : ""}`;
+      if (kind.off && text.trim().toLowerCase() === "off") return -1;
+      if (!/^\d+$/.test(text.trim())) throw bad(range);
       const n = Number(text);
-      if (n > 65535) throw bad("expected a port number 0-65535");
+      if (n > 65535) throw bad(range);
       return n;
+    }
+    case "format": {
+      const v = text.trim().toLowerCase();
+      if (!(LOG_FORMATS as readonly string[]).includes(v)) {
+        throw bad(`expected one of ${LOG_FORMATS.join(", ")}`);
+      }
+      return v;
     }
     case "int": {
       if (!/^\d+$/.test(text.trim())) {
@@ -548,6 +654,8 @@ function showDefault(o: OptionSpec): string {
       return v === 0 ? (o.kind.zeroMeans ?? "0") : formatDuration(v as number).replace(" ", "");
     case "size":
       return v === 0 ? (o.kind.zeroMeans ?? "0") : formatSize(v as number);
+    case "port":
+      return v === -1 ? "off" : String(v);
     case "rate": {
       const r = v as ConnectRate;
       return r.burst === 0 ? "0" : `${r.burst}/${formatDuration(r.per).replace(" ", "")}`;

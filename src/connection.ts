@@ -46,6 +46,14 @@ export const TELNET_RATE = 64;
  */
 export const MAX_DIRECT = 64 * 1024;
 
+/** The socket a connection reads and writes: a `Deno.Conn`, or a TLS port's TlsStream. */
+export interface ByteStream {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+}
+
 /** What a connection needs from the server around it. */
 export interface ConnectionHost {
   post(ev: HubEvent): void;
@@ -78,7 +86,7 @@ export function describeError(e: unknown): string {
 /** A connected client's socket and buffers. */
 export class Connection {
   readonly id: number;
-  readonly conn: Deno.TcpConn;
+  readonly conn: ByteStream;
   readonly outbox: Outbox = new Outbox();
   readonly #host: ConnectionHost;
   readonly #framer: LineFramer;
@@ -113,7 +121,7 @@ export class Connection {
   /** Resolves once the socket is closed and the reader has stopped. */
   readonly done: Promise<void>;
 
-  constructor(id: number, conn: Deno.TcpConn, host: ConnectionHost) {
+  constructor(id: number, conn: ByteStream, host: ConnectionHost) {
     this.id = id;
     this.conn = conn;
     this.#host = host;

@@ -1,15 +1,19 @@
 /**
- * The server: accepts connections, runs the hub coroutine over the central queue, carries out
- * the hub's effects (start writers, close sockets, save bans), ticks timers and shuts down
- * gracefully.
+ * The server: accepts connections (plain TCP and TLS: the same room, the same rules), runs the
+ * hub coroutine over the central queue, carries out the hub's effects (start writers, close
+ * sockets, save bans), ticks timers, serves the metrics page and shuts down gracefully.
  */
 import { BanStore } from "./ban_store.ts";
 import type { Config } from "./config.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { Hub, type HubEffects, type HubEvent } from "./hub.ts";
 import { type Logger, LogThrottle } from "./log.ts";
+import { serveMetrics, type ShellSnapshot } from "./metrics.ts";
 import type { BanRecord } from "./moderation.ts";
 import { AsyncQueue } from "./queue.ts";
+import { type TlsFiles, TlsPort, type TlsStream } from "./tls.ts";
+
+export type { TlsFiles } from "./tls.ts";
 
 /** What a server is built from. */
 export interface ServerOptions {
@@ -19,9 +23,24 @@ export interface ServerOptions {
   bans?: readonly BanRecord[];
   /** Where bans are saved; none keeps them in memory. */
   banStore?: BanStore;
+  /** The TLS certificate chain and key (PEM), when --tls-port is on. */
+  tls?: TlsFiles;
   /** The clock, epoch ms (tests may pass their own). */
   now?: () => number;
   random?: () => number;
+}
+
+/** A listener that could not be bound: which flag, where, and the runtime's error. */
+export class ListenError extends Error {
+  override name = "ListenError";
+  constructor(
+    readonly flag: "--port" | "--tls-port" | "--metrics-port",
+    readonly host: string,
+    readonly port: number,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
 }
 
 /** How often the hub gets a tick: often enough for the shortest timeout, at most once a second. */
@@ -52,17 +71,31 @@ export class Server {
   readonly #now: () => number;
   #toKick: Connection[] = [];
   #listener: Deno.TcpListener | null = null;
+  #tlsPort: TlsPort | null = null;
+  #tls: TlsFiles | undefined;
+  #metrics: Deno.HttpServer<Deno.NetAddr> | null = null;
   /** A spare descriptor, given up to accept-and-refuse when the process runs out. */
   #reserve: Deno.TcpListener | null = null;
   #nextId = 1;
   #ticker: ReturnType<typeof setInterval> | undefined;
-  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
-  #wakeSleep: (() => void) | null = null;
+  #lagTimer: ReturnType<typeof setInterval> | undefined;
+  /** Sleeping accept loops (after an accept error), woken at shutdown. */
+  readonly #sleepers = new Set<() => void>();
   #stopping = false;
   #hubDone: Promise<void> = Promise.resolve();
-  #acceptDone: Promise<void> = Promise.resolve();
+  readonly #accepting: Promise<void>[] = [];
   #stopped: Promise<void> | null = null;
   readonly #acceptErrors = new LogThrottle(10_000);
+  readonly #tlsErrors = new LogThrottle(60_000);
+  readonly #shell = {
+    accepted: {} as Record<string, number>,
+    tlsHandshakeFailures: 0,
+    /** Event-loop delays of the last 10 s (sampled every 250 ms), in ms. */
+    lags: new Array<number>(40).fill(0),
+    lagIndex: 0,
+    /** When the lag timer last fired (performance.now), 0 before the first time. */
+    lagAt: 0,
+  };
   /** Shared by every connection (one object, not a closure per socket: idle memory counts). */
   readonly #connHost: ConnectionHost = {
     post: (ev) => this.#queue.push(ev),
@@ -79,6 +112,7 @@ export class Server {
     this.#log = opts.log;
     this.#banStore = opts.banStore;
     this.#now = opts.now ?? Date.now;
+    this.#tls = opts.tls;
     this.#connHost.maxLine = opts.config.maxLine;
     this.#connHost.maxInputRate = opts.config.maxInputRate;
     const effects: HubEffects = {
@@ -101,32 +135,100 @@ export class Server {
   }
 
   /**
-   * Binds the listening socket and starts serving. Throws the runtime's error if the address
-   * cannot be bound (the caller turns it into one line for the person).
+   * Binds the plain and metrics ports (those that are on) and starts serving; the TLS port
+   * follows with {@link listenTls}. Throws {@link ListenError} naming the flag whose address
+   * cannot be bound; nothing is left listening then. Returns the plain address (undefined when
+   * --port is off).
    */
   listen(): Deno.NetAddr {
-    const listener = Deno.listen({ hostname: this.config.host, port: this.config.port });
-    this.#listener = listener;
+    const cfg = this.config;
+    try {
+      if (cfg.port !== -1) {
+        try {
+          this.#listener = Deno.listen({ hostname: cfg.host, port: cfg.port });
+        } catch (e) {
+          throw new ListenError("--port", cfg.host, cfg.port, e);
+        }
+        this.#logListening("listening", this.#listener.addr as Deno.NetAddr);
+      }
+      if (cfg.metricsPort !== -1) {
+        try {
+          this.#metrics = serveMetrics(cfg.metricsHost, cfg.metricsPort, {
+            snapshot: () => ({ hub: this.#hub.snapshot(), shell: this.#shellSnapshot() }),
+            healthy: () => !this.#stopping,
+          }, this.#log);
+        } catch (e) {
+          throw new ListenError("--metrics-port", cfg.metricsHost, cfg.metricsPort, e);
+        }
+        this.#lagTimer = setInterval(() => this.#sampleLag(), 250);
+      }
+    } catch (e) {
+      this.#closeListeners();
+      void this.#metrics?.shutdown();
+      clearInterval(this.#lagTimer);
+      throw e;
+    }
     try {
       this.#reserve = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     } catch {
       this.#reserve = null;
     }
-    const addr = listener.addr as Deno.NetAddr;
-    this.#log.info("listening", {
+    this.#hubDone = this.#runHub();
+    if (this.#listener) this.#accepting.push(this.#acceptLoop(this.#listener));
+    this.#ticker = setInterval(() => this.#tick(), tickInterval(this.config));
+    return this.#listener?.addr as Deno.NetAddr;
+  }
+
+  /**
+   * Binds the TLS port (when --tls-port is on, after {@link listen}): the same room and rules as
+   * the plain port. Rejects with {@link ListenError} when it cannot be bound.
+   */
+  async listenTls(): Promise<Deno.NetAddr | undefined> {
+    const cfg = this.config;
+    if (cfg.tlsPort === -1 || this.#tlsPort) return this.#tlsPort?.addr;
+    const shell = this.#shell;
+    try {
+      this.#tlsPort = await TlsPort.listen(
+        cfg.host,
+        cfg.tlsPort,
+        this.#tls!,
+        cfg.tlsHandshakeTimeout,
+        {
+          accepted: () => {
+            shell.accepted.tls = (shell.accepted.tls ?? 0) + 1;
+          },
+          failed: (why) => this.#tlsFailed(why),
+          connection: (conn) => this.#adopt(conn, "tls"),
+        },
+      );
+    } catch (e) {
+      throw new ListenError("--tls-port", cfg.host, cfg.tlsPort, toDenoError(e));
+    }
+    this.#logListening("listening for TLS", this.#tlsPort.addr);
+    return this.#tlsPort.addr;
+  }
+
+  #logListening(what: string, addr: Deno.NetAddr): void {
+    this.#log.info(what, {
       host: this.#log.safeMode ? undefined : addr.hostname,
       port: addr.port,
       name: this.config.name,
     });
-    this.#hubDone = this.#runHub();
-    this.#acceptDone = this.#acceptLoop(listener);
-    this.#ticker = setInterval(() => this.#queue.push({ type: "tick" }), tickInterval(this.config));
-    return addr;
   }
 
-  /** The bound address (after {@link listen}). */
+  /** The plain TCP address (after {@link listen}; undefined when --port is off). */
   get addr(): Deno.NetAddr {
-    return this.#listener!.addr as Deno.NetAddr;
+    return this.#listener?.addr as Deno.NetAddr;
+  }
+
+  /** The TLS address (after {@link listenTls}, when --tls-port is on). */
+  get tlsAddr(): Deno.NetAddr | undefined {
+    return this.#tlsPort?.addr;
+  }
+
+  /** The metrics address (after {@link listen}, when --metrics-port is on). */
+  get metricsAddr(): Deno.NetAddr | undefined {
+    return this.#metrics?.addr;
   }
 
   /** Open sockets, including those being refused or closed. */
@@ -145,8 +247,21 @@ export class Server {
   }
 
   /**
+   * Serves new TLS connections with a new certificate and key (a renewal), without a restart;
+   * connections already open keep theirs. A pair that cannot be used changes nothing, and why
+   * is returned.
+   */
+  reloadTls(files: TlsFiles): string | undefined {
+    if (!this.#tlsPort || this.#stopping) return "TLS is off";
+    const problem = this.#tlsPort.reload(files);
+    if (!problem) this.#tls = files;
+    return problem;
+  }
+
+  /**
    * Stops accepting, tells every client `Server is shutting down.`, waits up to
    * {@link SHUTDOWN_GRACE_MS} for outboxes to drain, closes everything and saves the bans.
+   * The health check answers 503 from the start of it.
    */
   shutdown(): Promise<void> {
     this.#stopped ??= this.#shutdown();
@@ -158,11 +273,11 @@ export class Server {
     this.#log.info("shutting down", { clients: this.#hub.connections });
     this.#closeListeners();
     clearInterval(this.#ticker);
-    this.#wakeSleep?.();
+    for (const wake of [...this.#sleepers]) wake();
     this.#queue.push({ type: "shutdown" });
     this.#queue.close();
     await this.#hubDone;
-    await this.#acceptDone;
+    await Promise.all(this.#accepting);
     const all = () => Promise.all([...this.#conns.values()].map((c) => c.done));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -173,10 +288,13 @@ export class Server {
     for (const c of this.#conns.values()) c.close("drop");
     await all();
     await this.#banStore?.flush();
+    clearInterval(this.#lagTimer);
+    await this.#metrics?.shutdown();
     this.#log.info("stopped");
   }
 
   #closeListeners(): void {
+    void this.#tlsPort?.close();
     for (const l of [this.#listener, this.#reserve]) {
       try {
         l?.close();
@@ -185,6 +303,35 @@ export class Server {
       }
     }
     this.#reserve = null;
+  }
+
+  #tick(): void {
+    this.#queue.push({ type: "tick" });
+    for (const { count } of this.#tlsErrors.sweep(this.#now())) {
+      this.#log.warn("more TLS handshakes failed", { times: count, within: "60s" });
+    }
+  }
+
+  /** Measures how late a 250 ms timer fires: the event loop's delay. */
+  #sampleLag(): void {
+    const now = performance.now();
+    const s = this.#shell;
+    const last = s.lagAt;
+    s.lagAt = now;
+    if (last === 0) return;
+    s.lags[s.lagIndex] = Math.max(0, now - last - 250);
+    s.lagIndex = (s.lagIndex + 1) % s.lags.length;
+  }
+
+  #shellSnapshot(): ShellSnapshot {
+    const s = this.#shell;
+    return {
+      accepted: { ...s.accepted },
+      tlsHandshakeFailures: s.tlsHandshakeFailures,
+      bytesIn: this.#connHost.bytesIn,
+      loopLag: Math.max(...s.lags) / 1_000,
+      rss: Deno.memoryUsage().rss,
+    };
   }
 
   async #runHub(): Promise<void> {
@@ -222,10 +369,10 @@ export class Server {
     }
   }
 
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
     let backoff = 5;
     while (!this.#stopping) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
         conn = await listener.accept();
         backoff = 5;
@@ -245,7 +392,16 @@ export class Server {
         continue;
       }
       this.#reportAcceptErrors();
-      this.#adopt(conn);
+      const shell = this.#shell;
+      shell.accepted.tcp = (shell.accepted.tcp ?? 0) + 1;
+      this.#adopt(conn, "tcp");
+    }
+  }
+
+  #tlsFailed(why: string): void {
+    this.#shell.tlsHandshakeFailures++;
+    if (this.#tlsErrors.first("tls", this.#now())) {
+      this.#log.info("TLS handshake failed", { reason: why });
     }
   }
 
@@ -254,7 +410,7 @@ export class Server {
    * is full and closes it, then takes the spare back. Keeps a full server from spinning on the
    * same pending connection, and the client learns why instead of hanging.
    */
-  async #shed(listener: Deno.TcpListener): Promise<boolean> {
+  async #shed(listener: Deno.Listener): Promise<boolean> {
     try {
       this.#reserve?.close();
     } catch {
@@ -265,11 +421,7 @@ export class Server {
       const conn = await listener.accept();
       const bye = new TextEncoder().encode("Server is full. Please try again later.\r\n");
       await conn.write(bye).catch(() => 0);
-      try {
-        conn.close();
-      } catch {
-        // ignore
-      }
+      closeQuietly(conn);
     } catch {
       // nothing to shed after all
     }
@@ -291,13 +443,15 @@ export class Server {
     }
   }
 
-  #adopt(conn: Deno.TcpConn): void {
+  #adopt(conn: Deno.Conn | TlsStream, transport: "tcp" | "tls"): void {
     const id = this.#nextId++;
     const remote = conn.remoteAddr as Deno.NetAddr;
-    try {
-      conn.setNoDelay(true);
-    } catch {
-      // not fatal: only latency
+    if (transport === "tcp") {
+      try {
+        (conn as Deno.TcpConn).setNoDelay(true);
+      } catch {
+        // not fatal: only latency
+      }
     }
     const c = new Connection(id, conn, this.#connHost);
     this.#conns.set(id, c);
@@ -307,17 +461,37 @@ export class Server {
       ip: remote.hostname,
       port: remote.port,
       outbox: c.outbox,
+      transport,
     });
   }
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.#wakeSleep = () => {
-        clearTimeout(this.#sleepTimer);
-        this.#wakeSleep = null;
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
         resolve();
       };
-      this.#sleepTimer = setTimeout(() => this.#wakeSleep?.(), ms);
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
     });
   }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** A node:net listen error as the Deno error class main.ts explains (address in use, ...). */
+function toDenoError(e: unknown): unknown {
+  const code = (e as { code?: string }).code;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (code === "EADDRINUSE") return new Deno.errors.AddrInUse(msg);
+  if (code === "EACCES") return new Deno.errors.PermissionDenied(msg);
+  if (code === "EADDRNOTAVAIL") return new Deno.errors.AddrNotAvailable(msg);
+  return e;
 }
