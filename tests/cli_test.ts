@@ -217,3 +217,86 @@ Deno.test("cli: tokens on the command line are warned about and never echoed", a
   assert.match(proc.stderr, /WARN --admin-token was given on the command line .*SHAT_ADMIN_TOKEN/);
   assert.ok(!proc.stderr.includes("hunter2"), proc.stderr);
 });
+
+Deno.test("cli: --log-format json writes one JSON object per line; safe mode still hides addresses", async () => {
+  const { proc, port } = await startShat(["--host", "127.0.0.1", "--ban-file", ""], {
+    env: { SHAT_LOG_FORMAT: "json", SHAT_SAFE_MODE: "1" },
+  });
+  const c = await TestClient.join(port, "127.0.0.4");
+  await c.close();
+  await proc.waitFor('"msg":"disconnect"', "stderr");
+  proc.child.kill("SIGTERM");
+  assert.equal((await proc.finish()).code, 0);
+  const lines = proc.stderr.trim().split("\n");
+  const objects = lines.map((l) => JSON.parse(l));
+  const connect = objects.find((o) => o.msg === "connect");
+  assert.equal(connect.level, "info");
+  assert.equal(connect.client, 1);
+  assert.equal(connect.addr, "hidden");
+  assert.ok(!Number.isNaN(Date.parse(connect.time)));
+  assert.ok(objects.some((o) => o.msg === "stopped"));
+  assert.ok(!proc.stderr.includes("127.0.0.4"));
+});
+
+Deno.test("cli: files anywhere with deno task start: a motd outside the project, bans in --data-dir", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/etc`);
+    await Deno.mkdir(`${dir}/var`);
+    await Deno.writeTextFile(`${dir}/etc/motd.txt`, "Welcome to the lab.\n");
+    const proc = new Proc(Deno.execPath(), [
+      "task",
+      "--quiet",
+      "start",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--motd",
+      `${dir}/etc/motd.txt`,
+      "--data-dir",
+      `${dir}/var`,
+      "--rate-limit",
+      "100ms",
+      "--max-strikes",
+      "2",
+    ], { cwd: ROOT });
+    try {
+      const m = await proc.waitFor(/INFO listening host=\S+ port=(\d+)/, "stderr");
+      const c = await TestClient.join(Number(m[1]), "127.0.0.2");
+      await c.waitFor("Welcome to the lab.");
+      for (let i = 0; i < 4; i++) await c.send(`spam ${i}`);
+      await c.waitFor("You have been banned for spamming.");
+      await c.close();
+    } finally {
+      proc.child.kill("SIGTERM");
+      await proc.finish();
+    }
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/var/shat-bans.json`));
+    assert.equal(saved.bans[0].ip, "127.0.0.2");
+    const missing = await runShat(["--data-dir", `${dir}/nowhere`]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^shat: cannot use --data-dir .*nowhere: no such directory$/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: --port off with TLS is a TLS-only server; with neither port the start is refused", async () => {
+  const r = await runShat(["--port", "off"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--port off needs --tls-port/);
+  const help = await runShat(["--help"]);
+  for (
+    const flag of [
+      "--tls-port",
+      "--tls-cert",
+      "--tls-key",
+      "--metrics-port",
+      "--log-format",
+      "--data-dir",
+    ]
+  ) {
+    assert.ok(help.stdout.includes(flag), flag);
+  }
+});

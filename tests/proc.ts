@@ -122,8 +122,12 @@ export async function startShat(
     "0",
     ...args,
   ], opts);
-  const m = await proc.waitFor(/INFO listening (?:host=\S+ )?port=(\d+)/, "stderr");
-  return { proc, port: Number(m[1]) };
+  // The plain port's "listening" line, as text or as JSON (--log-format json).
+  const m = await proc.waitFor(
+    /INFO listening (?:host=\S+ )?port=(\d+)|"msg":"listening",[^\n]*?"port":(\d+)/,
+    "stderr",
+  );
+  return { proc, port: Number(m[1] ?? m[2]) };
 }
 
 /** Runs main.ts to completion (for flags that exit at once). */
