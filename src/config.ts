@@ -4,7 +4,7 @@
  * Everything here is pure (the environment is passed in), so every refusal is unit-tested.
  */
 import { parseArgs } from "node:util";
-import { type ConnectRate, MAX_BAN_MS } from "./moderation.ts";
+import { type ConnectRate, MAX_BAN_MS, parseIp } from "./moderation.ts";
 import { roomName } from "./room.ts";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.ts";
 import denoJson from "../deno.json" with { type: "json" };
@@ -27,6 +27,12 @@ export interface Config {
   tlsCert: string;
   tlsKey: string;
   tlsHandshakeTimeout: number;
+  /** The web page (HTTP and WebSocket) port; -1 = off. */
+  webPort: number;
+  /** Reverse proxies whose X-Forwarded-For is believed (canonical addresses). */
+  trustProxy: string[];
+  /** Origins besides the page's own that may open the WebSocket. */
+  webOrigins: string[];
   /** The metrics and health HTTP port; -1 = off. */
   metricsPort: number;
   metricsHost: string;
@@ -86,7 +92,9 @@ type Kind =
   | { type: "room" }
   | { type: "bool" }
   | { type: "level" }
-  | { type: "format" };
+  | { type: "format" }
+  | { type: "ips" }
+  | { type: "origins" };
 
 interface OptionSpec {
   key: keyof Config;
@@ -143,6 +151,29 @@ const OPTIONS: OptionSpec[] = [
     kind: { type: "duration", min: 1, max: 15_000 },
     value: "DUR",
     help: "a TLS handshake not done by then is dropped (at most 15s)",
+  },
+  {
+    key: "webPort",
+    flag: "web-port",
+    kind: { type: "port", off: true },
+    value: "N",
+    help: "HTTP port for the chat page in a browser (WebSocket, same room)",
+  },
+  {
+    key: "trustProxy",
+    flag: "trust-proxy",
+    kind: { type: "ips" },
+    value: "ADDRS",
+    help: "reverse proxies (comma-separated addresses) whose X-Forwarded-For is believed",
+    defaultText: "none",
+  },
+  {
+    key: "webOrigins",
+    flag: "web-origins",
+    kind: { type: "origins" },
+    value: "URLS",
+    help: "origins besides the page's own that may use the WebSocket (comma-separated)",
+    defaultText: "none",
   },
   {
     key: "metricsPort",
@@ -361,6 +392,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   tlsCert: "",
   tlsKey: "",
   tlsHandshakeTimeout: 10_000,
+  webPort: -1,
+  trustProxy: Object.freeze([]) as unknown as string[],
+  webOrigins: Object.freeze([]) as unknown as string[],
   metricsPort: -1,
   metricsHost: "127.0.0.1",
   dataDir: ".",
@@ -585,6 +619,31 @@ function convert(o: OptionSpec, raw: string | boolean, source: string): unknown 
       if (n > 65535) throw bad(range);
       return n;
     }
+    case "ips": {
+      const out: string[] = [];
+      for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+        const ip = parseIp(part);
+        if ("error" in ip) throw bad(`${JSON.stringify(part)} is not an IP address (${ip.error})`);
+        out.push(ip.ip);
+      }
+      return out;
+    }
+    case "origins": {
+      const out: string[] = [];
+      for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+        let origin: string;
+        try {
+          origin = new URL(part).origin;
+        } catch {
+          origin = "null";
+        }
+        if (origin === "null") {
+          throw bad(`${JSON.stringify(part)} is not an origin like https://chat.example.org`);
+        }
+        out.push(origin);
+      }
+      return out;
+    }
     case "format": {
       const v = text.trim().toLowerCase();
       if (!(LOG_FORMATS as readonly string[]).includes(v)) {
@@ -656,6 +715,9 @@ function showDefault(o: OptionSpec): string {
       return v === 0 ? (o.kind.zeroMeans ?? "0") : formatSize(v as number);
     case "port":
       return v === -1 ? "off" : String(v);
+    case "ips":
+    case "origins":
+      return (v as string[]).length ? (v as string[]).join(",") : "none";
     case "rate": {
       const r = v as ConnectRate;
       return r.burst === 0 ? "0" : `${r.burst}/${formatDuration(r.per).replace(" ", "")}`;

@@ -92,6 +92,8 @@ export class Connection {
   readonly #framer: LineFramer;
   /** Made on the first read: a connection that never sends a byte costs nothing for it. */
   #telnet: TelnetSession | null = null;
+  /** No telnet at all (a WebSocket). */
+  readonly #plain: boolean;
   /** The line editor, once the client is in character mode. */
   #editor: LineEditor | null = null;
   /** The prompt the hub last gave (shown by the editor). */
@@ -121,10 +123,15 @@ export class Connection {
   /** Resolves once the socket is closed and the reader has stopped. */
   readonly done: Promise<void>;
 
-  constructor(id: number, conn: ByteStream, host: ConnectionHost) {
+  /**
+   * `telnet` false: the peer cannot speak telnet (a browser's WebSocket): its bytes are lines,
+   * and it is never offered a telnet option.
+   */
+  constructor(id: number, conn: ByteStream, host: ConnectionHost, telnet = true) {
     this.id = id;
     this.conn = conn;
     this.#host = host;
+    this.#plain = !telnet;
     this.#framer = new LineFramer(host.maxLine);
     this.done = this.#read();
   }
@@ -192,11 +199,21 @@ export class Connection {
           continue;
         }
         bytes += n;
-        const telnet = this.#telnet ??= new TelnetSession();
-        const data = telnet.feed(buf.subarray(0, n));
-        const reply = telnet.takeReply();
-        if (reply) this.#queue(reply);
-        const telnetFloods = telnet.removed > 0 ? this.#countTelnet(telnet.removed, at) : 0;
+        let data: Uint8Array = buf.subarray(0, n);
+        let telnetFloods = 0;
+        let switched = -1;
+        let charMode = false;
+        let resized = false;
+        if (!this.#plain) {
+          const telnet = this.#telnet ??= new TelnetSession();
+          data = telnet.feed(data);
+          const reply = telnet.takeReply();
+          if (reply) this.#queue(reply);
+          if (telnet.removed > 0) telnetFloods = this.#countTelnet(telnet.removed, at);
+          switched = telnet.modeChangedAt;
+          charMode = telnet.charMode;
+          resized = telnet.resized;
+        }
         const lines: string[] = [];
         framer.overlong = 0;
         // Bytes typed in line mode go to the framer, keys in character mode to the editor; the
@@ -204,8 +221,7 @@ export class Connection {
         // agreeing to character mode).
         let typed: Uint8Array = data;
         let keys: Uint8Array = EMPTY;
-        const switched = telnet.modeChangedAt;
-        if (switched >= 0 && telnet.charMode) {
+        if (switched >= 0 && charMode) {
           typed = data.subarray(0, switched);
           keys = data.subarray(switched);
         } else if (switched >= 0) {
@@ -224,14 +240,14 @@ export class Connection {
             else lines.push(text);
           });
         }
-        if (switched >= 0 && telnet.charMode) {
+        if (switched >= 0 && charMode) {
           this.#startEditor();
           const started = framer.takePartial();
           if (started.length > 0) this.#edit(started, lines);
         }
         if (keys.length > 0 && this.#editor) this.#edit(keys, lines);
-        if (switched >= 0 && !telnet.charMode) this.#stopEditor();
-        if (telnet.resized && this.#editor) this.#echo(this.#editor.resize(telnet.width));
+        if (switched >= 0 && !charMode) this.#stopEditor();
+        if (resized && this.#editor) this.#echo(this.#editor.resize(this.#telnet!.width));
         const partial = !this.#editor && framer.partial;
         if (
           lines.length > 0 || framer.overlong > 0 || telnetFloods > 0 ||

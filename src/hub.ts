@@ -692,8 +692,9 @@ export class Hub implements Chat {
       const view = c.view;
       this.#enqueue(c, variants[view] ??= encoder.encode(render(line, view, clock)));
     }
-    // Someone whose line the server edits sees their own line once, as they'd read it back.
-    if (except?.charMode && mentionable && !except.slow) {
+    // Someone whose screen shows nothing of what they sent (the server edits their line, or a
+    // browser) sees their own line once, as they'd read it back.
+    if ((except?.charMode || except?.transport === "ws") && mentionable && !except.slow) {
       this.#enqueue(except, encoder.encode(render(line, except.view, clock, { own: true })));
     }
     return (variants[0] ??= encoder.encode(render(line, 0, clock))).length;
@@ -906,10 +907,11 @@ export class Hub implements Chat {
       bell: c?.bell ?? false,
       timestamps: ((c?.view ?? 0) & VIEW_STAMPS) !== 0,
       charMode: c?.charMode ?? false,
+      web: c?.transport === "ws",
     };
   }
 
-  setView(m: Member, change: Partial<Omit<ViewSettings, "charMode">>): void {
+  setView(m: Member, change: Partial<Omit<ViewSettings, "charMode" | "web">>): void {
     const c = this.#clients.get(m.id);
     if (!c) return;
     const bit = (on: boolean | undefined, b: number) => {

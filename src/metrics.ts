@@ -72,7 +72,7 @@ function byLabel(label: string, values: Record<string, number>, known: string[])
   return keys.map((k) => [`{${label}="${k}"}`, values[k] ?? 0]);
 }
 
-const TRANSPORTS = ["tcp", "tls"];
+const TRANSPORTS = ["tcp", "tls", "ws"];
 
 /** The Prometheus text exposition of a hub and a shell snapshot. */
 export function renderMetrics(hub: HubSnapshot, shell: ShellSnapshot): string {

@@ -12,6 +12,7 @@ import { serveMetrics, type ShellSnapshot } from "./metrics.ts";
 import type { BanRecord } from "./moderation.ts";
 import { AsyncQueue } from "./queue.ts";
 import { type TlsFiles, TlsPort, type TlsStream } from "./tls.ts";
+import { serveWeb, type WsStream } from "./web.ts";
 
 export type { TlsFiles } from "./tls.ts";
 
@@ -34,7 +35,7 @@ export interface ServerOptions {
 export class ListenError extends Error {
   override name = "ListenError";
   constructor(
-    readonly flag: "--port" | "--tls-port" | "--metrics-port",
+    readonly flag: "--port" | "--tls-port" | "--metrics-port" | "--web-port",
     readonly host: string,
     readonly port: number,
     override readonly cause: unknown,
@@ -74,6 +75,7 @@ export class Server {
   #tlsPort: TlsPort | null = null;
   #tls: TlsFiles | undefined;
   #metrics: Deno.HttpServer<Deno.NetAddr> | null = null;
+  #web: Deno.HttpServer<Deno.NetAddr> | null = null;
   /** A spare descriptor, given up to accept-and-refuse when the process runs out. */
   #reserve: Deno.TcpListener | null = null;
   #nextId = 1;
@@ -151,6 +153,26 @@ export class Server {
         }
         this.#logListening("listening", this.#listener.addr as Deno.NetAddr);
       }
+      if (cfg.webPort !== -1) {
+        try {
+          this.#web = serveWeb({
+            hostname: cfg.host,
+            port: cfg.webPort,
+            name: cfg.name,
+            trustProxy: cfg.trustProxy,
+            origins: cfg.webOrigins,
+          }, {
+            adopt: (stream) => {
+              this.#shell.accepted.ws = (this.#shell.accepted.ws ?? 0) + 1;
+              this.#adopt(stream, "ws");
+            },
+            maxLine: cfg.maxLine,
+          }, this.#log);
+        } catch (e) {
+          throw new ListenError("--web-port", cfg.host, cfg.webPort, e);
+        }
+        this.#logListening("listening for the web page", this.#web.addr);
+      }
       if (cfg.metricsPort !== -1) {
         try {
           this.#metrics = serveMetrics(cfg.metricsHost, cfg.metricsPort, {
@@ -165,6 +187,7 @@ export class Server {
     } catch (e) {
       this.#closeListeners();
       void this.#metrics?.shutdown();
+      void this.#web?.shutdown();
       clearInterval(this.#lagTimer);
       throw e;
     }
@@ -224,6 +247,11 @@ export class Server {
   /** The TLS address (after {@link listenTls}, when --tls-port is on). */
   get tlsAddr(): Deno.NetAddr | undefined {
     return this.#tlsPort?.addr;
+  }
+
+  /** The web page's address (after {@link listen}, when --web-port is on). */
+  get webAddr(): Deno.NetAddr | undefined {
+    return this.#web?.addr;
   }
 
   /** The metrics address (after {@link listen}, when --metrics-port is on). */
@@ -295,6 +323,8 @@ export class Server {
 
   #closeListeners(): void {
     void this.#tlsPort?.close();
+    // The web port stops taking requests; the WebSockets it opened are clients like any other.
+    void this.#web?.shutdown();
     for (const l of [this.#listener, this.#reserve]) {
       try {
         l?.close();
@@ -443,7 +473,7 @@ export class Server {
     }
   }
 
-  #adopt(conn: Deno.Conn | TlsStream, transport: "tcp" | "tls"): void {
+  #adopt(conn: Deno.Conn | TlsStream | WsStream, transport: "tcp" | "tls" | "ws"): void {
     const id = this.#nextId++;
     const remote = conn.remoteAddr as Deno.NetAddr;
     if (transport === "tcp") {
@@ -453,7 +483,7 @@ export class Server {
         // not fatal: only latency
       }
     }
-    const c = new Connection(id, conn, this.#connHost);
+    const c = new Connection(id, conn, this.#connHost, transport !== "ws");
     this.#conns.set(id, c);
     this.#queue.push({
       type: "open",

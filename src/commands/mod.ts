@@ -20,7 +20,8 @@ const HELP: Command = {
   usage: "/help",
   help: "list the commands",
   run(chat, me) {
-    chat.tell(me, ...helpLines(chat.config, chat.opsEnabled, chat.view(me).charMode));
+    const v = chat.view(me);
+    chat.tell(me, ...helpLines(chat.config, chat.opsEnabled, v.web ? "web" : v.charMode));
   },
 };
 
@@ -42,8 +43,15 @@ export function findCommand(name: string): Command | undefined {
   return BY_NAME.get(name.toLowerCase());
 }
 
-/** The /help text, built from the table; `charMode` picks the keyboard tip. */
-export function helpLines(config: Config, opsEnabled: boolean, charMode = false): string[] {
+/**
+ * The /help text, built from the table; `charMode` picks the keyboard tip (telnet in character
+ * mode, a line-mode client, or `"web"` for the browser page).
+ */
+export function helpLines(
+  config: Config,
+  opsEnabled: boolean,
+  charMode: boolean | "web" = false,
+): string[] {
   const shown = COMMANDS.filter((c) => (c.op || c.needsOps) ? opsEnabled : true);
   const width = Math.max(...shown.map((c) => c.usage.length));
   const row = (c: { usage: string; help: string }) => `  ${c.usage.padEnd(width)}  ${c.help}`;
@@ -64,7 +72,9 @@ export function helpLines(config: Config, opsEnabled: boolean, charMode = false)
     );
   }
   lines.push(
-    charMode
+    charMode === "web"
+      ? "Keys: Enter sends, Up and Down recall the lines you sent."
+      : charMode
       ? "Keys: arrows edit and recall lines, Tab completes nicks and /commands, Ctrl-U clears " +
         "the line, Ctrl-W a word, Ctrl-L redraws, Ctrl-D on an empty line leaves."
       : "If a message lands in the middle of what you are typing, Ctrl-R reprints your line.",

@@ -51,6 +51,8 @@ export interface ViewSettings {
   timestamps: boolean;
   /** A telnet client in character mode (the server echoes and edits its line). */
   charMode: boolean;
+  /** A browser (the web page). */
+  web: boolean;
 }
 
 /** What the hub offers command handlers. */
@@ -74,7 +76,7 @@ export interface Chat {
   /** How `m`'s lines are drawn. */
   view(m: Member): ViewSettings;
   /** Changes how `m`'s lines are drawn. */
-  setView(m: Member, change: Partial<Omit<ViewSettings, "charMode">>): void;
+  setView(m: Member, change: Partial<Omit<ViewSettings, "charMode" | "web">>): void;
   /** Members of the room named (any case), in join order; [] if there is no such room. */
   members(room: string): Member[];
   /** The member with this nick, any case, in any room. */
