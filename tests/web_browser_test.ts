@@ -1,0 +1,108 @@
+/**
+ * The chat page in a real browser: Debian's Chromium, headless, driven over the DevTools
+ * protocol (tests/browser.ts). The page talks with a telnet-side client both ways, shows markup
+ * sent by someone else as text, fits a 390-pixel-wide phone, recalls sent lines, and reconnects
+ * by itself when the server comes back. A screenshot is saved as a test artifact
+ * (tests/artifacts/web-390.png). Without Chromium this test skips, except under CI=true.
+ */
+import assert from "node:assert/strict";
+import { launchBrowser } from "./browser.ts";
+import { hasChromium } from "./browser.ts";
+import { startServer, TestClient } from "./helpers.ts";
+
+const CI = Deno.env.get("CI") === "true";
+const ignore = !hasChromium();
+if (ignore) {
+  if (CI) {
+    Deno.test("web browser: chromium is installed", () => {
+      throw new Error("chromium not installed (apt-get install chromium)");
+    });
+  } else console.warn("web browser: chromium not installed: skipping");
+}
+
+const ARTIFACTS = new URL("./artifacts/", import.meta.url);
+
+Deno.test({
+  name: "web browser: the page chats with telnet both ways, safely, on a phone, and reconnects",
+  ignore,
+  async fn() {
+    const s = startServer({ webPort: 0, rateLimit: 100, name: "Hackerspace" });
+    const webPort = s.server.webAddr!.port;
+    let s2: ReturnType<typeof startServer> | undefined;
+    const browser = await launchBrowser();
+    const tcp = await TestClient.join(s.port, "127.0.0.3");
+    try {
+      await tcp.send("/nick bob");
+      const page = await browser.newPage({ width: 390, height: 800, mobile: true });
+      await page.goto(`http://127.0.0.1:${webPort}/`);
+      const logText = "document.getElementById('log').innerText";
+      await page.waitFor(`${logText}.includes("Type /help")`);
+      await page.type("/nick alice");
+      await page.press("Enter");
+      await page.waitFor(`${logText}.includes("You are now alice.")`);
+      await new Promise((r) => setTimeout(r, 150));
+
+      // Both ways.
+      await page.type("hello from the browser, bob");
+      await page.press("Enter");
+      await tcp.waitFor("<alice> hello from the browser, bob");
+      await tcp.send("hello alice, from telnet");
+      await page.waitFor(`${logText}.includes("<bob> hello alice, from telnet")`);
+      const mention = await page.evaluate<boolean>(
+        "[...document.querySelectorAll('.line')].some(d => d.classList.contains('mention') && d.textContent.includes('hello alice'))",
+      );
+      assert.ok(mention, "a line that names you is highlighted");
+      const bobColor = await page.evaluate<string>(
+        "[...document.querySelectorAll('.line span')].find(s => s.textContent === 'bob').style.color",
+      );
+      assert.ok(bobColor !== "", "nicks are coloured");
+
+      // Markup from someone else is text, and creates no element.
+      await new Promise((r) => setTimeout(r, 150));
+      await tcp.send(`<img src=x onerror="document.title='pwned'"><b>bold</b>`);
+      await page.waitFor(`${logText}.includes("<img src=x onerror=")`);
+      assert.equal(await page.evaluate<number>("document.querySelectorAll('img, b').length"), 0);
+      assert.equal(await page.evaluate<string>("document.title"), "Hackerspace");
+
+      // Up recalls the last line sent.
+      await page.press("ArrowUp");
+      assert.equal(
+        await page.evaluate<string>("document.getElementById('input').value"),
+        "hello from the browser, bob",
+      );
+      await page.press("ArrowDown");
+
+      // A phone-sized screen: nothing wider than it, the input in view.
+      const layout = await page.evaluate<
+        { scroll: number; width: number; bottom: number; h: number }
+      >(
+        "({ scroll: document.documentElement.scrollWidth, width: innerWidth, " +
+          "bottom: document.getElementById('input').getBoundingClientRect().bottom, h: innerHeight })",
+      );
+      assert.ok(layout.scroll <= 390, `no sideways scrolling (${layout.scroll}px)`);
+      assert.ok(layout.bottom <= layout.h, "the input is on screen");
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      const png = await page.screenshot(new URL("web-390.png", ARTIFACTS).pathname);
+      assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
+
+      // The server goes away and comes back on the same port: the page says so and reconnects,
+      // and asks for the nick it had.
+      await tcp.close();
+      await s.stop();
+      await page.waitFor("document.getElementById('status').textContent.includes('reconnecting')");
+      s2 = startServer({ webPort }, {});
+      await page.waitFor(
+        "document.getElementById('status').textContent === 'connected' && " +
+          `${logText}.includes("You are now alice.\\n") && ` +
+          `${logText}.split("Welcome to").length === 3`,
+        15_000,
+      );
+      assert.deepEqual(page.errors, [], "no script errors");
+    } finally {
+      await tcp.close();
+      await browser.close();
+      await s.stop();
+      await s2?.stop();
+    }
+  },
+});
