@@ -113,6 +113,10 @@ export interface Row {
   perConnKiB: number;
   connectMs: number;
   serverCpu: number;
+  /** Server CPU time per line delivered while sending, in ns. */
+  cpuPerDeliveryNs: number;
+  /** Server CPU time per connection while connecting (accept, welcome, join), in µs. */
+  cpuPerConnUs: number;
   generatorCpu: number;
   notes: string;
 }
@@ -430,6 +434,8 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
       perConnKiB: connected > 0 ? (held.rssKiB - base.rssKiB) / connected : NaN,
       connectMs: Math.max(...ready.map((r) => r.connectMs)),
       serverCpu: (after.cpuMs - held.cpuMs) / Math.max(1, wall),
+      cpuPerDeliveryNs: deliveries > 0 ? ((after.cpuMs - held.cpuMs) * 1e6) / deliveries : NaN,
+      cpuPerConnUs: connected > 0 ? ((held.cpuMs - base.cpuMs) * 1e3) / connected : NaN,
       generatorCpu: genCpu / Math.max(1, wall),
       notes,
     };
@@ -588,6 +594,8 @@ export function table(rows: Row[]): string {
     "per conn",
     "connect",
     "server CPU",
+    "CPU/delivery",
+    "CPU/conn",
     "gen CPU",
     "notes",
   ];
@@ -609,6 +617,8 @@ export function table(rows: Row[]): string {
           `${r.perConnKiB.toFixed(1)} KiB`,
           `${(r.connectMs / 1000).toFixed(2)} s`,
           `${(r.serverCpu * 100).toFixed(0)}%`,
+          `${Math.round(r.cpuPerDeliveryNs)} ns`,
+          `${Math.round(r.cpuPerConnUs)} µs`,
           `${(r.generatorCpu * 100).toFixed(0)}%`,
           r.notes,
         ].join(" | ")

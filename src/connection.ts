@@ -11,7 +11,7 @@
 import { LineFramer } from "./framing.ts";
 import type { CloseMode, HubEvent } from "./hub.ts";
 import { type Bucket, fullBucket, take } from "./moderation.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox } from "./shared_log.ts";
 import { cleanLine, cleanText } from "./sanitize.ts";
 import { TelnetSession } from "./telnet.ts";
 import { LineEditor } from "./terminal.ts";
@@ -324,17 +324,18 @@ export class Connection {
    * one redraw, whatever the number of lines (no redraw after last words before a close).
    */
   #next(ob: Outbox): Uint8Array | null {
-    const lines = ob.take(MAX_WRITE);
+    const lines = ob.takeSlices(MAX_WRITE);
     const ed = this.#editor;
-    if (this.#directBytes === 0 && (!lines || !ed)) return lines;
+    // The common case: one view into a shared log block, written as it is, no copy.
+    if (this.#directBytes === 0 && (lines.length === 0 || !ed)) return concat(lines);
     const parts = this.#direct ?? [];
     this.#direct = null;
     this.#directBytes = 0;
-    if (lines && ed) {
-      parts.push(encoder.encode(ed.erase()), lines);
+    if (lines.length > 0 && ed) {
+      parts.push(encoder.encode(ed.erase()), ...lines);
       if (!this.#closing) parts.push(encoder.encode(ed.draw()));
-    } else if (lines) {
-      parts.push(lines);
+    } else {
+      parts.push(...lines);
     }
     return concat(parts);
   }

@@ -31,7 +31,7 @@ import {
 } from "./moderation.ts";
 import { skeleton } from "./nicks.ts";
 import { type HubSnapshot, HubStats } from "./metrics.ts";
-import type { Outbox } from "./outbox.ts";
+import type { Outbox, SharedLog } from "./shared_log.ts";
 import {
   localClock,
   mentionWords,
@@ -228,8 +228,10 @@ export class Hub implements Chat {
   readonly #skeletons = new Map<string, Client>();
   readonly #addresses = new Addresses();
   readonly #bans: BanList;
-  /** One broadcast's renderings, by view (reused between broadcasts). */
-  readonly #variants: (Uint8Array | undefined)[] = new Array(VIEWS);
+  /** Where one broadcast went in each view's log: start and end, or -1 (reused). */
+  readonly #ranges = new Array<number>(VIEWS * 2).fill(-1);
+  /** Logs appended to since the last flush: their readers need their writers started. */
+  readonly #dirty = new Set<SharedLog>();
   #slow: Client[] = [];
   /** Counters for the metrics page. */
   readonly stats = new HubStats();
@@ -393,6 +395,7 @@ export class Hub implements Chat {
       return;
     }
     const c = new Client(id, ip, port, outbox, addr, now, transport);
+    outbox.owner = id;
     addr.conns++;
     this.#transports[transport] = (this.#transports[transport] ?? 0) + 1;
     this.#clients.set(id, c);
@@ -420,6 +423,8 @@ export class Hub implements Chat {
     const lobby = this.#lobby;
     c.room = lobby;
     lobby.members.add(c);
+    if (c.alert) lobby.alerts++;
+    c.outbox.read(lobby.logFor(c.view));
     this.stats.joins++;
     const n = ++this.#online;
     const others = n === 1 ? "you are the only one here" : `${n} people are online`;
@@ -664,10 +669,12 @@ export class Hub implements Chat {
   }
 
   /**
-   * A line to every member of `room` but `except`, rendered once per view and shared by
-   * everyone with that view; a reader whose nick the line mentions (and who has colour or the
-   * bell on) gets their own highlighted copy. With `skip` (those ignoring the author), those
-   * members do not get it. Returns the plain rendering's length in bytes.
+   * A line to every member of `room` but `except`: rendered once per view that someone in the
+   * room reads, and appended once to that view's shared log, whatever the number of readers.
+   * Only the exceptions cost per person: `except` (the author) is skipped, or shown the line as
+   * their own if their screen shows nothing of what they typed; those in `skip` (ignoring the
+   * author) are skipped; a reader whose nick the line mentions (with colour or the bell on)
+   * gets a highlighted copy in its place. Returns the plain rendering's length in bytes.
    */
   #broadcast(
     room: ChatRoom<Client>,
@@ -675,29 +682,72 @@ export class Hub implements Chat {
     except?: Client,
     skip?: Set<Client> | null,
   ): number {
-    const variants = this.#variants;
-    variants.fill(undefined);
     const clock = this.#clock;
-    const skipping = skip && skip.size > 0 ? skip : null;
+    const ranges = this.#ranges;
+    let plain = -1;
+    let readers = 0;
+    for (let v = 0; v < VIEWS; v++) {
+      const log = room.logs[v];
+      ranges[2 * v] = -1;
+      if (!log || log.readers.size === 0) continue;
+      const bytes = encoder.encode(render(line, v, clock));
+      if (v === 0) plain = bytes.length;
+      ranges[2 * v] = log.append(bytes);
+      ranges[2 * v + 1] = log.head;
+      readers += log.readers.size;
+      this.#dirty.add(log);
+    }
+    this.stats.deliveries += readers;
     const mentionable = line.kind === "chat" || line.kind === "action";
-    let words: Set<string> | null = null;
-    for (const c of room.members) {
-      if (c === except || c.slow) continue;
-      if (skipping && skipping.has(c)) continue;
-      if (c.alert && mentionable && (words ??= mentionWords(line.text)).has(c.key)) {
-        const opts = { mention: true, bell: c.bell };
-        this.#enqueue(c, encoder.encode(render(line, c.view, clock, opts)));
-        continue;
+    if (except?.room === room) {
+      // Someone whose screen shows nothing of what they sent (the server edits their line, or
+      // a browser) sees their own line once, as they'd read it back; others not at all.
+      const echo = (except.charMode || except.transport === "ws") && mentionable;
+      this.#instead(except, echo ? render(line, except.view, clock, { own: true }) : null);
+    }
+    if (skip) { for (const o of skip) if (o !== except && o.room === room) this.#instead(o, null); }
+    if (mentionable && room.alerts > 0) {
+      for (const word of mentionWords(line.text)) {
+        const m = this.#nicks.get(word);
+        if (!m || m.room !== room || !m.alert || m === except || skip?.has(m)) continue;
+        this.#instead(m, render(line, m.view, clock, { mention: true, bell: m.bell }));
       }
-      const view = c.view;
-      this.#enqueue(c, variants[view] ??= encoder.encode(render(line, view, clock)));
     }
-    // Someone whose screen shows nothing of what they sent (the server edits their line, or a
-    // browser) sees their own line once, as they'd read it back.
-    if ((except?.charMode || except?.transport === "ws") && mentionable && !except.slow) {
-      this.#enqueue(except, encoder.encode(render(line, except.view, clock, { own: true })));
+    return plain >= 0 ? plain : encoder.encode(render(line, 0, clock)).length;
+  }
+
+  /** For `c`, the broadcast just appended is left out, or replaced by `text`. */
+  #instead(c: Client, text: string | null): void {
+    const v = c.view;
+    const start = this.#ranges[2 * v];
+    const bytes = text === null ? null : encoder.encode(text);
+    if (start >= 0) c.outbox.skip(start, this.#ranges[2 * v + 1], bytes);
+    else if (bytes) c.outbox.push(bytes);
+  }
+
+  /**
+   * After a batch of events: starts the writers of everyone whose log got lines, and drops
+   * readers that fell more than --max-outbox behind. This is the one place that costs per
+   * reader, once per batch rather than once per line.
+   */
+  flush(now: number): void {
+    const max = this.config.maxOutbox;
+    for (const log of this.#dirty) {
+      for (const r of log.readers) {
+        const ob = r as Outbox;
+        const c = this.#clients.get(ob.owner);
+        if (!c || c.gone || c.slow) continue;
+        if (ob.bytes > max) {
+          c.slow = true;
+          this.#slow.push(c);
+        } else if (!ob.armed) {
+          ob.armed = true;
+          this.#fx.wake(c.id);
+        }
+      }
     }
-    return (variants[0] ??= encoder.encode(render(line, 0, clock))).length;
+    this.#dirty.clear();
+    this.#reapSlow(now);
   }
 
   /** A notice (`*** …`) for everyone in `room` but `except`. */
@@ -752,6 +802,7 @@ export class Hub implements Chat {
   /** The one way out of the room: closes the connection and tells the others. */
   #drop(c: Client, reason: string, now: number, opts: DropOptions): void {
     if (c.gone) return;
+    c.outbox.stop(); // nothing said from now on reaches it
     if (opts.message) {
       c.slow = false; // a last word is always queued, even past the limit
       this.#push(c, encoder.encode(opts.message + "\r\n"));
@@ -771,6 +822,7 @@ export class Hub implements Chat {
       const room = c.room;
       const announce = !opts.quiet && this.#announcing(room);
       this.#leaveRoom(c);
+      if (c.alert) room.alerts--;
       this.#online--;
       this.#nicks.delete(c.key);
       if (c.skeleton) this.#skeletons.delete(c.skeleton);
@@ -920,7 +972,11 @@ export class Hub implements Chat {
     bit(change.color, VIEW_COLOR);
     bit(change.timestamps, VIEW_STAMPS);
     if (change.bell !== undefined) c.bell = change.bell;
-    c.alert = (c.view & VIEW_COLOR) !== 0 || c.bell;
+    const alert = (c.view & VIEW_COLOR) !== 0 || c.bell;
+    if (c.authed && alert !== c.alert) c.room.alerts += alert ? 1 : -1;
+    c.alert = alert;
+    // Another view reads another log, from now on.
+    if (c.authed) c.outbox.read(c.room.logFor(c.view));
   }
 
   /**
@@ -995,9 +1051,13 @@ export class Hub implements Chat {
     const old = c.room;
     const leaving = this.#announcing(old);
     this.#leaveRoom(c);
-    if (leaving) this.#notice(old, `${c.nick} left for ${room.label}`);
+    if (c.alert) old.alerts--;
     c.room = room;
     room.members.add(c);
+    if (c.alert) room.alerts++;
+    // The switch to the new room's log comes before anything more is said in the old one.
+    c.outbox.read(room.logFor(c.view));
+    if (leaving) this.#notice(old, `${c.nick} left for ${room.label}`);
     const n = room.members.size;
     const here = n === 1 ? "you are the only one here" : `${n} people are here`;
     const lines = [`You are now in ${room.label}; ${here}.`];

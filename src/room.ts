@@ -2,7 +2,8 @@
  * One chat room as hub state: its members, topic, key and history. The hub decides who is where
  * and what they see; a room only keeps what belongs to it, so it goes away whole when it empties.
  */
-import { render, type RoomLine } from "./render.ts";
+import { render, type RoomLine, VIEWS } from "./render.ts";
+import { SharedLog } from "./shared_log.ts";
 
 /** Bytes a history line adds to a welcome besides its rendering: the `[HH:MM] ` stamp. */
 const STAMP_BYTES = 8;
@@ -44,6 +45,10 @@ export class ChatRoom<M> {
   topicBy = "";
   /** The key needed to enter ("" = open). Never logged. */
   secret: string;
+  /** What the room says, one shared log per view (plain, colour, timestamps…), made on use. */
+  readonly logs: (SharedLog | null)[] = new Array(VIEWS).fill(null);
+  /** Members who want mentions drawn for them (colour or bell on). */
+  alerts = 0;
   #history: HistoryEntry[] = [];
   #head = 0;
   #bytes = 0;
@@ -54,6 +59,11 @@ export class ChatRoom<M> {
     this.name = name;
     this.id = name.toLowerCase();
     this.secret = secret;
+  }
+
+  /** The log that readers with `view` read. */
+  logFor(view: number): SharedLog {
+    return this.logs[view] ??= new SharedLog();
   }
 
   /** `#name`, as a room is always shown. */

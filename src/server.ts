@@ -397,6 +397,7 @@ export class Server {
       }
       if (ev.type === "input") this.#conns.get(ev.id)?.processed();
     }
+    hub.flush(now);
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {

@@ -4,10 +4,10 @@
  */
 import net from "node:net";
 import { type Config, DEFAULTS } from "../src/config.ts";
-import { type CloseMode, Hub } from "../src/hub.ts";
+import { type CloseMode, Hub, type HubEvent } from "../src/hub.ts";
 import { Logger, MemoryLog } from "../src/log.ts";
 import type { BanRecord } from "../src/moderation.ts";
-import { Outbox } from "../src/outbox.ts";
+import { Outbox } from "../src/shared_log.ts";
 import { Server } from "../src/server.ts";
 import { TelnetSession } from "../src/telnet.ts";
 
@@ -61,11 +61,17 @@ export class HubHarness {
     });
   }
 
+  /** Applies one event, then flushes as the server does after each batch. */
+  handle(ev: HubEvent): void {
+    this.hub.handle(ev, this.now);
+    this.hub.flush(this.now);
+  }
+
   /** A new connection from `ip`; returns what it was told. */
   open(id: number, ip = "10.0.0.1", port = 40_000 + id): string[] {
     const outbox = new Outbox();
     this.outboxes.set(id, outbox);
-    this.hub.handle({ type: "open", id, ip, port, outbox }, this.now);
+    this.handle({ type: "open", id, ip, port, outbox });
     return this.read(id);
   }
 
@@ -87,7 +93,7 @@ export class HubHarness {
   ): void {
     const bytes = opts.bytes ??
       lines.reduce((n, l) => n + new TextEncoder().encode(l).length + 2, 0);
-    this.hub.handle({
+    this.handle({
       type: "input",
       id,
       at: opts.at ?? this.now,
@@ -96,18 +102,18 @@ export class HubHarness {
       partial,
       overlong,
       telnetFloods: opts.telnetFloods ?? 0,
-    }, this.now);
+    });
   }
 
   /** The client hung up. */
   hangUp(id: number, reason = "connection closed"): void {
-    this.hub.handle({ type: "closed", id, reason }, this.now);
+    this.handle({ type: "closed", id, reason });
   }
 
   /** Moves the fake clock and lets the hub's timers run. */
   advance(ms: number): void {
     this.now += ms;
-    this.hub.handle({ type: "tick" }, this.now);
+    this.handle({ type: "tick" });
   }
 
   /** Takes and returns every line waiting in client `id`'s outbox. */

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { NOTICE, PREAUTH_LINES } from "../src/hub.ts";
-import { Outbox } from "../src/outbox.ts";
+import { Outbox } from "../src/shared_log.ts";
 import { HubHarness, seededRandom } from "./helpers.ts";
 
 const SEC = 1_000;

@@ -123,14 +123,19 @@ Deno.test("views: /color, /bell and /timestamps toggle, and say how they are", (
   assert.deepEqual(h.read(2), [`12:00 <${nicks[0]}> ping ${nicks[1]}${BEL}`]);
 });
 
-Deno.test("views: a broadcast is rendered once per view and the buffer shared", () => {
-  const { h } = room(5, [1, 2]);
+Deno.test("views: a broadcast is rendered and stored once per view, whatever the readers", () => {
+  const { h, nicks } = room(5, [1, 2]);
+  const log = (id: number) => h.outboxes.get(id)!.log!;
+  assert.equal(log(1), log(2), "both colour readers read one log");
+  assert.equal(log(3), log(4), "all plain readers read one log");
+  assert.notEqual(log(1), log(3));
+  const before = [log(1).head, log(3).head];
   h.send(5, "one line for everyone");
-  const chunk = (id: number) => h.outboxes.get(id)!.take(1)!;
-  const [a, b, c, d] = [1, 2, 3, 4].map(chunk);
-  assert.equal(a, b, "both colour views share one buffer");
-  assert.equal(c, d, "both plain views share one buffer");
-  assert.notEqual(a, c);
+  const plain = new TextEncoder().encode(`<${nicks[4]}> one line for everyone\r\n`).length;
+  assert.equal(log(3).head - before[1], plain, "the plain log grew by one copy of the line");
+  assert.ok(log(1).head - before[0] > plain, "the colour log by one coloured copy");
+  assert.deepEqual(h.read(3), h.read(4));
+  assert.deepEqual(h.read(1), h.read(2));
 });
 
 Deno.test("views: /help tells line-mode users about Ctrl-R and telnet users about their keys", () => {

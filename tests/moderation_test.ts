@@ -1,4 +1,4 @@
-/** Moderation helpers, the outbox and the queue. */
+/** Moderation helpers and the queue. */
 import assert from "node:assert/strict";
 import {
   Addresses,
@@ -10,7 +10,6 @@ import {
   serializeBans,
   tooSoon,
 } from "../src/moderation.ts";
-import { Outbox } from "../src/outbox.ts";
 import { AsyncQueue } from "../src/queue.ts";
 
 Deno.test("moderation: tooSoon follows the rate limit; 0 turns it off", () => {
@@ -100,42 +99,6 @@ Deno.test("moderation: the ban file's addresses are read in their canonical spel
   assert.equal(parseBanFile(text, Date.now())[0].ip, "10.0.0.9");
   const leading = JSON.stringify({ bans: [{ ip: "10.0.0.09", until }] });
   assert.throws(() => parseBanFile(leading, Date.now()), BanFileError);
-});
-
-Deno.test("outbox: coalesces pending chunks into one buffer and respects the cap", () => {
-  const ob = new Outbox();
-  const e = new TextEncoder();
-  ob.push(e.encode("ab"));
-  ob.push(e.encode("cd"));
-  ob.push(e.encode("efg"));
-  assert.equal(ob.bytes, 7);
-  assert.equal(new TextDecoder().decode(ob.take(4)!), "abcd");
-  assert.equal(new TextDecoder().decode(ob.take()!), "efg");
-  assert.equal(ob.take(), null);
-  assert.equal(ob.bytes, 0);
-});
-
-Deno.test("outbox: outboxes holding the same broadcast share one joined buffer, others do not", () => {
-  const e = new TextEncoder();
-  const d = new TextDecoder();
-  const lines = ["<a> one\r\n", "<b> two\r\n", "<c> three\r\n"].map((l) => e.encode(l));
-  const boxes = Array.from({ length: 5 }, () => new Outbox());
-  for (const ob of boxes) for (const l of lines) ob.push(l);
-  const other = new Outbox(); // like the author of line 2: it lacks that line
-  other.push(lines[0]);
-  other.push(lines[2]);
-  const outs = boxes.map((ob) => ob.take()!);
-  const own = other.take()!;
-  for (const out of outs) assert.equal(d.decode(out), "<a> one\r\n<b> two\r\n<c> three\r\n");
-  assert.ok(outs.every((o) => o === outs[0]), "one copy for identical runs");
-  assert.equal(d.decode(own), "<a> one\r\n<c> three\r\n");
-  assert.notEqual(own, outs[0]);
-  // Same text in different buffers is a different run: never confused with the cached one.
-  const fresh = new Outbox();
-  for (const l of ["<a> one\r\n", "<b> two\r\n", "<c> three\r\n"]) fresh.push(e.encode(l));
-  const again = fresh.take()!;
-  assert.notEqual(again, outs[0]);
-  assert.equal(d.decode(again), d.decode(outs[0]));
 });
 
 Deno.test("queue: drains everything pushed as one batch, in order; close ends it", async () => {

@@ -1,0 +1,274 @@
+/**
+ * Fan-out without per-recipient work: every line a room's readers of one view see is appended
+ * once to that room's shared log, an append-only sequence of large blocks, and each reader keeps
+ * only a position in it. A writer sends `block.subarray(position, head)`: no copy per recipient,
+ * no allocation per recipient, no array push per recipient. What is not the same for everyone —
+ * a private line, a welcome, a mention drawn for one person, the author's own line, a line from
+ * someone they ignore — is a small per-reader side entry ordered by log position. Blocks are
+ * dropped once every reader has passed them.
+ */
+
+/** Block size: a line is never split across blocks (a longer line gets a block of its own). */
+export const BLOCK = 64 * 1024;
+
+/** An append-only log of encoded lines, in blocks; positions are byte offsets from its start. */
+export class SharedLog {
+  /** Blocks still held, oldest first, and the position each starts at. */
+  #blocks: Uint8Array[] = [];
+  #starts: number[] = [];
+  /** Bytes used in the last block. */
+  #fill = 0;
+  /** The position after the last byte appended. */
+  head = 0;
+  /** Outboxes that read this log now, or will once they get to it. */
+  readonly readers = new Set<LogReader>();
+
+  /** Appends `bytes` (whole lines); returns the position they start at. */
+  append(bytes: Uint8Array): number {
+    const n = bytes.length;
+    let last = this.#blocks[this.#blocks.length - 1];
+    if (!last || this.#fill + n > last.length) {
+      this.#release();
+      last = new Uint8Array(Math.max(BLOCK, n));
+      this.#blocks.push(last);
+      this.#starts.push(this.head);
+      this.#fill = 0;
+    }
+    last.set(bytes, this.#fill);
+    this.#fill += n;
+    const at = this.head;
+    this.head += n;
+    return at;
+  }
+
+  /**
+   * The bytes in [from, to) as views into the blocks (no copy), added to `out`. Positions before
+   * the first block still held are gone (no reader can need them).
+   */
+  slices(from: number, to: number, out: Uint8Array[]): void {
+    const starts = this.#starts;
+    let i = starts.length - 1;
+    while (i > 0 && starts[i] > from) i--;
+    for (; i < starts.length && from < to; i++) {
+      const start = starts[i];
+      const end = i + 1 < starts.length ? starts[i + 1] : this.head;
+      if (end <= from) continue;
+      const a = Math.max(from, start) - start;
+      const b = Math.min(to, end) - start;
+      out.push(this.#blocks[i].subarray(a, b));
+      from = start + b;
+    }
+  }
+
+  /** Blocks held (for tests and metrics). */
+  get blocks(): number {
+    return this.#blocks.length;
+  }
+
+  /** Drops the blocks every reader has passed (called when a new block is needed). */
+  #release(): void {
+    let min = this.head;
+    for (const r of this.readers) min = Math.min(min, r.positionIn(this));
+    let drop = 0;
+    while (drop < this.#blocks.length - 1 && this.#starts[drop + 1] <= min) drop++;
+    if (this.#blocks.length > 0 && min >= this.head) drop = this.#blocks.length; // all passed
+    if (drop > 0) {
+      this.#blocks.splice(0, drop);
+      this.#starts.splice(0, drop);
+      if (this.#blocks.length === 0) this.#fill = 0;
+    }
+  }
+}
+
+/** Anything that reads a log: it says how far it has got in it. */
+export interface LogReader {
+  /** Its position in `log` (Infinity if it has passed it for good). */
+  positionIn(log: SharedLog): number;
+}
+
+/**
+ * One reader's place in the logs, and what only it gets, in order:
+ * - `bytes` at log position `at` (a private line, a welcome);
+ * - a skip of [at, end) (a line it must not get: its own, an ignored author's) — with `bytes`,
+ *   a replacement (a mention drawn for it, its own line drawn as its own);
+ * - a switch to another log at position `to` (it changed room or view) once `at` is reached.
+ */
+interface Entry {
+  at: number;
+  end: number;
+  bytes: Uint8Array | null;
+  log: SharedLog | null;
+  to: number;
+}
+
+const EMPTY: Entry[] = [];
+
+/** Where a reader that has left goes: a log nothing is ever appended to. */
+const STOPPED = new SharedLog();
+
+/**
+ * A client's unsent output: a position in a shared log plus side entries, so that queueing a
+ * broadcast costs nothing per reader. The hub appends to logs and adds entries; the writer takes
+ * what is due as views into the log blocks ({@link takeSlices}) or one joined buffer
+ * ({@link take}).
+ */
+export class Outbox implements LogReader {
+  /** The log being read now, and the position in it. */
+  #log: SharedLog | null = null;
+  #pos = 0;
+  /** The log later entries refer to (the current one, or the target of the last switch). */
+  #tail: SharedLog | null = null;
+  #side: Entry[] | null = null;
+  /**
+   * Set by the hub when it asks the shell to start the writer; cleared by the writer once it
+   * has nothing left. While set, more output needs no further wake-up.
+   */
+  armed = false;
+  /** The client this is the output of (set by the hub). */
+  owner = 0;
+
+  /** The log entries refer to now (null before the first {@link read}). */
+  get log(): SharedLog | null {
+    return this.#tail;
+  }
+
+  /** Starts (or, after what is queued, goes on) reading `log` from its current head. */
+  read(log: SharedLog): void {
+    if (this.#tail === log || this.#tail === STOPPED) return;
+    log.readers.add(this);
+    if (!this.#log) {
+      this.#log = this.#tail = log;
+      this.#pos = log.head;
+      return;
+    }
+    this.#add({ at: this.#tail!.head, end: 0, bytes: null, log, to: log.head });
+    this.#tail = log;
+  }
+
+  /**
+   * Stops reading logs after what is queued so far (the client is leaving: its last words may
+   * follow with {@link push}, nothing said after this point does).
+   */
+  stop(): void {
+    if (!this.#tail || this.#tail === STOPPED) return;
+    this.#add({ at: this.#tail.head, end: 0, bytes: null, log: STOPPED, to: 0 });
+    this.#tail = STOPPED;
+  }
+
+  /** Queues bytes for this reader only, after everything queued so far. */
+  push(bytes: Uint8Array): void {
+    this.#add({ at: this.#tail?.head ?? 0, end: 0, bytes, log: null, to: 0 });
+  }
+
+  /** Leaves [at, end) of the current log out for this reader, sending `bytes` instead if given. */
+  skip(at: number, end: number, bytes: Uint8Array | null = null): void {
+    this.#add({ at, end, bytes, log: null, to: 0 });
+  }
+
+  #add(e: Entry): void {
+    (this.#side ??= []).push(e);
+  }
+
+  /** Bytes waiting to be taken. */
+  get bytes(): number {
+    let n = 0;
+    let log = this.#log;
+    let pos = this.#pos;
+    for (const e of this.#side ?? EMPTY) {
+      if (e.at > pos && log) {
+        n += e.at - pos;
+        pos = e.at;
+      }
+      if (e.log) {
+        log = e.log;
+        pos = e.to;
+        continue;
+      }
+      if (e.bytes) n += e.bytes.length;
+      if (e.end > pos) pos = e.end;
+    }
+    if (log && log.head > pos) n += log.head - pos;
+    return n;
+  }
+
+  positionIn(log: SharedLog): number {
+    if (log === this.#log) return this.#pos;
+    for (const e of this.#side ?? EMPTY) if (e.log === log) return e.to;
+    return Infinity;
+  }
+
+  /**
+   * Takes what is due, up to about `max` bytes (never splitting a side entry's bytes), as views
+   * into the log blocks and entry buffers, in order. Returns [] when there is nothing.
+   */
+  takeSlices(max = Infinity): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let size = 0;
+    const side = this.#side;
+    let i = 0;
+    while (size < max) {
+      const log = this.#log;
+      const e = side && i < side.length ? side[i] : null;
+      const limit = e ? e.at : (log?.head ?? 0);
+      if (log && limit > this.#pos) {
+        const to = Math.min(limit, this.#pos + (max - size));
+        const before = out.length;
+        log.slices(this.#pos, to, out);
+        for (let k = before; k < out.length; k++) size += out[k].length;
+        this.#pos = to;
+        if (to < limit) break;
+      }
+      if (!e) break;
+      i++;
+      if (e.log) {
+        if (this.#log && this.#log !== e.log && !this.#reads(this.#log, side!, i)) {
+          this.#log.readers.delete(this);
+        }
+        this.#log = e.log;
+        this.#pos = e.to;
+        continue;
+      }
+      if (e.bytes) {
+        out.push(e.bytes);
+        size += e.bytes.length;
+      }
+      if (e.end > this.#pos) this.#pos = e.end;
+    }
+    if (side) {
+      if (i >= side.length) this.#side = null;
+      else if (i > 0) side.splice(0, i);
+    }
+    return out;
+  }
+
+  /** Whether a later entry switches back to `log` (then it stays a reader of it). */
+  #reads(log: SharedLog, side: Entry[], from: number): boolean {
+    for (let k = from; k < side.length; k++) if (side[k].log === log) return true;
+    return false;
+  }
+
+  /** Takes what is due as one buffer (joined when it is in pieces), or null when nothing is. */
+  take(max = Infinity): Uint8Array | null {
+    const parts = this.takeSlices(max);
+    if (parts.length === 0) return null;
+    if (parts.length === 1) return parts[0];
+    let n = 0;
+    for (const p of parts) n += p.length;
+    const out = new Uint8Array(n);
+    let off = 0;
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+
+  /** Drops everything queued and stops reading (the client is gone). */
+  clear(): void {
+    this.#log?.readers.delete(this);
+    for (const e of this.#side ?? EMPTY) e.log?.readers.delete(this);
+    this.#log = this.#tail = null;
+    this.#side = null;
+    this.#pos = 0;
+  }
+}
