@@ -295,11 +295,13 @@ export class Connection {
     const ob = this.outbox;
     try {
       while (!this.#closed) {
-        const buf = this.#next(ob);
-        if (!buf) break;
-        let off = 0;
-        while (off < buf.length) {
-          off += await this.conn.write(off === 0 ? buf : buf.subarray(off));
+        const pieces = this.#next(ob);
+        if (pieces.length === 0) break;
+        for (const buf of pieces) {
+          let off = 0;
+          while (off < buf.length) {
+            off += await this.conn.write(off === 0 ? buf : buf.subarray(off));
+          }
         }
       }
     } catch (e) {
@@ -323,11 +325,11 @@ export class Connection {
    * For a character-mode client the lines are wrapped in one erase of the prompt and input and
    * one redraw, whatever the number of lines (no redraw after last words before a close).
    */
-  #next(ob: Outbox): Uint8Array | null {
+  #next(ob: Outbox): Uint8Array[] {
     const lines = ob.takeSlices(MAX_WRITE);
     const ed = this.#editor;
-    // The common case: one view into a shared log block, written as it is, no copy.
-    if (this.#directBytes === 0 && (lines.length === 0 || !ed)) return concat(lines);
+    // The common case: views into shared log blocks, written as they are, no copy.
+    if (this.#directBytes === 0 && (lines.length === 0 || !ed)) return gather(lines);
     const parts = this.#direct ?? [];
     this.#direct = null;
     this.#directBytes = 0;
@@ -337,7 +339,7 @@ export class Connection {
     } else {
       parts.push(...lines);
     }
-    return concat(parts);
+    return gather(parts);
   }
 
   /** Queues bytes of the server's own (not the hub's) for the client. */
@@ -479,16 +481,43 @@ function utf8Length(text: string): number {
   return n;
 }
 
-/** One buffer holding `parts` in order (the only part itself when there is one). */
-function concat(parts: Uint8Array[]): Uint8Array | null {
-  if (parts.length <= 1) return parts[0] ?? null;
+/** Pieces smaller than this are joined with their neighbours into one write. */
+const GATHER = 16 * 1024;
+
+/**
+ * The writes for `parts`, in order: runs of small pieces joined into one buffer (one write for
+ * many short lines), large pieces (views into shared log blocks) written as they are, never
+ * copied.
+ */
+function gather(parts: Uint8Array[]): Uint8Array[] {
+  if (parts.length <= 1) return parts;
+  const out: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
   let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let off = 0;
+  const close = () => {
+    if (run.length === 1) out.push(run[0]);
+    else if (run.length > 1) {
+      const joined = new Uint8Array(size);
+      let off = 0;
+      for (const p of run) {
+        joined.set(p, off);
+        off += p.length;
+      }
+      out.push(joined);
+    }
+    run = [];
+    size = 0;
+  };
   for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
+    if (p.length >= GATHER) {
+      close();
+      out.push(p);
+    } else {
+      if (size + p.length > GATHER) close();
+      run.push(p);
+      size += p.length;
+    }
   }
+  close();
   return out;
 }
