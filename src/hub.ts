@@ -399,7 +399,9 @@ export class Hub implements Chat {
     addr.conns++;
     this.#transports[transport] = (this.#transports[transport] ?? 0) + 1;
     this.#clients.set(id, c);
-    this.#log.info("connect", { client: id, addr: this.#log.addr(ip, port) });
+    if (this.#log.enabled("info")) {
+      this.#log.info("connect", { client: id, addr: this.#log.addr(ip, port) });
+    }
     if (cfg.token) {
       this.#tell(c, `${cfg.name}: this room is private. Type the room token and press Enter.`);
     } else {
@@ -444,7 +446,9 @@ export class Hub implements Chat {
     if (history) this.#push(c, history);
     if (this.#announcing(lobby)) this.#notice(lobby, `${c.nick} joined`, c);
     if (c.charMode) this.#fx.prompt(c.id, promptFor(c.nick, lobby.name));
-    this.#log.info("join", { client: c.id, nick: c.nick, room: lobby.label, online: n });
+    if (this.#log.enabled("info")) {
+      this.#log.info("join", { client: c.id, nick: c.nick, room: lobby.label, online: n });
+    }
   }
 
   /**
@@ -828,7 +832,9 @@ export class Hub implements Chat {
       if (c.skeleton) this.#skeletons.delete(c.skeleton);
       if (announce) this.#notice(room, `${c.nick} left (${reason})`);
     }
-    this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
+    if (this.#log.enabled("info")) {
+      this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
+    }
   }
 
   /**
@@ -898,7 +904,10 @@ export class Hub implements Chat {
   }
 
   #guestNick(): string {
-    for (let digits = 4;; digits++) {
+    // Enough digits that most draws are free: at least four times as many numbers as nicks.
+    let digits = 4;
+    while (9 * 10 ** (digits - 1) < 4 * this.#nicks.size) digits++;
+    for (;; digits++) {
       const lo = 10 ** (digits - 1);
       for (let attempt = 0; attempt < 20; attempt++) {
         const nick = `guest-${lo + Math.floor(this.#random() * (9 * lo))}`;

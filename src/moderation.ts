@@ -370,11 +370,17 @@ function formatIp6(words: number[]): string {
   return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
 }
 
+/** Dotted IPv4 with no leading zeros and parts of at most 255. */
+const CANONICAL_IP4 =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /**
  * The canonical spelling of a connection's address (as {@link parseIp}); anything the parser
  * does not know is kept as it came, in lower case.
  */
 export function normalizeIp(ip: string): string {
+  // The common case, what Deno reports for an IPv4 peer, is already canonical.
+  if (CANONICAL_IP4.test(ip)) return ip;
   const p = parseIp(ip);
   return "ip" in p ? p.ip : ip.toLowerCase();
 }
