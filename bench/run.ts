@@ -13,6 +13,9 @@ import { fileURLToPath } from "node:url";
 import type { LoadJob } from "./load.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const FLOOR = fileURLToPath(new URL("./floor.ts", import.meta.url));
+/** The server under test: Shat, or the bare reference of bench/floor.ts (`--server floor`). */
+let serverScript = MAIN;
 const LOAD = fileURLToPath(new URL("./load.ts", import.meta.url));
 
 interface Sizes {
@@ -175,9 +178,11 @@ class ServerProc {
         "run",
         "--allow-net",
         "--allow-env=SHAT_*",
-        // For profiling the server, e.g. BENCH_SERVER_FLAGS=--v8-flags=--prof
+        // As `deno task start` runs it (see deno.json).
+        "--v8-flags=--max-semi-space-size=2",
+        // For profiling the server, e.g. BENCH_SERVER_FLAGS=--inspect
         ...(Deno.env.get("BENCH_SERVER_FLAGS")?.split(" ").filter(Boolean) ?? []),
-        MAIN,
+        serverScript,
         "--host",
         "127.0.0.1",
         "--port",
@@ -637,6 +642,8 @@ const HELP = `deno task bench [options]
   --generators N      load generator processes per scenario (default 1; S3/S4/storm use more
                       when one process would run out of file descriptors)
   --json              print the rows as JSON instead of a table
+  --server NAME       shat (default), or floor: bench/floor.ts, the least a Deno server can do
+                      for s1, s2 and s3 (no nicks, commands or limits), to compare against
   --s1-clients N --s1-senders N --s1-lines N
   --s2-clients N --s2-senders N --s2-rate N --s2-seconds N
   --s3-clients N --s3-lines N
@@ -656,6 +663,7 @@ async function main(): Promise<number> {
     help: { type: "boolean" },
     only: { type: "string" },
     generators: { type: "string" },
+    server: { type: "string" },
   };
   for (const f of sizeFlags) options[f] = { type: "string" };
   let values: Record<string, string | boolean | undefined>;
@@ -682,6 +690,12 @@ async function main(): Promise<number> {
       (sizes as unknown as Record<string, number>)[key] = n;
     }
   }
+  const server = String(values.server ?? "shat");
+  if (server !== "shat" && server !== "floor") {
+    console.error(`bench: --server is shat or floor, not ${server}`);
+    return 2;
+  }
+  if (server === "floor") serverScript = FLOOR;
   const gens = Number(values.generators ?? 1);
   const only = new Set(
     String(values.only ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean),

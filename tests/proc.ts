@@ -5,12 +5,15 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 export const ROOT = fromFileUrl(new URL("..", import.meta.url));
 export const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
 
-/** The permission flags of `deno task start`, read from deno.json so the tests use the same. */
+/**
+ * The runtime flags of `deno task start` (permissions, V8 heap sizing), read from deno.json so
+ * the tests run the server the same way.
+ */
 export function startPermissions(): string[] {
   const deno = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
   const task: string = deno.tasks.start;
   return task.split(/\s+/).map((w) => w.replace(/^'|'$/g, "")).filter((w) =>
-    w.startsWith("--allow-")
+    w.startsWith("--allow-") || w.startsWith("--v8-flags")
   );
 }
 
