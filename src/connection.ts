@@ -88,6 +88,11 @@ export class Connection {
   readonly id: number;
   readonly conn: ByteStream;
   readonly outbox: Outbox = new Outbox();
+  /** Pacing, kept by the server: when its writer was last started (performance.now() ms). */
+  lastKick = 0;
+  /** Waiting for its turn to write (and until when). */
+  waiting = false;
+  dueAt = 0;
   readonly #host: ConnectionHost;
   readonly #framer: LineFramer;
   /** Made on the first read: a connection that never sends a byte costs nothing for it. */

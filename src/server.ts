@@ -55,15 +55,17 @@ export function tickInterval(config: Config): number {
 /** Most time a graceful shutdown waits for outboxes to drain. */
 export const SHUTDOWN_GRACE_MS = 2_000;
 /**
- * Writers started per millisecond, on average, when output is busy: a round that started K
- * writers is followed by a pause of K / WRITES_PER_MS ms (at most MAX_ROUND_GAP_MS) before
- * the next. On loopback a write costs 10-20 µs of CPU whatever its size, so a room of 1000
- * at a line per millisecond would otherwise spend all its time writing a line at a time;
- * with the pause each client gets the lines of 30 ms in one write, and a room of 10 waits
- * a third of a millisecond.
+ * Write pacing. On loopback a write costs 10-20 µs of CPU whatever its size, so a room of 1000
+ * at a line per millisecond would spend all its time writing a line at a time. The server
+ * counts the clients it wrote to in each window of PACE_WINDOW_MS; with D of them, a client
+ * written to less than D / WRITES_PER_MS ms ago (at most MAX_WRITE_GAP_MS) waits out the rest
+ * of that time, and its next write carries everything that came meanwhile: a busy room of 1000
+ * gets the lines of ~30 ms in each write. A quiet server, or someone not written to lately, is
+ * written to at once.
  */
 export const WRITES_PER_MS = 30;
-export const MAX_ROUND_GAP_MS = 50;
+export const MAX_WRITE_GAP_MS = 50;
+export const PACE_WINDOW_MS = 50;
 
 function isFdExhaustion(e: unknown): boolean {
   const code = (e as { code?: string }).code;
@@ -81,8 +83,14 @@ export class Server {
   readonly #banStore?: BanStore;
   readonly #now: () => number;
   #toKick: Connection[] = [];
-  /** When the next round of writers may start (performance.now() ms). */
-  #nextRound = 0;
+  /** How long a client just written to waits before the next write (see WRITES_PER_MS). */
+  #writeGap = 0;
+  /** The current pacing window: when it started, and the clients written to in it. */
+  #windowAt = 0;
+  #windowClients = 0;
+  /** Clients waiting out the gap, in the order they started waiting, and the one timer. */
+  #later: Connection[] = [];
+  #laterTimer: ReturnType<typeof setTimeout> | undefined;
   #listener: Deno.TcpListener | null = null;
   #tlsPort: TlsPort | null = null;
   #tls: TlsFiles | undefined;
@@ -317,6 +325,8 @@ export class Server {
     this.#queue.push({ type: "shutdown" });
     this.#queue.close();
     await this.#hubDone;
+    // Whoever was waiting for a turn to write was closed with a flush, which writes anyway.
+    clearTimeout(this.#laterTimer);
     await Promise.all(this.#accepting);
     const all = () => Promise.all([...this.#conns.values()].map((c) => c.done));
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -383,20 +393,69 @@ export class Server {
       this.#handle(batch);
       if (this.#toKick.length === 0) continue;
       // Output is waiting. Give input already on its way (the rest of a burst, other senders'
-      // lines) at least one turn of the event loop to arrive and handle it too, so that each
-      // client gets one write for all of it instead of one per batch. After a round that
-      // started many writers the next waits a little longer (see WRITES_PER_MS): a busy room
-      // gets fewer, fuller writes, a quiet one is written to at once. While the hub waits,
-      // readers stop after MAX_INFLIGHT unhandled events, so what piles up stays bounded.
-      const wait = Math.max(0, this.#nextRound - performance.now());
-      await new Promise<void>((resolve) => setTimeout(resolve, wait));
+      // lines) one turn of the event loop to arrive and handle it too, so that each client
+      // gets one write for all of it instead of one per batch. While the hub waits, readers
+      // stop after MAX_INFLIGHT unhandled events, so what piles up stays bounded.
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
       const more = this.#queue.takeAll();
       if (more.length > 0) this.#handle(more);
       const kick = this.#toKick;
       this.#toKick = [];
-      this.#nextRound = performance.now() + Math.min(MAX_ROUND_GAP_MS, kick.length / WRITES_PER_MS);
-      for (const c of kick) c.kick();
+      this.#startWriters(kick);
     }
+  }
+
+  /**
+   * Starts the writers of `kick`, but a client written to less than the current gap ago waits
+   * for the rest of it (see WRITES_PER_MS).
+   */
+  #startWriters(kick: Connection[]): void {
+    const now = performance.now();
+    this.#pace(now);
+    const gap = this.#writeGap;
+    for (const c of kick) {
+      if (c.waiting) continue;
+      if (now - c.lastKick >= gap) {
+        this.#start(c, now);
+      } else {
+        c.waiting = true;
+        c.dueAt = c.lastKick + gap;
+        this.#later.push(c);
+      }
+    }
+    if (this.#later.length > 0 && this.#laterTimer === undefined) this.#armLater();
+  }
+
+  #start(c: Connection, now: number): void {
+    if (c.lastKick < this.#windowAt) this.#windowClients++;
+    c.lastKick = now;
+    c.kick();
+  }
+
+  /** Closes the pacing window when it is over: the gap follows how many were written to. */
+  #pace(now: number): void {
+    if (now - this.#windowAt < PACE_WINDOW_MS) return;
+    const clients = now - this.#windowAt < 2 * PACE_WINDOW_MS ? this.#windowClients : 0;
+    this.#writeGap = Math.min(MAX_WRITE_GAP_MS, clients / WRITES_PER_MS);
+    this.#windowAt = now;
+    this.#windowClients = 0;
+  }
+
+  #armLater(): void {
+    const wait = Math.max(0, this.#later[0].dueAt - performance.now());
+    this.#laterTimer = setTimeout(() => {
+      this.#laterTimer = undefined;
+      const now = performance.now();
+      this.#pace(now);
+      const list = this.#later;
+      let i = 0;
+      for (; i < list.length && list[i].dueAt <= now + 1; i++) {
+        list[i].waiting = false;
+        this.#start(list[i], now);
+      }
+      this.#later = i === list.length ? [] : list.slice(i);
+      if (this.#later.length > 0) this.#armLater();
+    }, wait);
   }
 
   #handle(batch: HubEvent[]): void {

@@ -84,6 +84,55 @@ Deno.test("server: 12 concurrent senders: every line arrives whole, exactly once
   }
 });
 
+Deno.test("server: a room of 240 under a steady stream: paced writes lose nothing and keep order", async () => {
+  // 240 readers make the server pace its writes (a client written to moments ago waits a few
+  // ms and then gets everything since in one write): each must still get every line, in order.
+  const s = startServer({
+    rateLimit: 0,
+    maxPerIp: 0,
+    connectRate: { burst: 0, per: 60_000 },
+    announceMax: 1,
+    logLevel: "warn",
+  });
+  const clients: TestClient[] = [];
+  try {
+    for (let i = 0; i < 240; i += 40) {
+      clients.push(...await Promise.all(Array.from({ length: 40 }, () => TestClient.join(s.port))));
+    }
+    const SENDERS = 4;
+    const LINES = 100;
+    await Promise.all(
+      clients.slice(0, SENDERS).map(async (c, i) => {
+        for (let k = 0; k < LINES; k++) {
+          await c.send(`p${i}.${k}`);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      }),
+    );
+    const ours = (c: TestClient) => c.lines.filter((l) => / p\d+\.\d+$/.test(l));
+    const expected = (self: number) => (SENDERS - (self < SENDERS ? 1 : 0)) * LINES;
+    await until(
+      () => clients.every((c, self) => ours(c).length >= expected(self)),
+      "every line to everyone",
+      30_000,
+    );
+    clients.forEach((c, self) => {
+      const got = ours(c);
+      assert.equal(got.length, expected(self), `client ${self}: each line once`);
+      const next = new Array(SENDERS).fill(0);
+      for (const l of got) {
+        const m = /^<(guest-\d+)> p(\d+)\.(\d+)$/.exec(l)!;
+        const i = Number(m[2]);
+        assert.equal(m[1], clients[i].nick);
+        assert.equal(Number(m[3]), next[i]++, `client ${self}: sender ${i}'s lines in order`);
+      }
+    });
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await s.stop();
+  }
+});
+
 Deno.test("server: a flooder is banned, refused while banned, welcome after; others unaffected", async () => {
   const s = startServer({ rateLimit: 200, maxStrikes: 3, banDuration: 2_000 });
   const bystander = await TestClient.join(s.port, "127.0.0.3");
