@@ -124,7 +124,7 @@ class Client {
         let start = 0;
         let any = false;
         for (let i = buf.indexOf(LF); i >= 0 && i < n; i = buf.indexOf(LF, i + 1)) {
-          let line = buf.subarray(start, i);
+          let line: Uint8Array = buf.subarray(start, i);
           if (carry) {
             const joined: Uint8Array = new Uint8Array(carry.length + line.length);
             joined.set(carry);
