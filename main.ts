@@ -211,6 +211,11 @@ async function main(): Promise<number> {
   const tls = config.tlsPort !== -1 ? await loadTls(config.tlsCert, config.tlsKey) : undefined;
   const server = new Server({ config, log, motd, bans, banStore, tls });
   try {
+    await server.joinCluster();
+  } catch (e) {
+    throw new Exit(1, `${(e as Error).message} (--redis)`);
+  }
+  try {
     server.listen();
     await server.listenTls();
   } catch (e) {

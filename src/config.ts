@@ -3,6 +3,7 @@
  * validated {@link Config}. A flag beats its environment variable, which beats the default.
  * Everything here is pure (the environment is passed in), so every refusal is unit-tested.
  */
+import { parseRedisUrl } from "./redis.ts";
 import { parseArgs } from "node:util";
 import { type ConnectRate, MAX_BAN_MS, parseIp } from "./moderation.ts";
 import { roomName } from "./room.ts";
@@ -63,6 +64,12 @@ export interface Config {
   logLevel: LogLevel;
   logFormat: LogFormat;
   safeMode: boolean;
+  /** Several processes share the rooms through this Redis ("" = one process, no Redis). */
+  redis: string;
+  /** The prefix of every Redis key and channel (several clusters on one Redis). */
+  redisPrefix: string;
+  /** Share the listening ports with other processes (SO_REUSEPORT, Linux). */
+  reusePort: boolean;
 }
 
 /** Log line formats: `key=value` text, or one JSON object per line. */
@@ -382,6 +389,28 @@ const OPTIONS: OptionSpec[] = [
     kind: { type: "bool" },
     help: "keep every client address and port out of the logs",
   },
+  {
+    key: "redis",
+    flag: "redis",
+    kind: { type: "string", allowEmpty: true },
+    value: "URL",
+    help:
+      "share rooms with other Shat processes through this Redis (redis://[user:pass@]host:port[/db], rediss:// for TLS)",
+    defaultText: "none, one process",
+  },
+  {
+    key: "redisPrefix",
+    flag: "redis-prefix",
+    kind: { type: "string" },
+    value: "PREFIX",
+    help: "prefix of the Redis keys and channel (several clusters on one Redis)",
+  },
+  {
+    key: "reusePort",
+    flag: "reuse-port",
+    kind: { type: "bool" },
+    help: "let several processes listen on the same ports (Linux SO_REUSEPORT)",
+  },
 ];
 
 /** The defaults every option starts from. */
@@ -424,6 +453,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   logLevel: "info",
   logFormat: "text",
   safeMode: false,
+  redis: "",
+  redisPrefix: "shat",
+  reusePort: false,
 });
 
 /** The environment variable that feeds an option: `max-line` → `SHAT_MAX_LINE`. */
@@ -502,6 +534,16 @@ export function parseConfig(
  * an outbox must hold a few full-length lines.
  */
 function checkLimits(c: Config): void {
+  if (c.redis) {
+    try {
+      parseRedisUrl(c.redis);
+    } catch (e) {
+      throw new ConfigError(`--redis: ${(e as Error).message}`);
+    }
+  }
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(c.redisPrefix)) {
+    throw new ConfigError("--redis-prefix must be 1 to 64 letters, digits or _ . : -");
+  }
   if (c.port === -1 && c.tlsPort === -1) {
     throw new ConfigError("--port off needs --tls-port: with neither, nobody could connect");
   }

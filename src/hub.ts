@@ -15,7 +15,9 @@ import {
   type RoomInfo,
   type ViewSettings,
 } from "./commands/mod.ts";
+import type { ClusterIn, ClusterOut, DirectEv, MemberInfo, RoomEv, Snapshot } from "./bus.ts";
 import type { Config } from "./config.ts";
+import { createHash } from "node:crypto";
 import { type Logger, LogThrottle } from "./log.ts";
 import {
   Addresses,
@@ -29,6 +31,7 @@ import {
   normalizeIp,
   tooSoon,
 } from "./moderation.ts";
+import { Mirror, type RemoteMember } from "./mirror.ts";
 import { skeleton } from "./nicks.ts";
 import { type HubSnapshot, HubStats } from "./metrics.ts";
 import type { Outbox, SharedLog } from "./shared_log.ts";
@@ -61,6 +64,8 @@ export interface HubEffects {
   saveBans(bans: BanRecord[]): void;
   /** The prompt of character-mode client `id` changed (its nick or room did). */
   prompt(id: number, text: string): void;
+  /** Several processes (--redis): carry this to the others (see src/cluster.ts). */
+  cluster?(out: ClusterOut): void;
 }
 
 /** Input from one connection: what one or more reads produced. */
@@ -97,7 +102,9 @@ export type HubEvent =
   | { type: "terminal"; id: number; charMode: boolean }
   | { type: "closed"; id: number; reason: string }
   | { type: "tick" }
-  | { type: "shutdown" };
+  | { type: "shutdown" }
+  /** From the other processes, through the cluster link (src/cluster.ts). */
+  | { type: "cluster"; msg: ClusterIn };
 
 /** Everything a hub is built from. */
 export interface HubOptions {
@@ -112,6 +119,11 @@ export interface HubOptions {
   random?: () => number;
   /** How a history entry's time is shown; local HH:MM by default. */
   clock?: (ms: number) => string;
+  /**
+   * This process's id when it is one of several sharing rooms over Redis: room events then go
+   * through the cluster link (effects.cluster) and are applied when they come back in order.
+   */
+  node?: string;
 }
 
 /** Empty lines in a row, each sooner than the rate limit, that count as one strike. */
@@ -160,10 +172,15 @@ class Client implements Member {
   charMode = false;
   /** The room they are in (set when they join). */
   room!: ChatRoom<Client>;
-  /** Members whose lines this client does not want to see (null until the first /ignore). */
-  ignoring: Set<Client> | null = null;
+  /**
+   * Members whose lines this client does not want to see (null until the first /ignore): this
+   * process's clients, or members on other processes.
+   */
+  ignoring: Set<Client | RemoteMember> | null = null;
   /** Members ignoring this client: their lines skip these recipients. */
   ignoredBy: Set<Client> | null = null;
+  /** A nick asked for and waiting for the cluster to confirm it ("" = none). */
+  pendingNick = "";
 
   constructor(
     readonly id: number,
@@ -238,6 +255,18 @@ export class Hub implements Chat {
   /** Open connections by transport. */
   readonly #transports: Record<string, number> = {};
   readonly #refusals = new LogThrottle(60_000);
+  /** This process's id among several (--redis), null when it is the only one. */
+  readonly #node: string | null;
+  /** The cluster link is up: room events go through it (see #propose). */
+  #linkUp = false;
+  /** Members on the other processes. */
+  readonly #mirror = new Mirror();
+  /** Proposals sent to the cluster, numbered. */
+  #proposals = 0;
+  /** Proposals applied here after the link failed under them: skipped if they come back. */
+  readonly #bounced = new Set<number>();
+  /** Nicks asked for and not yet confirmed by the cluster, so nobody here takes them meanwhile. */
+  readonly #reserved = new Map<string, Client>();
 
   constructor(opts: HubOptions) {
     this.config = opts.config;
@@ -252,6 +281,7 @@ export class Hub implements Chat {
     this.#lobby = new ChatRoom<Client>(opts.config.lobby);
     this.#rooms.set(this.#lobby.id, this.#lobby);
     this.#limits = { lines: opts.config.history, bytes: opts.config.historyBytes };
+    this.#node = opts.node ?? null;
   }
 
   /** Applies one event at time `now` (epoch ms). */
@@ -274,6 +304,9 @@ export class Hub implements Chat {
       case "tick":
         this.#tick(now);
         break;
+      case "cluster":
+        this.#cluster(ev.msg, now);
+        break;
       case "shutdown":
         for (const c of [...this.#clients.values()]) {
           this.#drop(c, "server shutting down", now, {
@@ -293,7 +326,7 @@ export class Hub implements Chat {
 
   /** Members online, in every room. */
   get online(): number {
-    return this.#online;
+    return this.#online + this.#mirror.size;
   }
 
   /** Rooms that exist (the lobby included). */
@@ -312,6 +345,7 @@ export class Hub implements Chat {
       rooms: this.#rooms.size,
       bansActive: this.#bans.size,
       outboxBytes,
+      ...(this.#node === null ? {} : { remoteMembers: this.#mirror.size }),
     };
   }
 
@@ -379,7 +413,8 @@ export class Hub implements Chat {
       }
       return;
     }
-    if (cfg.maxPerIp > 0 && addr.conns >= cfg.maxPerIp) {
+    const elsewhere = this.#node === null ? 0 : this.#mirror.fromIp(ip);
+    if (cfg.maxPerIp > 0 && addr.conns + elsewhere >= cfg.maxPerIp) {
       this.stats.refusedPerAddress++;
       this.#refuse(
         id,
@@ -428,7 +463,7 @@ export class Hub implements Chat {
     if (c.alert) lobby.alerts++;
     c.outbox.read(lobby.logFor(c.view));
     this.stats.joins++;
-    const n = ++this.#online;
+    const n = ++this.#online + this.#mirror.size;
     const others = n === 1 ? "you are the only one here" : `${n} people are online`;
     // The welcome is the server's own doing: it is always queued, never counted against the
     // reader (the configuration guarantees it fits in half an outbox), and the motd and history
@@ -444,7 +479,9 @@ export class Hub implements Chat {
     if (lobby.topic) this.#push(c, encoder.encode(`Topic: ${lobby.topic}\r\n`));
     const history = lobby.historyBlock(c.view & VIEW_COLOR, this.#clock);
     if (history) this.#push(c, history);
-    if (this.#announcing(lobby)) this.#notice(lobby, `${c.nick} joined`, c);
+    const joined = this.#announcing(lobby) ? `${c.nick} joined` : "";
+    if (joined) this.#notice(lobby, joined, c);
+    this.#enter(c, lobby, joined);
     if (c.charMode) this.#fx.prompt(c.id, promptFor(c.nick, lobby.name));
     if (this.#log.enabled("info")) {
       this.#log.info("join", { client: c.id, nick: c.nick, room: lobby.label, online: n });
@@ -543,7 +580,10 @@ export class Hub implements Chat {
     // A good line takes a strike away, but not one it earned itself (a wrong /op token), and
     // never the strikes for wrong secrets.
     const a = c.addr;
-    if (this.stats.strikes === given && a.strikes > a.secretStrikes) a.strikes--;
+    if (this.stats.strikes === given && a.strikes > a.secretStrikes) {
+      a.strikes--;
+      if (this.#linked()) this.#fx.cluster!({ op: "strike", ip: c.ip, delta: -1 });
+    }
   }
 
   #command(c: Client, text: string, now: number): void {
@@ -762,7 +802,7 @@ export class Hub implements Chat {
   /** Whether joins and leaves are announced in `room` (--announce-max, per room). */
   #announcing(room: ChatRoom<Client>): boolean {
     const max = this.config.announceMax;
-    return max === 0 || room.members.size <= max;
+    return max === 0 || this.#size(room) <= max;
   }
 
   /** What `viewer` may see of `room`: a keyed room's topic only from inside. */
@@ -771,7 +811,7 @@ export class Hub implements Chat {
     return {
       name: room.name,
       label: room.label,
-      members: room.members.size,
+      members: this.#size(room),
       topic: visible ? room.topic : "",
       topicBy: visible ? room.topicBy : "",
       keyed: room.secret !== "",
@@ -783,7 +823,17 @@ export class Hub implements Chat {
   #leaveRoom(c: Client): void {
     const room = c.room;
     room.members.delete(c);
-    if (room.members.size === 0 && room !== this.#lobby) {
+    this.#roomMaybeGone(room);
+  }
+
+  /** People in `room`, here and on the other processes. */
+  #size(room: ChatRoom<Client>): number {
+    return room.members.size + (this.#node === null ? 0 : this.#mirror.inRoom(room.id));
+  }
+
+  /** A room other than the lobby goes away once nobody, here or elsewhere, is in it. */
+  #roomMaybeGone(room: ChatRoom<Client>): void {
+    if (this.#size(room) === 0 && room !== this.#lobby && this.#rooms.get(room.id) === room) {
       this.#rooms.delete(room.id);
       this.#log.info("room emptied", { room: room.label });
     }
@@ -830,7 +880,9 @@ export class Hub implements Chat {
       this.#online--;
       this.#nicks.delete(c.key);
       if (c.skeleton) this.#skeletons.delete(c.skeleton);
-      if (announce) this.#notice(room, `${c.nick} left (${reason})`);
+      const left = announce ? `${c.nick} left (${reason})` : "";
+      if (left) this.#notice(room, left);
+      this.#propose(room.id, { t: "leave", id: c.id, nick: c.nick, notice: left }, null, c.key);
     }
     if (this.#log.enabled("info")) {
       this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
@@ -848,6 +900,7 @@ export class Hub implements Chat {
     a.strikes++;
     a.lastSeen = now;
     this.stats.strikes++;
+    if (this.#linked()) this.#fx.cluster!({ op: "strike", ip: c.ip, delta: 1 });
     if (secret) {
       a.secretStrikes++;
       a.lastSecretStrike = now;
@@ -877,11 +930,16 @@ export class Hub implements Chat {
     by: string,
     now: number,
     message: string[],
+    fromCluster = false,
   ): number {
     ms = Math.min(ms, MAX_BAN_MS);
     this.stats.bans++;
-    this.#bans.add({ ip, until: now + ms, reason, by, since: now });
+    const ban = { ip, until: now + ms, reason, by, since: now };
+    this.#bans.add(ban);
     this.#saveBans();
+    if (!fromCluster && this.#linked()) {
+      this.#fx.cluster!({ op: "direct", ev: { t: "ban", ...ban } });
+    }
     const a = this.#addresses.peek(ip);
     if (a) a.strikes = a.secretStrikes = 0;
     this.#log.warn("address banned", {
@@ -911,8 +969,334 @@ export class Hub implements Chat {
       const lo = 10 ** (digits - 1);
       for (let attempt = 0; attempt < 20; attempt++) {
         const nick = `guest-${lo + Math.floor(this.#random() * (9 * lo))}`;
-        if (!this.#nicks.has(nick)) return nick;
+        if (!this.#nicks.has(nick) && !this.#mirror.byKey(nick)) return nick;
       }
+    }
+  }
+
+  // ---- Several processes (--redis): see src/cluster.ts --------------------------------------
+
+  /** Room events go through the other processes (and come back in order) while linked. */
+  #linked(): boolean {
+    return this.#node !== null && this.#linkUp && this.#fx.cluster !== undefined;
+  }
+
+  /** What the others know of `c`. */
+  #memberInfo(c: Client): MemberInfo {
+    return {
+      id: c.id,
+      nick: c.nick,
+      ip: c.ip,
+      room: c.room.id,
+      away: c.away,
+      op: c.op,
+      active: c.lastActive,
+    };
+  }
+
+  /** A room key as the hub keeps it: as typed alone, its SHA-256 when shared with others. */
+  #secret(key: string): string {
+    return key && this.#node !== null ? createHash("sha256").update(key).digest("hex") : key;
+  }
+
+  /**
+   * Sends a room event to the others (when linked); `claim` takes (or refreshes) `claim`'s nick
+   * in the cluster and `release` gives one up.
+   */
+  #propose(room: string, ev: RoomEv, claim?: Client | null, release?: string): void {
+    if (!this.#linked()) return;
+    this.#fx.cluster!({
+      op: "room",
+      room,
+      ev,
+      u: ++this.#proposals,
+      claim: claim ? { key: claim.key, info: this.#memberInfo(claim) } : undefined,
+      release,
+    });
+  }
+
+  /** Tells the others `c` is now in `room` (holding its nick). */
+  #enter(c: Client, room: ChatRoom<Client>, notice: string, created = false): void {
+    this.#propose(room.id, {
+      t: "enter",
+      m: this.#memberInfo(c),
+      name: room.name,
+      notice,
+      created: created || room.secret ? { key: room.secret } : undefined,
+    }, c);
+  }
+
+  #cluster(msg: ClusterIn, now: number): void {
+    switch (msg.kind) {
+      case "bus": {
+        const b = msg.bus;
+        if (b.kind === "room") this.#applyRoom(b.node, b.room, b.ev, msg.u ?? 0);
+        else this.#applyDirect(b.node, b.ev, now);
+        break;
+      }
+      case "bounced":
+        // A line that may never have reached the others is shown here at once; if it does come
+        // back after all, it is skipped then.
+        if (msg.ev.t === "say" && this.#node !== null) {
+          this.#bounced.add(msg.u);
+          this.#applyRoom(this.#node, msg.room, msg.ev, 0);
+        }
+        break;
+      case "refused":
+        this.#refused(msg.ev);
+        break;
+      case "link":
+        this.#linkUp = msg.up;
+        for (const room of this.#rooms.values()) {
+          if (room.members.size === 0) continue;
+          this.#notice(
+            room,
+            msg.up
+              ? "The link to the other servers is back."
+              : "Lost the link to the other servers: until it is back, only people on this " +
+                "server see what is said here.",
+          );
+        }
+        break;
+      case "snapshot":
+        this.#resync(msg.snap, now);
+        if (msg.reset) {
+          for (const room of this.#rooms.values()) {
+            if (room.members.size === 0) continue;
+            this.#notice(
+              room,
+              "Redis lost its data while the link was down: what was said on the other " +
+                "servers meanwhile cannot be shown here.",
+            );
+          }
+        }
+        break;
+      case "missed": {
+        const room = this.#rooms.get(msg.room);
+        const n = msg.count;
+        if (room && room.members.size > 0) {
+          this.#notice(
+            room,
+            `${n} ${n === 1 ? "event" : "events"} from the other servers could not be ` +
+              "recovered: some lines are missing here.",
+          );
+        }
+        break;
+      }
+      case "strikes":
+        // Strikes from every process count together: a flood spread over several processes
+        // is banned once, everywhere.
+        if (msg.count >= this.config.maxStrikes && !this.#bans.active(msg.ip, now)) {
+          this.#ban(msg.ip, this.config.banDuration, "spamming", "server", now, [
+            "You have been banned for spamming.",
+            `The ban ends in ${formatDuration(this.config.banDuration)}.`,
+          ]);
+        }
+        break;
+    }
+  }
+
+  /** A room event, in the room's order, from process `node` (this one included). */
+  #applyRoom(node: string, roomId: string, ev: RoomEv, u: number): void {
+    const self = node === this.#node;
+    let room = this.#rooms.get(roomId);
+    if (ev.t === "say") {
+      if (self && u && this.#bounced.delete(u)) return;
+      if (!room) return;
+      const line: RoomLine = { kind: ev.kind, nick: ev.nick, text: ev.text, at: ev.at };
+      let except: Client | undefined;
+      let skip: Set<Client> | null = null;
+      if (self) {
+        except = this.#clients.get(ev.id);
+        skip = except?.ignoredBy ?? null;
+      } else {
+        skip = (this.#mirror.get(node, ev.id)?.ignoredBy as Set<Client> | null) ?? null;
+      }
+      room.remember(line, this.#broadcast(room, line, except, skip), this.#limits);
+      return;
+    }
+    if (self) return; // applied here when proposed
+    switch (ev.t) {
+      case "enter": {
+        if (!room) {
+          room = new ChatRoom<Client>(ev.name, ev.created?.key ?? "");
+          this.#rooms.set(room.id, room);
+        } else if (ev.created && room.members.size === 0 && this.#mirror.inRoom(room.id) === 0) {
+          room.secret = ev.created.key;
+        }
+        const { was } = this.#mirror.upsert(node, ev.m);
+        if (was !== undefined && was !== room.id) {
+          const old = this.#rooms.get(was);
+          if (old) this.#roomMaybeGone(old);
+        }
+        if (ev.notice) this.#notice(room, ev.notice);
+        break;
+      }
+      case "leave": {
+        const m = this.#mirror.get(node, ev.id);
+        if (m && m.room === roomId) this.#forget(m);
+        if (room) {
+          if (ev.notice) this.#notice(room, ev.notice);
+          this.#roomMaybeGone(room);
+        }
+        break;
+      }
+      case "nick": {
+        const m = this.#mirror.get(node, ev.id);
+        if (m) this.#mirror.update(m, { nick: ev.to });
+        if (room && ev.notice) this.#notice(room, ev.notice);
+        break;
+      }
+      case "topic":
+        if (!room) break;
+        room.topic = ev.topic;
+        room.topicBy = ev.topic ? ev.by : "";
+        this.#notice(
+          room,
+          ev.topic ? `${ev.by} set the topic: ${ev.topic}` : `${ev.by} cleared the topic`,
+        );
+        break;
+      case "away": {
+        const m = this.#mirror.get(node, ev.id);
+        if (m) this.#mirror.update(m, { away: ev.away });
+        break;
+      }
+    }
+  }
+
+  /** A member elsewhere is gone: out of the mirror and of everyone's ignore lists. */
+  #forget(m: RemoteMember): void {
+    this.#mirror.remove(m.node, m.info.id);
+    if (m.ignoredBy) { for (const c of m.ignoredBy) (c as Client).ignoring?.delete(m); }
+    m.ignoredBy = null;
+  }
+
+  #applyDirect(node: string, ev: DirectEv, now: number): void {
+    switch (ev.t) {
+      case "msg": {
+        if (ev.to !== this.#node) return;
+        const b = this.#clients.get(ev.toId);
+        const from = this.#mirror.get(node, ev.id);
+        if (!b?.authed || (from && b.ignoring?.has(from))) return;
+        const line: RoomLine = { kind: "private", nick: ev.nick, text: ev.text, at: ev.at };
+        this.#send(b, encoder.encode(render(line, b.view, this.#clock, { bell: b.bell })));
+        if (from) b.replyTo = from.id;
+        break;
+      }
+      case "kick": {
+        if (ev.to !== this.#node) return;
+        const c = this.#clients.get(ev.toId);
+        if (c) this.#drop(c, ev.reason, now, { message: ev.message });
+        break;
+      }
+      case "ban":
+        if (node === this.#node || this.#bans.active(ev.ip, now)) return;
+        this.#ban(ev.ip, ev.until - now, ev.reason, ev.by, now, [
+          ev.by === "server"
+            ? "You have been banned for spamming."
+            : `You have been banned by ${ev.by}${ev.reason ? `: ${ev.reason}` : "."}`,
+        ], true);
+        break;
+      case "unban":
+        if (node === this.#node) return;
+        if (this.#bans.remove(ev.ip)) this.#saveBans();
+        break;
+      case "gone":
+        if (ev.node === this.#node) {
+          // The others took this process for dead (it missed its heartbeats): claim everyone
+          // here again.
+          for (const c of this.#clients.values()) {
+            if (c.authed) this.#enter(c, c.room, `${c.nick} joined`);
+          }
+          return;
+        }
+        for (const m of this.#mirror.members()) {
+          if (m.node !== ev.node) continue;
+          this.#forget(m);
+          const room = this.#rooms.get(m.room);
+          if (!room) continue;
+          if (this.#announcing(room)) this.#notice(room, `${m.nick} left (connection lost)`);
+          this.#roomMaybeGone(room);
+        }
+        break;
+    }
+  }
+
+  /** A nick this process took was taken elsewhere first: its holder here gets a new one. */
+  #refused(ev: RoomEv): void {
+    const id = ev.t === "enter" ? ev.m.id : ev.t === "nick" ? ev.id : -1;
+    const nick = ev.t === "enter" ? ev.m.nick : ev.t === "nick" ? ev.to : "";
+    const c = this.#clients.get(id);
+    if (!c?.authed || c.key !== nick.toLowerCase()) return;
+    this.#tell(c, `Someone on another server has the nick ${nick}.`);
+    this.rename(c, this.#guestNick());
+  }
+
+  /** The cluster as Redis has it (at start, and whenever the link came back). */
+  #resync(snap: Snapshot, now: number): void {
+    this.#linkUp = true;
+    const self = this.#node;
+    const meta = new Map(snap.rooms.map((r) => [r.id, r]));
+    const seen = new Set<RemoteMember>();
+    for (const { node, info } of snap.members) {
+      if (node === self) continue;
+      let room = this.#rooms.get(info.room);
+      if (!room) {
+        const r = meta.get(info.room);
+        room = new ChatRoom<Client>(r?.name ?? info.room, r?.key ?? "");
+        this.#rooms.set(room.id, room);
+      }
+      seen.add(this.#mirror.upsert(node, info).member);
+    }
+    for (const m of this.#mirror.members()) {
+      if (seen.has(m)) continue;
+      this.#forget(m);
+      const room = this.#rooms.get(m.room);
+      if (!room) continue;
+      if (this.#announcing(room)) this.#notice(room, `${m.nick} left (connection lost)`);
+      this.#roomMaybeGone(room);
+    }
+    for (const r of snap.rooms) {
+      const room = this.#rooms.get(r.id);
+      if (!room) continue;
+      if (r.topic || !room.topic) {
+        room.topic = r.topic;
+        room.topicBy = r.topicBy;
+      }
+      if (r.key && !room.secret) room.secret = r.key;
+    }
+    for (const h of snap.history) {
+      const room = this.#rooms.get(h.room);
+      if (!room || room.historyLength > 0) continue;
+      for (const line of h.lines) {
+        room.remember(line, encoder.encode(render(line, 0, this.#clock)).length, this.#limits);
+      }
+    }
+    const known = new Set<string>();
+    for (const b of snap.bans) {
+      known.add(b.ip);
+      if (b.until > now && !this.#bans.active(b.ip, now)) {
+        this.#ban(b.ip, b.until - now, b.reason, b.by, now, [
+          b.by === "server" ? "You have been banned for spamming." : `You have been banned.`,
+        ], true);
+      }
+    }
+    for (const b of this.#bans.list(now)) {
+      if (!known.has(b.ip)) this.#fx.cluster?.({ op: "direct", ev: { t: "ban", ...b } });
+    }
+    // This process's members: claimed again (quietly if Redis still had them), and entries of
+    // members who left while the link was down are given up.
+    const mine = new Map<number, string>();
+    for (const { node, info } of snap.members) if (node === self) mine.set(info.id, info.nick);
+    for (const c of this.#clients.values()) {
+      if (!c.authed) continue;
+      const had = mine.get(c.id) === c.nick;
+      mine.delete(c.id);
+      this.#enter(c, c.room, had || !this.#announcing(c.room) ? "" : `${c.nick} joined`);
+    }
+    for (const [id, nick] of mine) {
+      const ev: RoomEv = { t: "leave", id, nick, notice: "" };
+      this.#propose(this.#lobby.id, ev, null, nick.toLowerCase());
     }
   }
 
@@ -926,9 +1310,15 @@ export class Hub implements Chat {
   say(from: Member, text: string, now: number): void {
     const c = this.#clients.get(from.id);
     if (!c?.authed) return;
-    const line: RoomLine = { kind: "chat", nick: c.nick, text, at: now };
     this.stats.lines++;
-    c.room.remember(line, this.#broadcast(c.room, line, c, c.ignoredBy), this.#limits);
+    if (this.#linked()) {
+      // Everyone sees a room's lines in one order: this one is shown when it comes back.
+      const ev: RoomEv = { t: "say", kind: "chat", id: c.id, nick: c.nick, text: text, at: now };
+      this.#propose(c.room.id, ev);
+    } else {
+      const line: RoomLine = { kind: "chat", nick: c.nick, text: text, at: now };
+      c.room.remember(line, this.#broadcast(c.room, line, c, c.ignoredBy), this.#limits);
+    }
     if (this.#log.enabled("debug")) {
       this.#log.debug("chat", { nick: c.nick, room: c.room.label, text });
     }
@@ -937,9 +1327,22 @@ export class Hub implements Chat {
   emote(from: Member, action: string, now: number): void {
     const c = this.#clients.get(from.id);
     if (!c?.authed) return;
-    const line: RoomLine = { kind: "action", nick: c.nick, text: action, at: now };
     this.stats.lines++;
-    c.room.remember(line, this.#broadcast(c.room, line, c, c.ignoredBy), this.#limits);
+    if (this.#linked()) {
+      // Everyone sees a room's lines in one order: this one is shown when it comes back.
+      const ev: RoomEv = {
+        t: "say",
+        kind: "action",
+        id: c.id,
+        nick: c.nick,
+        text: action,
+        at: now,
+      };
+      this.#propose(c.room.id, ev);
+    } else {
+      const line: RoomLine = { kind: "action", nick: c.nick, text: action, at: now };
+      c.room.remember(line, this.#broadcast(c.room, line, c, c.ignoredBy), this.#limits);
+    }
     if (this.#log.enabled("debug")) {
       this.#log.debug("action", { nick: c.nick, room: c.room.label, text: action });
     }
@@ -947,9 +1350,23 @@ export class Hub implements Chat {
 
   whisper(from: Member, to: Member, text: string, now: number): void {
     const a = this.#clients.get(from.id);
+    const clock = this.#clock;
+    const r = to.id < 0 ? this.#mirror.byHandle(to.id) : undefined;
+    if (a && r) {
+      if (!this.#linked()) {
+        this.#tell(a, `${r.nick} is on another server, which cannot be reached right now.`);
+        return;
+      }
+      this.#fx.cluster!({
+        op: "direct",
+        ev: { t: "msg", to: r.node, toId: r.info.id, id: a.id, nick: a.nick, text, at: now },
+      });
+      const out: RoomLine = { kind: "privateOut", nick: r.nick, text, at: now };
+      this.#send(a, encoder.encode(render(out, a.view, clock)));
+      return;
+    }
     const b = this.#clients.get(to.id);
     if (!a || !b) return;
-    const clock = this.#clock;
     // Someone who ignores the sender does not get it; the sender is not told (ignoring is
     // private), so their own copy looks the same either way.
     if (!b.ignoring?.has(a)) {
@@ -1006,12 +1423,19 @@ export class Hub implements Chat {
       if (m.key.startsWith(w)) out.push(m.nick);
       if (out.length > 200) break;
     }
+    if (this.#node !== null) {
+      for (const m of this.#mirror.membersOf(c.room.id)) {
+        if (m.key.startsWith(w) && out.length <= 200) out.push(m.nick);
+      }
+    }
     return out.sort((x, y) => x.localeCompare(y));
   }
 
   members(room: string): Member[] {
     const r = this.#rooms.get(room.toLowerCase());
-    return r ? [...r.members] : [];
+    if (!r) return [];
+    const here: Member[] = [...r.members];
+    return this.#node === null ? here : here.concat(this.#mirror.membersOf(r.id));
   }
 
   roomOf(m: Member): RoomInfo {
@@ -1037,7 +1461,7 @@ export class Hub implements Chat {
     let created = false;
     if (room) {
       if (room.secret && !key) return { ok: false, why: "needs-key", room: this.#info(room, c) };
-      if (room.secret && !sameSecret(key, room.secret)) {
+      if (room.secret && !sameSecret(this.#secret(key), room.secret)) {
         return { ok: false, why: "wrong-key", room: this.#info(room, c) };
       }
     } else {
@@ -1047,7 +1471,7 @@ export class Hub implements Chat {
       if (!mayBurst(c.addr.rooms, now, cfg.roomRate)) {
         return { ok: false, why: "too-fast", wait: burstWait(c.addr.rooms, now, cfg.roomRate) };
       }
-      room = new ChatRoom<Client>(name, key);
+      room = new ChatRoom<Client>(name, this.#secret(key));
       this.#rooms.set(room.id, room);
       created = true;
       this.#log.info("room created", {
@@ -1067,9 +1491,16 @@ export class Hub implements Chat {
     // The switch to the new room's log comes before anything more is said in the old one.
     c.outbox.read(room.logFor(c.view));
     if (leaving) this.#notice(old, `${c.nick} left for ${room.label}`);
-    const n = room.members.size;
+    const n = this.#size(room);
     const here = n === 1 ? "you are the only one here" : `${n} people are here`;
     const lines = [`You are now in ${room.label}; ${here}.`];
+    if (leaving) {
+      const left = `${c.nick} left for ${room.label}`;
+      this.#propose(old.id, { t: "leave", id: c.id, nick: c.nick, notice: left });
+    } else {
+      this.#propose(old.id, { t: "leave", id: c.id, nick: c.nick, notice: "" });
+    }
+    this.#enter(c, room, this.#announcing(room) ? `${c.nick} joined` : "", created);
     if (created && key) lines.push(`It has a key: only those who know it can join.`);
     if (room.topic) lines.push(`Topic: ${room.topic} (set by ${room.topicBy})`);
     this.#tell(c, ...lines);
@@ -1090,18 +1521,24 @@ export class Hub implements Chat {
     const said = topic ? `${c.nick} set the topic: ${topic}` : `${c.nick} cleared the topic`;
     this.#tell(c, topic ? `The topic of ${room.label} is now: ${topic}` : "Topic cleared.");
     this.#notice(room, said, c);
+    this.#propose(room.id, { t: "topic", topic, by: c.nick, id: c.id });
     this.#log.info("topic", { client: c.id, nick: c.nick, room: room.label });
   }
 
   byNick(nick: string): Member | undefined {
-    return this.#nicks.get(nick.toLowerCase());
+    const key = nick.toLowerCase();
+    return this.#nicks.get(key) ?? this.#mirror.byKey(key);
   }
 
   lookalike(nick: string): Member | undefined {
-    return this.#skeletons.get(skeleton(nick)) ?? this.#nicks.get(nick.toLowerCase());
+    const sk = skeleton(nick);
+    const key = nick.toLowerCase();
+    return this.#skeletons.get(sk) ?? this.#nicks.get(key) ?? this.#mirror.bySkeleton(sk) ??
+      this.#mirror.byKey(key);
   }
 
   byId(id: number): Member | undefined {
+    if (id < 0) return this.#mirror.byHandle(id);
     const c = this.#clients.get(id);
     return c?.authed ? c : undefined;
   }
@@ -1110,6 +1547,7 @@ export class Hub implements Chat {
     const c = this.#clients.get(m.id);
     if (!c) return;
     c.away = reason;
+    if (c.authed) this.#propose(c.room.id, { t: "away", id: c.id, away: reason }, c);
     this.#tell(
       c,
       reason ? `You are marked away (${reason}). /back when you return.` : "Welcome back.",
@@ -1118,13 +1556,13 @@ export class Hub implements Chat {
 
   ignores(m: Member, other: Member): boolean {
     const c = this.#clients.get(m.id);
-    const o = this.#clients.get(other.id);
+    const o = other.id < 0 ? this.#mirror.byHandle(other.id) : this.#clients.get(other.id);
     return !!(c && o && c.ignoring?.has(o));
   }
 
   setIgnore(m: Member, other: Member, on: boolean): void {
     const c = this.#clients.get(m.id);
-    const o = this.#clients.get(other.id);
+    const o = other.id < 0 ? this.#mirror.byHandle(other.id) : this.#clients.get(other.id);
     if (!c || !o || c === o) return;
     if (on) {
       (c.ignoring ??= new Set()).add(o);
@@ -1153,11 +1591,29 @@ export class Hub implements Chat {
     this.#skeletons.set(c.skeleton, c);
     this.#tell(c, `You are now ${nick}.`);
     if (c.charMode) this.#fx.prompt(c.id, promptFor(nick, c.room.name));
-    if (this.#announcing(c.room)) this.#notice(c.room, `${old} is now ${nick}`, c);
+    const said = this.#announcing(c.room) ? `${old} is now ${nick}` : "";
+    if (said) this.#notice(c.room, said, c);
+    const oldKey = old.toLowerCase();
+    this.#propose(
+      c.room.id,
+      { t: "nick", id: c.id, from: old, to: nick, notice: said },
+      c,
+      oldKey !== c.key ? oldKey : undefined,
+    );
     this.#log.info("nick", { client: c.id, from: old, to: nick });
   }
 
   disconnect(m: Member, message: string, reason: string, now: number): void {
+    const r = m.id < 0 ? this.#mirror.byHandle(m.id) : undefined;
+    if (r) {
+      if (this.#linked()) {
+        this.#fx.cluster!({
+          op: "direct",
+          ev: { t: "kick", to: r.node, toId: r.info.id, message, reason },
+        });
+      }
+      return;
+    }
     const c = this.#clients.get(m.id);
     if (c) this.#drop(c, reason, now, { message });
   }
@@ -1185,6 +1641,7 @@ export class Hub implements Chat {
     const a = this.#addresses.peek(addr);
     if (a) a.strikes = a.secretStrikes = 0;
     this.#saveBans();
+    if (this.#linked()) this.#fx.cluster!({ op: "direct", ev: { t: "unban", ip: addr } });
     return true;
   }
 

@@ -33,6 +33,8 @@ export interface HubSnapshot {
   bansActive: number;
   /** Bytes queued in every outbox, not yet written. */
   outboxBytes: number;
+  /** Members on the other processes (--redis), 0 alone. */
+  remoteMembers?: number;
 }
 
 /** What the shell reports at a scrape. */
@@ -46,6 +48,15 @@ export interface ShellSnapshot {
   loopLag: number;
   /** Process resident memory, in bytes. */
   rss: number;
+  /** The Redis link (--redis), absent alone. */
+  cluster?: {
+    connected: boolean;
+    published: number;
+    received: number;
+    gaps: number;
+    missed: number;
+    reaped: number;
+  };
 }
 
 type Sample = [labels: string, value: number];
@@ -140,7 +151,35 @@ export function renderMetrics(hub: HubSnapshot, shell: ShellSnapshot): string {
       "Resident memory size in bytes.",
       shell.rss,
     ),
+    ...(shell.cluster ? clusterFamilies(shell.cluster, hub.remoteMembers ?? 0) : []),
   ].join("");
+}
+
+function clusterFamilies(c: NonNullable<ShellSnapshot["cluster"]>, remote: number): string[] {
+  return [
+    family("shat_redis_connected", "gauge", "1 while the link to Redis is up.", +c.connected),
+    family("shat_redis_published_total", "counter", "Events sent to the others.", c.published),
+    family("shat_redis_received_total", "counter", "Events received from Redis.", c.received),
+    family(
+      "shat_redis_sequence_gaps_total",
+      "counter",
+      "Room sequence gaps found (events missing from the subscription).",
+      c.gaps,
+    ),
+    family(
+      "shat_redis_events_missed_total",
+      "counter",
+      "Room events that could not be recovered after a gap.",
+      c.missed,
+    ),
+    family(
+      "shat_redis_processes_reaped_total",
+      "counter",
+      "Dead processes whose members this process freed.",
+      c.reaped,
+    ),
+    family("shat_remote_members", "gauge", "Members on the other processes.", remote),
+  ];
 }
 
 /** What the metrics listener needs from the server. */

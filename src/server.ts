@@ -4,6 +4,7 @@
  * sockets, save bans), ticks timers, serves the metrics page and shuts down gracefully.
  */
 import { BanStore } from "./ban_store.ts";
+import { ClusterLink, type ClusterStats } from "./cluster.ts";
 import type { Config } from "./config.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { Hub, type HubEffects, type HubEvent } from "./hub.ts";
@@ -29,6 +30,11 @@ export interface ServerOptions {
   /** The clock, epoch ms (tests may pass their own). */
   now?: () => number;
   random?: () => number;
+}
+
+/** Redis could not be reached (or refused us) at start, with --redis. */
+export class ClusterError extends Error {
+  override name = "ClusterError";
 }
 
 /** A listener that could not be bound: which flag, where, and the runtime's error. */
@@ -98,6 +104,8 @@ export class Server {
   #web: Deno.HttpServer<Deno.NetAddr> | null = null;
   /** A spare descriptor, given up to accept-and-refuse when the process runs out. */
   #reserve: Deno.TcpListener | null = null;
+  #node: string | null = null;
+  #cluster: ClusterLink | null = null;
   #nextId = 1;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #lagTimer: ReturnType<typeof setInterval> | undefined;
@@ -146,6 +154,10 @@ export class Server {
       saveBans: (bans) => this.#banStore?.save(bans),
       prompt: (id, text) => this.#conns.get(id)?.setPrompt(text),
     };
+    if (opts.config.redis) {
+      this.#node = crypto.randomUUID().slice(0, 8);
+      effects.cluster = (out) => this.#cluster?.send(out);
+    }
     this.#hub = new Hub({
       config: opts.config,
       log: opts.log,
@@ -153,7 +165,40 @@ export class Server {
       motd: opts.motd,
       bans: opts.bans,
       random: opts.random,
+      node: this.#node ?? undefined,
     });
+  }
+
+  /** This process's id among several (--redis), null alone. */
+  get node(): string | null {
+    return this.#node;
+  }
+
+  /** The cluster link's counters (--redis), for the metrics page and tests. */
+  get clusterStats(): ClusterStats | null {
+    return this.#cluster?.stats ?? null;
+  }
+
+  /**
+   * With --redis: connects to Redis and takes the cluster's state, before {@link listen}.
+   * Throws {@link ClusterError} (one line) if Redis cannot be reached or refuses.
+   */
+  async joinCluster(): Promise<void> {
+    const cfg = this.config;
+    if (!cfg.redis || this.#cluster) return;
+    try {
+      this.#cluster = await ClusterLink.start({
+        url: cfg.redis,
+        prefix: cfg.redisPrefix,
+        node: this.#node!,
+        log: this.#log,
+        deliver: (msg) => this.#queue.push({ type: "cluster", msg }),
+        strikeMemoryMs: Math.max(cfg.banDuration, 60_000),
+      });
+    } catch (e) {
+      throw new ClusterError(e instanceof Error ? e.message : String(e));
+    }
+    this.#log.info("joined the cluster", { node: this.#node!, prefix: cfg.redisPrefix });
   }
 
   /**
@@ -167,7 +212,9 @@ export class Server {
     try {
       if (cfg.port !== -1) {
         try {
-          this.#listener = Deno.listen({ hostname: cfg.host, port: cfg.port });
+          this.#listener = cfg.reusePort
+            ? Deno.listen({ hostname: cfg.host, port: cfg.port, reusePort: true })
+            : Deno.listen({ hostname: cfg.host, port: cfg.port });
         } catch (e) {
           throw new ListenError("--port", cfg.host, cfg.port, e);
         }
@@ -181,6 +228,7 @@ export class Server {
             name: cfg.name,
             trustProxy: cfg.trustProxy,
             origins: cfg.webOrigins,
+            reusePort: cfg.reusePort,
           }, {
             adopt: (stream) => {
               this.#shell.accepted.ws = (this.#shell.accepted.ws ?? 0) + 1;
@@ -325,6 +373,8 @@ export class Server {
     this.#queue.push({ type: "shutdown" });
     this.#queue.close();
     await this.#hubDone;
+    // The others hear that everyone here left, then that this process is gone.
+    await this.#cluster?.close();
     // Whoever was waiting for a turn to write was closed with a flush, which writes anyway.
     clearTimeout(this.#laterTimer);
     await Promise.all(this.#accepting);
@@ -383,6 +433,7 @@ export class Server {
       bytesIn: this.#connHost.bytesIn,
       loopLag: Math.max(...s.lags) / 1_000,
       rss: Deno.memoryUsage().rss,
+      ...(this.#cluster ? { cluster: { ...this.#cluster.stats } } : {}),
     };
   }
 

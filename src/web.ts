@@ -47,6 +47,8 @@ export interface WebOptions {
   trustProxy: readonly string[];
   /** Origins besides the page's own that may open the WebSocket. */
   origins: readonly string[];
+  /** Share the port with other processes (--reuse-port). */
+  reusePort?: boolean;
 }
 
 /**
@@ -100,6 +102,7 @@ export function serveWeb(
   return Deno.serve({
     hostname: opts.hostname,
     port: opts.port,
+    ...(opts.reusePort ? { reusePort: true } : {}),
     onListen: () => {},
     onError: (e) => {
       log.warn("web request failed", { error: e instanceof Error ? e.message : String(e) });

@@ -4,6 +4,7 @@
  */
 import net from "node:net";
 import { type Config, DEFAULTS } from "../src/config.ts";
+import type { ClusterIn, ClusterOut } from "../src/bus.ts";
 import { type CloseMode, Hub, type HubEvent } from "../src/hub.ts";
 import { Logger, MemoryLog } from "../src/log.ts";
 import type { BanRecord } from "../src/moderation.ts";
@@ -39,10 +40,18 @@ export class HubHarness {
   /** Client id → the last prompt the hub gave it. */
   readonly prompts = new Map<number, string>();
   readonly saves: BanRecord[][] = [];
+  /** What the hub asked the cluster link to carry (with `node`). */
+  readonly cluster: ClusterOut[] = [];
 
   constructor(
     over: Partial<Config> = {},
-    opts: { motd?: string[]; bans?: BanRecord[]; level?: Config["logLevel"] } = {},
+    opts: {
+      motd?: string[];
+      bans?: BanRecord[];
+      level?: Config["logLevel"];
+      /** Makes the hub one of several processes, with this id. */
+      node?: string;
+    } = {},
   ) {
     const config = testConfig(over);
     this.hub = new Hub({
@@ -53,7 +62,9 @@ export class HubHarness {
         close: (id, mode) => this.closed.set(id, mode),
         saveBans: (bans) => this.saves.push(bans),
         prompt: (id, text) => this.prompts.set(id, text),
+        ...(opts.node ? { cluster: (out: ClusterOut) => this.cluster.push(out) } : {}),
       },
+      node: opts.node,
       motd: opts.motd,
       bans: opts.bans,
       random: seededRandom(),
@@ -103,6 +114,11 @@ export class HubHarness {
       overlong,
       telnetFloods: opts.telnetFloods ?? 0,
     });
+  }
+
+  /** Something from the cluster link. */
+  fromCluster(msg: ClusterIn): void {
+    this.handle({ type: "cluster", msg });
   }
 
   /** The client hung up. */

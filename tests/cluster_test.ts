@@ -1,0 +1,347 @@
+/**
+ * Several Shat processes over a real Redis (`redis-server`, started here on a free port without
+ * persistence): one server for the people on them, through kill -9 and a Redis restart.
+ */
+import assert from "node:assert/strict";
+import { encodeRoom } from "../src/bus.ts";
+import { RedisClient } from "../src/redis.ts";
+import { TestClient, until } from "./helpers.ts";
+import { Proc, runShat, startShat } from "./proc.ts";
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A redis-server of our own on `port`, without persistence; resolves once it answers. */
+async function startRedis(port = freePort()): Promise<{ port: number; proc: Proc }> {
+  const proc = new Proc("redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ]);
+  await proc.waitFor("Ready to accept connections");
+  return { port, proc };
+}
+
+async function stopRedis(r: { proc: Proc }): Promise<void> {
+  r.proc.child.kill("SIGKILL");
+  await r.proc.finish();
+}
+
+/** A Shat process in the cluster on redis `port`, with a fresh prefix per test. */
+function shat(redisPort: number, prefix: string, args: string[] = []) {
+  return startShat([
+    "--redis",
+    `redis://127.0.0.1:${redisPort}`,
+    "--redis-prefix",
+    prefix,
+    "--ban-file",
+    "",
+    "--connect-rate",
+    "0",
+    ...args,
+  ]);
+}
+
+/** Waits out the default rate limit (500 ms) between two lines of one client. */
+function pause(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 550));
+}
+
+async function stop(p: { proc: Proc }): Promise<void> {
+  try {
+    p.proc.child.kill("SIGTERM");
+  } catch {
+    // gone already
+  }
+  await p.proc.finish();
+}
+
+/** Joins at `port` and takes `nick`. */
+async function member(port: number, nick: string, from = "127.0.0.1"): Promise<TestClient> {
+  const c = await TestClient.join(port, from);
+  await c.send(`/nick ${nick}`);
+  await c.waitFor(`You are now ${nick}.`);
+  return c;
+}
+
+Deno.test("cluster: two processes are one server: one order, history, nicks, /msg, /who, /kick", async () => {
+  const redis = await startRedis();
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const a = await shat(redis.port, prefix, ["--rate-limit", "0", "--admin-token", "opsecret"]);
+  const b = await shat(redis.port, prefix, ["--rate-limit", "0"]);
+  const clients: TestClient[] = [];
+  try {
+    const alice = await member(a.port, "alice");
+    const bob = await member(b.port, "bob");
+    clients.push(alice, bob);
+    await alice.waitFor("*** guest-"); // bob arriving, under his guest nick
+    await alice.waitFor("is now bob");
+    // Nicks are unique across processes.
+    await bob.send("/nick Alice");
+    await bob.waitFor("alice is taken");
+    // Both talk at once: everyone, on either process, sees one and the same order.
+    const carol = await member(a.port, "carol");
+    const dave = await member(b.port, "dave");
+    clients.push(carol, dave);
+    await alice.waitFor("is now dave");
+    await carol.waitFor("is now dave");
+    for (let i = 0; i < 20; i++) {
+      void alice.send(`a${i}`);
+      void bob.send(`b${i}`);
+    }
+    const said = (c: TestClient) => c.lines.filter((l) => /^<(alice|bob)> [ab]\d+$/.test(l));
+    await until(() => said(carol).length === 40 && said(dave).length === 40, "40 lines each");
+    assert.deepEqual(said(carol), said(dave), "the same order on both processes");
+    for (let i = 0; i < 20; i++) {
+      assert.ok(
+        said(carol).indexOf(`<alice> a${i}`) < said(carol).indexOf(`<alice> a${i + 1}`) ||
+          i === 19,
+      );
+    }
+    // A newcomer on the other process gets the shared history.
+    const erin = await TestClient.join(b.port);
+    clients.push(erin);
+    assert.ok(erin.lines.includes("-- history: the last 20 messages --"), erin.lines.join("\n"));
+    const history = erin.lines.filter((l) => /^\[\d\d:\d\d\] <(alice|bob)> /.test(l))
+      .map((l) => l.slice(8));
+    assert.deepEqual(history, said(carol).slice(-20));
+    // Private messages and replies cross processes.
+    await alice.send("/msg dave psst");
+    await dave.waitFor("[private] <alice> psst");
+    await dave.send("/reply got it");
+    await alice.waitFor("[private] <dave> got it");
+    // /who and /rooms see everyone.
+    await bob.send("/join #ctf");
+    await bob.waitFor("You are now in #ctf");
+    await carol.send("/rooms");
+    await carol.waitFor((l) => /#ctf\s+1 person/.test(l));
+    await alice.send("/who");
+    await alice.waitFor("4 in #lobby (5 online):");
+    // A topic set on one process is the room's topic on the other.
+    await bob.send("/topic find the flags");
+    await bob.waitFor("The topic of #ctf is now: find the flags");
+    await erin.send("/join #ctf");
+    await erin.waitFor("Topic: find the flags (set by bob)");
+    await bob.waitFor(`*** ${erin.nick} joined`);
+    // An operator on one process kicks someone on the other.
+    await alice.send("/op opsecret");
+    await alice.waitFor("operator");
+    await alice.send("/kick dave bye");
+    await dave.waitClosed();
+    await carol.waitFor((l) => l.startsWith("*** dave left"));
+  } finally {
+    for (const c of clients) await c.close();
+    await stop(a);
+    await stop(b);
+    await stopRedis(redis);
+  }
+});
+
+Deno.test("cluster: a process killed with SIGKILL: the others say its people left, and free their nicks", async () => {
+  const redis = await startRedis();
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const a = await shat(redis.port, prefix);
+  const b = await shat(redis.port, prefix);
+  const clients: TestClient[] = [];
+  try {
+    const alice = await member(a.port, "alice");
+    const bob = await member(b.port, "bob");
+    clients.push(alice, bob);
+    await alice.waitFor("is now bob");
+    const killed = Date.now();
+    b.proc.child.kill("SIGKILL");
+    await alice.waitFor("*** bob left (connection lost)", 8_000);
+    assert.ok(Date.now() - killed < 8_000);
+    assert.equal(alice.lines.filter((l) => l.includes("bob left")).length, 1, "told once");
+    const bob2 = await member(a.port, "bob");
+    clients.push(bob2);
+  } finally {
+    for (const c of clients) await c.close();
+    await stop(a);
+    await b.proc.finish();
+    await stopRedis(redis);
+  }
+});
+
+Deno.test("cluster: bans hold on every process: an operator's, and a flood spread over two", async () => {
+  const redis = await startRedis();
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const a = await shat(redis.port, prefix, ["--admin-token", "opsecret", "--max-strikes", "4"]);
+  const b = await shat(redis.port, prefix, ["--max-strikes", "4"]);
+  const clients: TestClient[] = [];
+  try {
+    const op = await member(a.port, "op");
+    clients.push(op);
+    await pause(); // the rate limit is on here
+    await op.send("/op opsecret");
+    await op.waitFor("operator");
+    // A flood from 127.0.0.7 split between both processes: two strikes on each is the limit.
+    const x = await TestClient.join(a.port, "127.0.0.7");
+    const y = await TestClient.join(b.port, "127.0.0.7");
+    clients.push(x, y);
+    await x.write("1\n2\n3\n");
+    await x.waitFor("strike 2 of 4");
+    await y.write("1\n2\n3\n");
+    await x.waitClosed();
+    await y.waitClosed();
+    const again = await TestClient.connect(b.port, "127.0.0.7");
+    clients.push(again);
+    await again.waitFor("You are still temporarily banned");
+    const again2 = await TestClient.connect(a.port, "127.0.0.7");
+    clients.push(again2);
+    await again2.waitFor("You are still temporarily banned");
+    // An operator's ban on A holds on B; /unban on A lifts it on B.
+    const z = await TestClient.join(b.port, "127.0.0.8");
+    clients.push(z);
+    await z.send("/nick zed");
+    await op.waitFor("is now zed");
+    await pause();
+    await op.send("/ban zed 5m");
+    await z.waitClosed();
+    const z2 = await TestClient.connect(b.port, "127.0.0.8");
+    clients.push(z2);
+    await z2.waitFor("You are still temporarily banned");
+    await pause();
+    await op.send("/bans");
+    await op.waitFor((l) => l.includes("127.0.0.7"));
+    await pause();
+    await op.send("/unban 127.0.0.8");
+    await op.waitFor("Unbanned 127.0.0.8.");
+    const z3 = await TestClient.join(b.port, "127.0.0.8").catch(() => null);
+    assert.ok(z3, "unbanned on the other process too");
+    clients.push(z3);
+  } finally {
+    for (const c of clients) await c.close();
+    await stop(a);
+    await stop(b);
+    await stopRedis(redis);
+  }
+});
+
+Deno.test("cluster: Redis restarts mid-conversation: chat goes on here, the link comes back", async () => {
+  let redis = await startRedis();
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const a = await shat(redis.port, prefix, ["--rate-limit", "0"]);
+  const b = await shat(redis.port, prefix, ["--rate-limit", "0"]);
+  const clients: TestClient[] = [];
+  try {
+    const alice = await member(a.port, "alice");
+    const carol = await member(a.port, "carol");
+    const bob = await member(b.port, "bob");
+    clients.push(alice, carol, bob);
+    await alice.waitFor("is now bob");
+    await stopRedis(redis);
+    await alice.waitFor("*** Lost the link to the other servers");
+    await bob.waitFor("*** Lost the link to the other servers");
+    // People on one process still talk to each other, and nothing is doubled later.
+    await alice.send("while it is down");
+    await carol.waitFor("<alice> while it is down");
+    redis = await startRedis(redis.port);
+    await alice.waitFor("*** The link to the other servers is back.", 10_000);
+    await bob.waitFor("*** The link to the other servers is back.", 10_000);
+    await bob.waitFor("Redis lost its data");
+    // Nicks are claimed again: bob cannot take alice's (refused here, or by Redis).
+    await bob.send("/nick alice");
+    const answer = await bob.waitFor((l) =>
+      l.includes("alice is taken") || l.includes("Someone on another server has the nick alice")
+    );
+    assert.ok(answer);
+    await bob.send("hello again");
+    await alice.waitFor("<bob> hello again");
+    await carol.waitFor("<bob> hello again");
+    assert.equal(carol.lines.filter((l) => l === "<alice> while it is down").length, 1);
+  } finally {
+    for (const c of clients) await c.close();
+    await stop(a);
+    await stop(b);
+    await stopRedis(redis);
+  }
+});
+
+Deno.test("cluster: --reuse-port lets two processes share one port", async () => {
+  const redis = await startRedis();
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const port = freePort();
+  const args = ["--reuse-port", "--port", String(port)];
+  const a = await shat(redis.port, prefix, args);
+  const b = await shat(redis.port, prefix, args);
+  const clients: TestClient[] = [];
+  try {
+    assert.equal(a.port, port);
+    assert.equal(b.port, port);
+    for (let i = 0; i < 24; i++) clients.push(await TestClient.join(port));
+    await clients[0].send("everyone?");
+    for (const c of clients.slice(1)) await c.waitFor(`<${clients[0].nick}> everyone?`);
+    const count = (p: Proc) => (p.stderr.match(/INFO join /g) ?? []).length;
+    assert.ok(count(a.proc) > 0 && count(b.proc) > 0, "both processes took connections");
+  } finally {
+    for (const c of clients) await c.close();
+    await stop(a);
+    await stop(b);
+    await stopRedis(redis);
+  }
+});
+
+Deno.test("cluster: Redis unreachable at start: one line, exit 1", async () => {
+  const port = freePort();
+  const r = await runShat(["--port", "0", "--redis", `redis://127.0.0.1:${port}`]);
+  assert.equal(r.code, 1);
+  const lines = r.stderr.trim().split("\n").filter((l) => l.startsWith("shat:"));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /redis.*127\.0\.0\.1:\d+.*refused.*\(--redis\)/i);
+  const bad = await runShat(["--redis", "http://x"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--redis: unsupported redis URL scheme/);
+});
+
+Deno.test("cluster: a sequence gap is filled from the room's kept events, or reported", async () => {
+  const redis = await startRedis();
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const a = await shat(redis.port, prefix);
+  const r = await RedisClient.connect(`redis://127.0.0.1:${redis.port}`);
+  const clients: TestClient[] = [];
+  try {
+    const alice = await member(a.port, "alice");
+    clients.push(alice);
+    const seq = Number(await r.get(`${prefix}:seq:lobby`));
+    assert.ok(seq >= 1, "alice's arrival was numbered");
+    const say = (n: number, text: string) =>
+      `${n} ${
+        encodeRoom("Z", "lobby", { t: "say", kind: "chat", id: 9, nick: "zed", text, at: 1 })
+      }`;
+    // Event seq+1 never reaches the subscriber, but Redis kept it: it is read back, in order.
+    await r.send(["RPUSH", `${prefix}:log:lobby`, say(seq + 1, "one"), say(seq + 2, "two")]);
+    await r.publish(`${prefix}:bus`, say(seq + 2, "two"));
+    await alice.waitFor("<zed> two");
+    const zed = alice.lines.filter((l) => l.startsWith("<zed>"));
+    assert.deepEqual(zed, ["<zed> one", "<zed> two"]);
+    // Two events that are nowhere: reported, never skipped silently.
+    await r.publish(`${prefix}:bus`, say(seq + 5, "five"));
+    await alice.waitFor("<zed> five");
+    assert.ok(
+      alice.lines.includes(
+        "*** 2 events from the other servers could not be recovered: some lines are missing here.",
+      ),
+      alice.lines.join("\n"),
+    );
+    // A repeat is dropped.
+    await r.publish(`${prefix}:bus`, say(seq + 5, "five"));
+    await r.publish(`${prefix}:bus`, say(seq + 6, "six"));
+    await alice.waitFor("<zed> six");
+    assert.equal(alice.lines.filter((l) => l === "<zed> five").length, 1);
+  } finally {
+    for (const c of clients) await c.close();
+    await r.close();
+    await stop(a);
+    await stopRedis(redis);
+  }
+});
