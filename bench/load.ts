@@ -13,6 +13,8 @@ import { TelnetSession } from "../src/telnet.ts";
 /** What one generator process is asked to do (argv[0], as JSON). */
 export interface LoadJob {
   port: number;
+  /** Several servers sharing the rooms (--cluster): client k connects to ports[k mod n]. */
+  ports?: number[];
   /** Connections this process opens. */
   clients: number;
   /** How many of them (the first ones) send; their global ids start at `senderBase`. */
@@ -330,7 +332,9 @@ async function connectAll(
     while (nextIndex < count) {
       const i = nextIndex++;
       try {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port: job.port });
+        const ports = job.ports;
+        const port = ports && ports.length > 0 ? ports[(offset + i) % ports.length] : job.port;
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
         conn.setNoDelay(true);
         const c = new Client(conn, offset + i, job, stats, bufSize);
         clients.push(c);

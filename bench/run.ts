@@ -16,6 +16,56 @@ const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const FLOOR = fileURLToPath(new URL("./floor.ts", import.meta.url));
 /** The server under test: Shat, or the bare reference of bench/floor.ts (`--server floor`). */
 let serverScript = MAIN;
+/** With --cluster N: N Shat processes share the rooms through a redis-server started here. */
+let clusterSize = 0;
+let redisUrl = "";
+let redisPrefix = "bench";
+
+/** A redis-server for --cluster: loopback, no persistence. */
+class RedisProc {
+  readonly child: Deno.ChildProcess;
+  readonly port = freePort();
+
+  constructor() {
+    this.child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  }
+
+  async ready(): Promise<void> {
+    const end = Date.now() + 10_000;
+    while (Date.now() < end) {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port: this.port })).close();
+        return;
+      } catch {
+        await sleep(50);
+      }
+    }
+    throw new Error("redis-server did not start (is it installed?)");
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+    await this.child.status;
+  }
+}
 const LOAD = fileURLToPath(new URL("./load.ts", import.meta.url));
 
 interface Sizes {
@@ -173,6 +223,7 @@ class ServerProc {
 
   constructor(extra: string[]) {
     this.port = freePort();
+    if (clusterSize > 0) extra = [...extra, "--redis", redisUrl, "--redis-prefix", redisPrefix];
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -367,11 +418,24 @@ function percentile(hist: Map<number, number>, total: number, q: number): number
 
 async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row> {
   log(`${sc.name}: starting the server`);
-  const server = new ServerProc(sc.serverArgs ?? []);
+  const redis = clusterSize > 0 ? new RedisProc() : null;
+  if (redis) {
+    await redis.ready();
+    redisUrl = `redis://127.0.0.1:${redis.port}`;
+    redisPrefix = `bench${Date.now()}`;
+  }
+  const servers: ServerProc[] = [];
   const gens: Generator[] = [];
   try {
-    await server.ready();
-    const base = readProc(server.child.pid);
+    // One after the other: each joins the cluster before the next starts.
+    for (let i = 0; i < Math.max(1, clusterSize); i++) {
+      const s = new ServerProc(sc.serverArgs ?? []);
+      servers.push(s);
+      await s.ready();
+    }
+    const server = servers[0];
+    const pids = servers.map((s) => s.child.pid);
+    const base = readProcs(pids);
     const per = Math.ceil(sc.clients / sc.generators);
     let senderBase = 0;
     for (let g = 0; g < sc.generators; g++) {
@@ -384,6 +448,7 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
       gens.push(
         new Generator({
           port: server.port,
+          ports: servers.map((s) => s.port),
           clients,
           senders,
           senderBase,
@@ -404,13 +469,15 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
     const ready = await Promise.all(gens.map((g) => g.next<Ready>("ready")));
     await sleep(300); // let the server settle before reading its memory
     const connected = ready.reduce((s, r) => s + r.connected, 0);
-    const held = readProc(server.child.pid);
+    const held = readProcs(pids);
+    const redisHeld = redis ? readProc(redis.child.pid) : null;
     log(`${sc.name}: ${connected} connected; sending`);
     await Promise.all(gens.map((g) => g.go()));
     const done = await Promise.all(gens.map((g) => g.next<Done>("done")));
-    const after = readProc(server.child.pid);
+    const after = readProcs(pids);
+    const redisAfter = redis ? readProc(redis.child.pid) : null;
     const genCpu = done.reduce((s, d) => s + d.cpuMs, 0);
-    const alive = server.alive;
+    const alive = servers.every((s) => s.alive);
     await Promise.all(gens.map((g) => g.finish()));
 
     const hist = new Map<number, number>();
@@ -422,6 +489,13 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
     const wall = Math.max(...done.map((d) => d.end)) - start;
     const notes = [
       alive ? "" : "SERVER DIED",
+      redisAfter && redisHeld
+        ? `${servers.length} processes + Redis; Redis CPU ${
+          Math.round(((redisAfter.cpuMs - redisHeld.cpuMs) / Math.max(1, wall)) * 100)
+        }%, ${
+          Math.round(((redisAfter.cpuMs - redisHeld.cpuMs) * 1e6) / Math.max(1, deliveries))
+        } ns/delivery`
+        : "",
       ...(sc.notes ? [sc.notes(ready, done, server)] : []),
     ].filter(Boolean).join("; ");
     return {
@@ -452,8 +526,21 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
         // exited
       }
     }
-    await server.stop();
+    await Promise.all(servers.map((s) => s.stop()));
+    await redis?.stop();
   }
+}
+
+/** Memory and CPU of several processes, added up. */
+function readProcs(pids: number[]): { rssKiB: number; cpuMs: number } {
+  let rssKiB = 0;
+  let cpuMs = 0;
+  for (const pid of pids) {
+    const r = readProc(pid);
+    rssKiB += r.rssKiB;
+    cpuMs += r.cpuMs;
+  }
+  return { rssKiB, cpuMs };
 }
 
 function scenarios(z: Sizes, gens: number, only: Set<string>, full: boolean): Scenario[] {
@@ -642,6 +729,10 @@ const HELP = `deno task bench [options]
   --generators N      load generator processes per scenario (default 1; S3/S4/storm use more
                       when one process would run out of file descriptors)
   --json              print the rows as JSON instead of a table
+  --cluster N         N Shat processes sharing the room through a redis-server started for
+                      the run (loopback, no persistence); clients are spread over them, CPU
+                      and memory are their sums, Redis's CPU is in the notes (needs
+                      redis-server)
   --server NAME       shat (default), or floor: bench/floor.ts, the least a Deno server can do
                       for s1, s2 and s3 (no nicks, commands or limits), to compare against
   --s1-clients N --s1-senders N --s1-lines N
@@ -664,6 +755,7 @@ async function main(): Promise<number> {
     only: { type: "string" },
     generators: { type: "string" },
     server: { type: "string" },
+    cluster: { type: "string" },
   };
   for (const f of sizeFlags) options[f] = { type: "string" };
   let values: Record<string, string | boolean | undefined>;
@@ -696,6 +788,15 @@ async function main(): Promise<number> {
     return 2;
   }
   if (server === "floor") serverScript = FLOOR;
+  clusterSize = Number(values.cluster ?? 0);
+  if (!Number.isInteger(clusterSize) || clusterSize < 0 || clusterSize > 8) {
+    console.error("bench: --cluster needs a whole number from 0 to 8");
+    return 2;
+  }
+  if (clusterSize > 0 && server === "floor") {
+    console.error("bench: --cluster runs Shat, not the floor");
+    return 2;
+  }
   const gens = Number(values.generators ?? 1);
   const only = new Set(
     String(values.only ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean),
