@@ -70,6 +70,8 @@ export const SHUTDOWN_GRACE_MS = 2_000;
  * written to at once.
  */
 export const WRITES_PER_MS = 30;
+/** Writers started in one turn of the event loop; the rest start in the next turns. */
+export const START_CHUNK = 1024;
 export const MAX_WRITE_GAP_MS = 50;
 export const PACE_WINDOW_MS = 50;
 
@@ -464,6 +466,16 @@ export class Server {
     const now = performance.now();
     this.#pace(now);
     const gap = this.#writeGap;
+    if (kick.length > START_CHUNK) {
+      // A write starts at once (the kernel takes it during the call), so thousands of writers
+      // started together would all send the first line of a burst before the rest of it is even
+      // read. Started a chunk per turn, the later ones get the whole burst in one write.
+      const rest = kick.slice(START_CHUNK);
+      kick = kick.slice(0, START_CHUNK);
+      setTimeout(() => {
+        if (!this.#stopping) this.#startWriters(rest);
+      }, 0);
+    }
     for (const c of kick) {
       if (c.waiting) continue;
       if (now - c.lastKick >= gap) {
