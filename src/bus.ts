@@ -263,7 +263,13 @@ export type ClusterIn =
    * Everyone and every room as Redis has them now (at start and after the link came back);
    * `reset` when Redis lost its data meanwhile (a restart without persistence).
    */
-  | { kind: "snapshot"; snap: Snapshot; reset: boolean }
+  | {
+    kind: "snapshot";
+    snap: Snapshot;
+    reset: boolean;
+    /** Redis had nothing of this cluster (first process ever, or it lost its data). */
+    fresh?: boolean;
+  }
   /** Lines of a room that could not be recovered after a gap. */
   | { kind: "missed"; room: string; count: number }
   /** An address's strikes across the cluster, after this process added one. */

@@ -215,8 +215,8 @@ export class ClusterLink {
     await c.send(["SET", `${p}:node:${this.#o.node}`, "1", "PX", HEARTBEAT_TTL_MS]);
     await c.send(["SADD", `${p}:nodes`, this.#o.node]);
     // A missing epoch means Redis lost its data (or this is the first process ever).
-    const fresh = crypto.randomUUID();
-    await c.send(["SET", `${p}:epoch`, fresh, "NX"]);
+    const made = crypto.randomUUID();
+    const fresh = await c.send(["SET", `${p}:epoch`, made, "NX"]) === "OK";
     const epoch = String(await c.send(["GET", `${p}:epoch`]));
     const reset = again && epoch !== this.#epoch;
     this.#epoch = epoch;
@@ -238,7 +238,7 @@ export class ClusterLink {
     this.#up = true;
     this.stats.connected = true;
     if (again) this.#o.deliver({ kind: "link", up: true });
-    this.#o.deliver({ kind: "snapshot", snap, reset });
+    this.#o.deliver({ kind: "snapshot", snap, reset, fresh });
     // Events that came while reading: those past the snapshot go through in order.
     for (const [room, from, to] of gaps) void this.#fill(room, from, to, true);
     for (const room of [...this.#held.keys()]) {

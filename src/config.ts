@@ -520,6 +520,10 @@ export function parseConfig(
     if (fromFlag !== undefined) {
       target[o.key] = convert(o, fromFlag, `--${o.flag}`);
       if (o.secret && fromFlag !== "") secretFlags.push(`--${o.flag}`);
+      // A Redis URL is a secret only when it carries a password.
+      if (o.key === "redis" && /^rediss?:\/\/[^/@]*:[^/@]*@/.test(String(fromFlag))) {
+        secretFlags.push(`--${o.flag}`);
+      }
     } else if (fromEnv !== undefined) {
       target[o.key] = convert(o, fromEnv, name);
     }

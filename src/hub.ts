@@ -179,8 +179,6 @@ class Client implements Member {
   ignoring: Set<Client | RemoteMember> | null = null;
   /** Members ignoring this client: their lines skip these recipients. */
   ignoredBy: Set<Client> | null = null;
-  /** A nick asked for and waiting for the cluster to confirm it ("" = none). */
-  pendingNick = "";
 
   constructor(
     readonly id: number,
@@ -265,8 +263,9 @@ export class Hub implements Chat {
   #proposals = 0;
   /** Proposals applied here after the link failed under them: skipped if they come back. */
   readonly #bounced = new Set<number>();
-  /** Nicks asked for and not yet confirmed by the cluster, so nobody here takes them meanwhile. */
-  readonly #reserved = new Map<string, Client>();
+  /** Bans and unbans made here while the link was down, for Redis when it is back. */
+  readonly #offlineBans = new Set<string>();
+  readonly #offlineUnbans = new Set<string>();
 
   constructor(opts: HubOptions) {
     this.config = opts.config;
@@ -939,6 +938,9 @@ export class Hub implements Chat {
     this.#saveBans();
     if (!fromCluster && this.#linked()) {
       this.#fx.cluster!({ op: "direct", ev: { t: "ban", ...ban } });
+    } else if (!fromCluster && this.#node !== null) {
+      this.#offlineBans.add(ip);
+      this.#offlineUnbans.delete(ip);
     }
     const a = this.#addresses.peek(ip);
     if (a) a.strikes = a.secretStrikes = 0;
@@ -1059,7 +1061,7 @@ export class Hub implements Chat {
         }
         break;
       case "snapshot":
-        this.#resync(msg.snap, now);
+        this.#resync(msg.snap, now, msg.fresh === true);
         if (msg.reset) {
           for (const room of this.#rooms.values()) {
             if (room.members.size === 0) continue;
@@ -1233,7 +1235,7 @@ export class Hub implements Chat {
   }
 
   /** The cluster as Redis has it (at start, and whenever the link came back). */
-  #resync(snap: Snapshot, now: number): void {
+  #resync(snap: Snapshot, now: number, fresh: boolean): void {
     this.#linkUp = true;
     const self = this.#node;
     const meta = new Map(snap.rooms.map((r) => [r.id, r]));
@@ -1272,9 +1274,13 @@ export class Hub implements Chat {
         room.remember(line, encoder.encode(render(line, 0, this.#clock)).length, this.#limits);
       }
     }
+    // Bans: Redis's list is the cluster's, except what changed here while the link was down.
+    // When Redis had nothing (first process, or it lost its data) this process's bans (from
+    // its ban file) go back into it.
     const known = new Set<string>();
     for (const b of snap.bans) {
       known.add(b.ip);
+      if (this.#offlineUnbans.has(b.ip)) continue;
       if (b.until > now && !this.#bans.active(b.ip, now)) {
         this.#ban(b.ip, b.until - now, b.reason, b.by, now, [
           b.by === "server" ? "You have been banned for spamming." : `You have been banned.`,
@@ -1282,8 +1288,18 @@ export class Hub implements Chat {
       }
     }
     for (const b of this.#bans.list(now)) {
-      if (!known.has(b.ip)) this.#fx.cluster?.({ op: "direct", ev: { t: "ban", ...b } });
+      if (known.has(b.ip)) continue;
+      if (fresh || this.#offlineBans.has(b.ip)) {
+        this.#fx.cluster?.({ op: "direct", ev: { t: "ban", ...b } });
+      } else if (this.#bans.remove(b.ip)) {
+        this.#saveBans(); // lifted elsewhere while this process was away
+      }
     }
+    for (const ip of this.#offlineUnbans) {
+      if (known.has(ip)) this.#fx.cluster?.({ op: "direct", ev: { t: "unban", ip } });
+    }
+    this.#offlineBans.clear();
+    this.#offlineUnbans.clear();
     // This process's members: claimed again (quietly if Redis still had them), and entries of
     // members who left while the link was down are given up.
     const mine = new Map<number, string>();
@@ -1641,7 +1657,12 @@ export class Hub implements Chat {
     const a = this.#addresses.peek(addr);
     if (a) a.strikes = a.secretStrikes = 0;
     this.#saveBans();
-    if (this.#linked()) this.#fx.cluster!({ op: "direct", ev: { t: "unban", ip: addr } });
+    if (this.#linked()) {
+      this.#fx.cluster!({ op: "direct", ev: { t: "unban", ip: addr } });
+    } else if (this.#node !== null) {
+      this.#offlineUnbans.add(addr);
+      this.#offlineBans.delete(addr);
+    }
     return true;
   }
 

@@ -248,3 +248,37 @@ Deno.test("cluster hub: a keyed room made elsewhere needs its key here", () => {
   h2.send(2, "/join #vault s3cret");
   assert.ok(h2.read(2).some((l) => l.startsWith("You are now in #vault; 2 people are here.")));
 });
+
+Deno.test("cluster hub: Redis's ban list wins, except for bans made here while it was away", () => {
+  const now = 1_700_000_000_000;
+  const ban = (ip: string) => ({ ip, until: now + 600_000, reason: "r", by: "op", since: now });
+  const h = new HubHarness({}, { node: "A", bans: [ban("10.9.9.1"), ban("10.9.9.2")] });
+  // Redis already knows the cluster, without 10.9.9.1 (unbanned elsewhere while A was down).
+  h.fromCluster({
+    kind: "snapshot",
+    snap: { ...EMPTY, bans: [ban("10.9.9.2"), ban("10.9.9.3")] },
+    reset: false,
+    fresh: false,
+  });
+  assert.deepEqual(h.hub.bans(h.now).map((b) => b.ip).sort(), ["10.9.9.2", "10.9.9.3"]);
+  assert.equal(h.cluster.length, 0, "nothing of the old file goes back to Redis");
+  // While the link is down an operator here bans one address and lifts another.
+  h.fromCluster({ kind: "link", up: false });
+  h.hub.ban("10.9.9.4", 60_000, "", "op", h.now);
+  h.hub.unban("10.9.9.3");
+  h.fromCluster({ kind: "link", up: true });
+  h.fromCluster({
+    kind: "snapshot",
+    snap: { ...EMPTY, bans: [ban("10.9.9.2"), ban("10.9.9.3")] },
+    reset: false,
+  });
+  const sent = h.cluster.filter((o) => o.op === "direct").map((o) =>
+    o.op === "direct" && (o.ev.t === "ban" || o.ev.t === "unban") ? `${o.ev.t} ${o.ev.ip}` : ""
+  );
+  assert.deepEqual(sent.sort(), ["ban 10.9.9.4", "unban 10.9.9.3"]);
+  assert.deepEqual(h.hub.bans(h.now).map((b) => b.ip).sort(), ["10.9.9.2", "10.9.9.4"]);
+  // A Redis with nothing in it gets this process's bans.
+  const fresh = new HubHarness({}, { node: "B", bans: [ban("10.9.9.1")] });
+  fresh.fromCluster({ kind: "snapshot", snap: EMPTY, reset: false, fresh: true });
+  assert.deepEqual(fresh.cluster.map((o) => o.op === "direct" && o.ev.t), ["ban"]);
+});

@@ -13,7 +13,7 @@ export function startPermissions(): string[] {
   const deno = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
   const task: string = deno.tasks.start;
   return task.split(/\s+/).map((w) => w.replace(/^'|'$/g, "")).filter((w) =>
-    w.startsWith("--allow-") || w.startsWith("--v8-flags")
+    w.startsWith("--allow-") || w.startsWith("--v8-flags") || w.startsWith("--unstable")
   );
 }
 
