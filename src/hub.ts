@@ -126,6 +126,9 @@ export interface HubOptions {
   node?: string;
 }
 
+/** Bounced proposals remembered, to skip them if they show up after all. */
+const MAX_BOUNCED = 4096;
+
 /** Empty lines in a row, each sooner than the rate limit, that count as one strike. */
 export const BLANK_FLOOD = 10;
 
@@ -1041,6 +1044,10 @@ export class Hub implements Chat {
         // back after all, it is skipped then.
         if (msg.ev.t === "say" && this.#node !== null) {
           this.#bounced.add(msg.u);
+          // Most never come back (the link was down); keep the newest few thousand.
+          if (this.#bounced.size > MAX_BOUNCED) {
+            this.#bounced.delete(this.#bounced.values().next().value!);
+          }
           this.#applyRoom(this.#node, msg.room, msg.ev, 0);
         }
         break;
