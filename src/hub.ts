@@ -1119,7 +1119,9 @@ export class Hub implements Chat {
         except = this.#clients.get(ev.id);
         skip = except?.ignoredBy ?? null;
       } else {
-        skip = (this.#mirror.get(node, ev.id)?.ignoredBy as Set<Client> | null) ?? null;
+        const author = this.#mirror.get(node, ev.id);
+        if (author) author.info.active = Math.max(author.info.active, ev.at); // for /who
+        skip = (author?.ignoredBy as Set<Client> | null) ?? null;
       }
       room.remember(line, this.#broadcast(room, line, except, skip), this.#limits);
       return;

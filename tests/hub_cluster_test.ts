@@ -90,11 +90,17 @@ Deno.test("cluster hub: members elsewhere count, show in /who, take nicks, and l
   const who = h.read(2);
   assert.ok(who.some((l) => /^\s+bob\b/.test(l)), who.join("\n"));
   assert.equal(who[0], "3 in #lobby (3 online):");
+  // What they say elsewhere counts as activity here.
+  h.advance(120_000);
+  fromB(h, { t: "say", kind: "chat", id: 7, nick: "bob", text: "back", at: h.now }, "lobby", 2);
+  h.read(2);
+  h.send(2, "/who");
+  assert.ok(h.read(2).some((l) => /^\s+bob\s+idle 0s$/.test(l)));
   h.send(2, "/nick Bob");
   assert.ok(h.read(2).some((l) => l.includes("taken")), "a nick held elsewhere is taken here too");
   const welcome = h.open(3, "10.0.0.3");
   assert.ok(welcome[0].endsWith("4 people are online."), welcome[0]);
-  fromB(h, { t: "leave", id: 7, nick: "bob", notice: "bob left (quit)" }, "lobby", 2);
+  fromB(h, { t: "leave", id: 7, nick: "bob", notice: "bob left (quit)" }, "lobby", 3);
   assert.deepEqual(h.read(1).slice(-1), ["*** bob left (quit)"]);
   h.read(2);
   assert.deepEqual(h.hub.online, 3, "alice, carol and the newcomer");

@@ -118,3 +118,47 @@ Deno.test("metrics: /metrics over HTTP moves with traffic; /healthz is 200, then
     await (stopping ?? s.stop());
   }
 });
+
+Deno.test("metrics: with --redis the page shows the link and the members elsewhere; alone it does not", () => {
+  const shell = { accepted: { tcp: 0 }, tlsHandshakeFailures: 0, bytesIn: 0, loopLag: 0, rss: 1 };
+  const alone = renderMetrics(new HubHarness().hub.snapshot(), shell);
+  assert.ok(!alone.includes("shat_redis_"), "nothing about Redis without --redis");
+  const h = new HubHarness({}, { node: "A" });
+  h.handle({
+    type: "cluster",
+    msg: {
+      kind: "snapshot",
+      reset: false,
+      snap: { members: [], rooms: [], bans: [], history: [] },
+    },
+  });
+  h.handle({
+    type: "cluster",
+    msg: {
+      kind: "bus",
+      bus: {
+        kind: "room",
+        node: "B",
+        room: "lobby",
+        seq: 1,
+        ev: {
+          t: "enter",
+          m: { id: 4, nick: "bob", ip: "10.1.1.1", room: "lobby", away: "", op: false, active: 0 },
+          name: "lobby",
+          notice: "",
+        },
+      },
+    },
+  });
+  const page = renderMetrics(h.hub.snapshot(), {
+    ...shell,
+    cluster: { connected: true, published: 7, received: 9, gaps: 2, missed: 1, reaped: 1 },
+  });
+  assert.equal(sample(page, "shat_redis_connected", ""), 1);
+  assert.equal(sample(page, "shat_redis_published_total", ""), 7);
+  assert.equal(sample(page, "shat_redis_received_total", ""), 9);
+  assert.equal(sample(page, "shat_redis_sequence_gaps_total", ""), 2);
+  assert.equal(sample(page, "shat_redis_events_missed_total", ""), 1);
+  assert.equal(sample(page, "shat_remote_members", ""), 1);
+  assert.ok(!page.includes("10.1.1.1"));
+});
