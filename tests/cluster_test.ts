@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { encodeRoom } from "../src/bus.ts";
 import { RedisClient } from "../src/redis.ts";
 import { TestClient, until } from "./helpers.ts";
-import { Proc, runShat, startShat } from "./proc.ts";
+import { hasProgram, Proc, runShat, startShat } from "./proc.ts";
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -344,4 +344,49 @@ Deno.test("cluster: a sequence gap is filled from the room's kept events, or rep
     await stop(a);
     await stopRedis(redis);
   }
+});
+
+const realClients = ["telnet", "nc"].every((p) => hasProgram(p));
+
+Deno.test({
+  name: "cluster e2e: telnet on one process and nc on the other are in one room",
+  // The e2e tests already fail under CI=true when telnet or nc is missing.
+  ignore: !realClients,
+  async fn() {
+    const redis = await startRedis();
+    const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+    const a = await shat(redis.port, prefix, ["--host", "127.0.0.1", "--rate-limit", "100ms"]);
+    const b = await shat(redis.port, prefix, ["--host", "127.0.0.1", "--rate-limit", "100ms"]);
+    const alice = new Proc("telnet", ["-b", "127.0.0.2", "127.0.0.1", String(a.port)], {
+      stdin: true,
+    });
+    let bob: Proc | undefined;
+    try {
+      await alice.waitFor(/You are guest-\d+ in #lobby; you are the only one here\./);
+      bob = new Proc("nc", ["-s", "127.0.0.3", "127.0.0.1", String(b.port)], { stdin: true });
+      await bob.waitFor(/You are guest-\d+ in #lobby; 2 people are online\./);
+      await alice.send("/nick alice");
+      await alice.waitFor("[alice #lobby] ", "plain");
+      await bob.waitFor(/\*\*\* guest-\d+ is now alice/);
+      await bob.send("/nick bob");
+      await alice.waitFor(/\*\*\* guest-\d+ is now bob/, "plain");
+      await pause(); // --rate-limit
+      await alice.send("hello from telnet");
+      await bob.waitFor("<alice> hello from telnet\r\n");
+      await alice.waitFor("<alice> hello from telnet\n", "plain");
+      await bob.send("hello from nc");
+      await alice.waitFor("<bob> hello from nc", "plain");
+      await pause();
+      await bob.send("/msg alice psst");
+      await alice.waitFor("[private] <bob> psst", "plain");
+      assert.equal(alice.plain.split("<alice> hello from telnet\n").length, 2, "shown once");
+      // deno-lint-ignore no-control-regex -- looking for control bytes is the point
+      assert.ok(!/[\ufffd\x1b\x07\xff]/.test(bob.stdout), "nc gets plain text");
+    } finally {
+      for (const p of [alice, bob]) await p?.finish(3_000);
+      await stop(a);
+      await stop(b);
+      await stopRedis(redis);
+    }
+  },
 });
