@@ -185,6 +185,8 @@ export class ClusterLink {
       pingIntervalMs: 2_000,
       reconnectMaxMs: 2_000,
       whenDisconnected: "fail" as const,
+      // A burst of lines from thousands of people is that many scripts in flight at once.
+      maxPending: 100_000,
       onDisconnect: (reason: string) => this.#lost(reason),
       onReconnect: () => this.#maybeBack(),
     };
