@@ -43,8 +43,11 @@ export type RoomEv =
     name: string;
     /** The notice the room sees, "" for none (--announce-max, or a quiet resync). */
     notice: string;
-    /** Set when this entry made the room: the SHA-256 of its key ("" for none). */
-    created?: { key: string };
+    /**
+     * The room's key as its SHA-256 ("" for none), sent with every entry into a keyed room;
+     * `fresh` when this entry made the room (nothing of an earlier room of that name stays).
+     */
+    created?: { key: string; fresh?: boolean };
   }
   | { t: "leave"; id: number; nick: string; notice: string }
   | { t: "nick"; id: number; from: string; to: string; notice: string }
@@ -110,9 +113,11 @@ function isRoomEv(v: unknown): v is RoomEv {
       return (e.kind === "chat" || e.kind === "action") && num(e.id) && str(e.nick) &&
         str(e.text) && num(e.at);
     case "enter": {
-      const c = e.created as { key?: unknown } | undefined;
+      const c = e.created as { key?: unknown; fresh?: unknown } | undefined;
       return isMember(e.m) && str(e.name) && str(e.notice) &&
-        (c === undefined || (typeof c === "object" && c !== null && str(c.key)));
+        (c === undefined ||
+          (typeof c === "object" && c !== null && str(c.key) &&
+            (c.fresh === undefined || typeof c.fresh === "boolean")));
     }
     case "leave":
       return num(e.id) && str(e.nick) && str(e.notice);
@@ -243,7 +248,10 @@ export type ClusterOut =
     release?: string;
   }
   | { op: "direct"; ev: DirectEv }
-  /** Strikes against an address, counted across the cluster (delta -1 takes one away). */
+  /**
+   * Strikes against an address, counted across the cluster (delta -1 takes one away, 0 clears
+   * them: the address was banned or unbanned).
+   */
   | { op: "strike"; ip: string; delta: number };
 
 /** What the cluster link tells the hub. */

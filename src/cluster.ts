@@ -40,15 +40,23 @@ export const HEARTBEAT_MS = 1_000;
 export const HEARTBEAT_TTL_MS = 3_000;
 /** Events kept per room in Redis, to fill gaps and give newcomers history. */
 export const ROOM_LOG = 1_000;
+/** A room's kept events expire after this long without a new one. */
+export const ROOM_LOG_TTL_MS = 24 * 3_600_000;
 
 /**
  * One room event: claim a nick (unless its owner is another live process), release one, number
- * the event, keep it, publish it. Returns the sequence number, or -1 if the claim lost.
- * KEYS: seq, log, members, channel. ARGV: payload, claim key, claim JSON, release key,
- * node-key prefix, this node, log length.
+ * the event, keep it, publish it. Returns the sequence number, or -1 if the claim lost (the
+ * release is done either way: its holder here no longer has that nick). KEYS: seq, log,
+ * members, channel. ARGV: payload, claim key, claim JSON, release key, node-key prefix, this
+ * node, log length, "1" when the event made the room afresh (its old events go), how long a
+ * quiet room's events are kept (ms).
  */
 const ROOM_SCRIPT = `
 local me = ARGV[6]
+if ARGV[4] ~= '' then
+  local cur = redis.call('HGET', KEYS[3], ARGV[4])
+  if cur and cjson.decode(cur).n == me then redis.call('HDEL', KEYS[3], ARGV[4]) end
+end
 if ARGV[2] ~= '' then
   local cur = redis.call('HGET', KEYS[3], ARGV[2])
   if cur then
@@ -57,14 +65,12 @@ if ARGV[2] ~= '' then
   end
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 end
-if ARGV[4] ~= '' then
-  local cur = redis.call('HGET', KEYS[3], ARGV[4])
-  if cur and cjson.decode(cur).n == me then redis.call('HDEL', KEYS[3], ARGV[4]) end
-end
+if ARGV[8] == '1' then redis.call('DEL', KEYS[2]) end
 local seq = redis.call('INCR', KEYS[1])
 local msg = seq .. ' ' .. ARGV[1]
 redis.call('RPUSH', KEYS[2], msg)
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[7]), -1)
+redis.call('PEXPIRE', KEYS[2], ARGV[9])
 redis.call('PUBLISH', KEYS[4], msg)
 return seq
 `;
@@ -150,6 +156,8 @@ export class ClusterLink {
   /** Events held back per room while a gap is filled, or until the first snapshot is in. */
   readonly #held = new Map<string, { seq: number; bus: BusIn; u?: number }[]>();
   #syncing = true;
+  /** A resync is running (at most one at a time). */
+  #resyncing = false;
   #up = false;
   #epoch = "";
   #closed = false;
@@ -180,7 +188,9 @@ export class ClusterLink {
   async #connect(): Promise<void> {
     const o = this.#o;
     const common = {
-      commandTimeoutMs: o.commandTimeoutMs ?? 3_000,
+      // Long enough that a Redis pausing for a few seconds (a fork, a slow disk) delays lines
+      // rather than cutting the link; a Redis that is gone closes the connection at once.
+      commandTimeoutMs: o.commandTimeoutMs ?? 10_000,
       connectTimeoutMs: 3_000,
       pingIntervalMs: 2_000,
       reconnectMaxMs: 2_000,
@@ -210,7 +220,7 @@ export class ClusterLink {
   }
 
   /** Registers this process, reads everything, and lets held events through. */
-  async #sync(again: boolean): Promise<void> {
+  async #sync(again: boolean, wasDown = true): Promise<void> {
     const p = this.#p;
     const c = this.#client;
     this.#syncing = true;
@@ -220,10 +230,13 @@ export class ClusterLink {
     const made = crypto.randomUUID();
     const fresh = await c.send(["SET", `${p}:epoch`, made, "NX"]) === "OK";
     const epoch = String(await c.send(["GET", `${p}:epoch`]));
-    const reset = again && epoch !== this.#epoch;
+    let reset = again && epoch !== this.#epoch;
     this.#epoch = epoch;
-    if (reset) this.#seq.clear();
     const { snap, seqs } = await this.#snapshot();
+    // A room whose sequence is behind what this process saw: Redis went back in time (restored
+    // from an older snapshot). That is a loss of data too.
+    if (again && [...seqs].some(([room, seq]) => seq < this.#seq.last(room))) reset = true;
+    if (reset) this.#seq.clear();
     // Rooms whose events went on while the link was down: their lines are read back from the
     // room's kept events (membership is in the snapshot already).
     const gaps: [string, number, number][] = [];
@@ -239,7 +252,7 @@ export class ClusterLink {
     this.#syncing = false;
     this.#up = true;
     this.stats.connected = true;
-    if (again) this.#o.deliver({ kind: "link", up: true });
+    if (again && wasDown) this.#o.deliver({ kind: "link", up: true });
     this.#o.deliver({ kind: "snapshot", snap, reset, fresh });
     // Events that came while reading: those past the snapshot go through in order.
     for (const [room, from, to] of gaps) void this.#fill(room, from, to, true);
@@ -328,6 +341,23 @@ export class ClusterLink {
     const p = this.#p;
     try {
       await this.#client.send(["SET", `${p}:node:${this.#o.node}`, "1", "PX", HEARTBEAT_TTL_MS]);
+      // Listed again every time: another process may have taken this one for dead (a stall).
+      await this.#client.send(["SADD", `${p}:nodes`, this.#o.node]);
+      const epoch = await this.#client.send(["GET", `${p}:epoch`]);
+      if (epoch !== this.#epoch && this.#up && !this.#resyncing) {
+        // Redis lost its data under a live connection (FLUSHALL, a failover to an empty
+        // replica): start again from what it has, as after a restart.
+        this.#o.log.warn("cluster: Redis lost its data; rejoining the others");
+        this.#resyncing = true;
+        this.#up = false;
+        this.#syncing = true;
+        try {
+          await this.#sync(true, false);
+        } finally {
+          this.#resyncing = false;
+        }
+        return;
+      }
       const nodes = await this.#client.send(["SMEMBERS", `${p}:nodes`]);
       if (!Array.isArray(nodes)) return;
       for (const n of nodes.map(String)) {
@@ -370,6 +400,8 @@ export class ClusterLink {
             `${p}:node:`,
             node,
             ROOM_LOG,
+            ev.t === "enter" && ev.created?.fresh ? "1" : "0",
+            ROOM_LOG_TTL_MS,
           ],
         ).then((seq) => {
           this.#inflight.delete(u);
@@ -378,7 +410,10 @@ export class ClusterLink {
           if (!this.#inflight.delete(u)) return;
           this.#o.deliver({ kind: "bounced", room, ev, u });
         });
-        if (ev.t === "enter" && ev.created) {
+        if (ev.t === "enter" && ev.created?.fresh) {
+          // A room made afresh: nothing of an earlier room of that name (its topic) stays.
+          this.#roomMeta(room, { name: ev.name, key: ev.created.key, topic: "", topicBy: "" });
+        } else if (ev.t === "enter" && ev.created) {
           this.#roomMeta(room, { name: ev.name, key: ev.created.key });
         } else if (ev.t === "topic") {
           this.#roomMeta(room, { topic: ev.topic, topicBy: ev.by });
@@ -398,6 +433,11 @@ export class ClusterLink {
         break;
       }
       case "strike":
+        if (out.delta === 0) {
+          // Banned or unbanned: the count starts again.
+          this.#client.send(["DEL", `${p}:strike:${out.ip}`]).catch(() => {});
+          break;
+        }
         this.#strike.run([`${p}:strike:${out.ip}`], [out.delta, this.#o.strikeMemoryMs]).then(
           (n) => {
             if (typeof n === "number" && out.delta > 0) {
@@ -456,6 +496,19 @@ export class ClusterLink {
   async #fill(room: string, from: number, to: number, linesOnly = false): Promise<void> {
     let found = 0;
     try {
+      // Redis numbers a room's events in the same script that publishes them, so an event
+      // numbered past the room's sequence did not come from it: it is dropped, not a gap.
+      const cur = Number(await this.#client.send(["GET", `${this.#p}:seq:${room}`]) ?? 0) || 0;
+      if (cur < to + 1 && !linesOnly) {
+        const held = this.#held.get(room) ?? [];
+        const kept = held.filter((e) => e.seq <= cur);
+        this.#held.set(room, kept);
+        this.#o.log.warn("cluster: an event numbered past its room's sequence was ignored", {
+          room,
+          events: held.length - kept.length,
+        });
+        to = Math.min(to, cur);
+      }
       const entries = await this.#client.send(["LRANGE", `${this.#p}:log:${room}`, 0, -1]);
       if (Array.isArray(entries)) {
         for (const e of entries) {
@@ -470,7 +523,7 @@ export class ClusterLink {
     } catch {
       // Redis went away again: what is missing is reported below.
     }
-    const lost = to - from + 1 - found;
+    const lost = Math.max(0, to - from + 1 - found);
     if (lost > 0) {
       this.stats.missed += lost;
       this.#o.deliver({ kind: "missed", room, count: lost });
@@ -512,11 +565,14 @@ export class ClusterLink {
   }
 
   #maybeBack(): void {
-    if (this.#closed || this.#up) return;
+    if (this.#closed || this.#up || this.#resyncing) return;
     if (this.#client.status !== "ready" || this.#sub.status !== "ready") return;
+    this.#resyncing = true;
     this.#sync(true).then(() => {
+      this.#resyncing = false;
       this.#o.log.info("cluster: Redis is back; rejoined the others");
     }, (e) => {
+      this.#resyncing = false;
       this.#syncing = false;
       this.#o.log.warn("cluster: could not resync with Redis; will try again", {
         error: e instanceof Error ? e.message : String(e),

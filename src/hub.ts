@@ -29,10 +29,12 @@ import {
   MAX_BAN_MS,
   mayBurst,
   normalizeIp,
+  parseIp,
   tooSoon,
 } from "./moderation.ts";
 import { Mirror, type RemoteMember } from "./mirror.ts";
-import { skeleton } from "./nicks.ts";
+import { isGuestForm, nickProblem, skeleton } from "./nicks.ts";
+import { cleanText } from "./sanitize.ts";
 import { type HubSnapshot, HubStats } from "./metrics.ts";
 import type { Outbox, SharedLog } from "./shared_log.ts";
 import {
@@ -124,6 +126,11 @@ export interface HubOptions {
    * through the cluster link (effects.cluster) and are applied when they come back in order.
    */
   node?: string;
+}
+
+/** A nick from another process that no process of ours would have given out. */
+function badRemoteNick(nick: string): boolean {
+  return !isGuestForm(nick) && nickProblem(nick) !== undefined;
 }
 
 /** Bounced proposals remembered, to skip them if they show up after all. */
@@ -884,7 +891,9 @@ export class Hub implements Chat {
       if (c.skeleton) this.#skeletons.delete(c.skeleton);
       const left = announce ? `${c.nick} left (${reason})` : "";
       if (left) this.#notice(room, left);
-      this.#propose(room.id, { t: "leave", id: c.id, nick: c.nick, notice: left }, null, c.key);
+      // A quiet leave (this process stopping) is still news on the others.
+      const told = this.#announcing(room) ? `${c.nick} left (${reason})` : "";
+      this.#propose(room.id, { t: "leave", id: c.id, nick: c.nick, notice: told }, null, c.key);
     }
     if (this.#log.enabled("info")) {
       this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
@@ -941,6 +950,7 @@ export class Hub implements Chat {
     this.#saveBans();
     if (!fromCluster && this.#linked()) {
       this.#fx.cluster!({ op: "direct", ev: { t: "ban", ...ban } });
+      this.#fx.cluster!({ op: "strike", ip, delta: 0 });
     } else if (!fromCluster && this.#node !== null) {
       this.#offlineBans.add(ip);
       this.#offlineUnbans.delete(ip);
@@ -1027,7 +1037,7 @@ export class Hub implements Chat {
       m: this.#memberInfo(c),
       name: room.name,
       notice,
-      created: created || room.secret ? { key: room.secret } : undefined,
+      created: created || room.secret ? { key: room.secret, fresh: created } : undefined,
     }, c);
   }
 
@@ -1112,7 +1122,11 @@ export class Hub implements Chat {
     if (ev.t === "say") {
       if (self && u && this.#bounced.delete(u)) return;
       if (!room) return;
-      const line: RoomLine = { kind: ev.kind, nick: ev.nick, text: ev.text, at: ev.at };
+      // What comes from Redis is cleaned like anything typed (it could have been put there by
+      // something other than Shat).
+      const text = self ? ev.text : cleanText(ev.text);
+      if (!self && (badRemoteNick(ev.nick) || text === "")) return;
+      const line: RoomLine = { kind: ev.kind, nick: ev.nick, text, at: ev.at };
       let except: Client | undefined;
       let skip: Set<Client> | null = null;
       if (self) {
@@ -1129,6 +1143,7 @@ export class Hub implements Chat {
     if (self) return; // applied here when proposed
     switch (ev.t) {
       case "enter": {
+        if (badRemoteNick(ev.m.nick) || !("ip" in parseIp(ev.m.ip))) return;
         if (!room) {
           room = new ChatRoom<Client>(ev.name, ev.created?.key ?? "");
           this.#rooms.set(room.id, room);
@@ -1153,6 +1168,7 @@ export class Hub implements Chat {
         break;
       }
       case "nick": {
+        if (badRemoteNick(ev.to)) return;
         const m = this.#mirror.get(node, ev.id);
         if (m) this.#mirror.update(m, { nick: ev.to });
         if (room && ev.notice) this.#notice(room, ev.notice);
@@ -1189,7 +1205,9 @@ export class Hub implements Chat {
         const b = this.#clients.get(ev.toId);
         const from = this.#mirror.get(node, ev.id);
         if (!b?.authed || (from && b.ignoring?.has(from))) return;
-        const line: RoomLine = { kind: "private", nick: ev.nick, text: ev.text, at: ev.at };
+        const text = cleanText(ev.text);
+        if (badRemoteNick(ev.nick) || text === "") return;
+        const line: RoomLine = { kind: "private", nick: ev.nick, text, at: ev.at };
         this.#send(b, encoder.encode(render(line, b.view, this.#clock, { bell: b.bell })));
         if (from) b.replyTo = from.id;
         break;
@@ -1202,6 +1220,7 @@ export class Hub implements Chat {
       }
       case "ban":
         if (node === this.#node || this.#bans.active(ev.ip, now)) return;
+        if (!("ip" in parseIp(ev.ip)) || !(ev.until > now)) return; // not a ban Shat makes
         this.#ban(ev.ip, ev.until - now, ev.reason, ev.by, now, [
           ev.by === "server"
             ? "You have been banned for spamming."
@@ -1240,7 +1259,8 @@ export class Hub implements Chat {
     const c = this.#clients.get(id);
     if (!c?.authed || c.key !== nick.toLowerCase()) return;
     this.#tell(c, `Someone on another server has the nick ${nick}.`);
-    this.rename(c, this.#guestNick());
+    // The others never saw the refused nick: to them this is a rename from the one before.
+    this.#rename(c, this.#guestNick(), ev.t === "nick" ? ev.from : null);
   }
 
   /** The cluster as Redis has it (at start, and whenever the link came back). */
@@ -1605,7 +1625,14 @@ export class Hub implements Chat {
 
   rename(m: Member, nick: string): void {
     const c = this.#clients.get(m.id);
-    if (!c) return;
+    if (c) this.#rename(c, nick);
+  }
+
+  /**
+   * Renames `c`. `knownAs` is the nick the other processes know `c` by, when that is not its
+   * nick here (a rename the cluster refused), or null when they do not know `c` at all.
+   */
+  #rename(c: Client, nick: string, knownAs: string | null = c.nick): void {
     const old = c.nick;
     this.#nicks.delete(c.key);
     if (c.skeleton) this.#skeletons.delete(c.skeleton);
@@ -1619,12 +1646,18 @@ export class Hub implements Chat {
     const said = this.#announcing(c.room) ? `${old} is now ${nick}` : "";
     if (said) this.#notice(c.room, said, c);
     const oldKey = old.toLowerCase();
-    this.#propose(
-      c.room.id,
-      { t: "nick", id: c.id, from: old, to: nick, notice: said },
-      c,
-      oldKey !== c.key ? oldKey : undefined,
-    );
+    if (knownAs === null) {
+      // The others never heard of `c` (its arrival was refused): it arrives now.
+      this.#enter(c, c.room, this.#announcing(c.room) ? `${nick} joined` : "");
+    } else {
+      const told = said && knownAs !== old ? `${knownAs} is now ${nick}` : said;
+      this.#propose(
+        c.room.id,
+        { t: "nick", id: c.id, from: knownAs, to: nick, notice: told },
+        c,
+        oldKey !== c.key ? oldKey : undefined,
+      );
+    }
     this.#log.info("nick", { client: c.id, from: old, to: nick });
   }
 
@@ -1668,6 +1701,7 @@ export class Hub implements Chat {
     this.#saveBans();
     if (this.#linked()) {
       this.#fx.cluster!({ op: "direct", ev: { t: "unban", ip: addr } });
+      this.#fx.cluster!({ op: "strike", ip: addr, delta: 0 });
     } else if (this.#node !== null) {
       this.#offlineUnbans.add(addr);
       this.#offlineBans.delete(addr);

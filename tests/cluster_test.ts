@@ -319,12 +319,16 @@ Deno.test("cluster: a sequence gap is filled from the room's kept events, or rep
         encodeRoom("Z", "lobby", { t: "say", kind: "chat", id: 9, nick: "zed", text, at: 1 })
       }`;
     // Event seq+1 never reaches the subscriber, but Redis kept it: it is read back, in order.
+    // (Redis's own script numbers events as it publishes them; injected here, the room's
+    // sequence is moved along by hand.)
     await r.send(["RPUSH", `${prefix}:log:lobby`, say(seq + 1, "one"), say(seq + 2, "two")]);
+    await r.set(`${prefix}:seq:lobby`, seq + 2);
     await r.publish(`${prefix}:bus`, say(seq + 2, "two"));
     await alice.waitFor("<zed> two");
     const zed = alice.lines.filter((l) => l.startsWith("<zed>"));
     assert.deepEqual(zed, ["<zed> one", "<zed> two"]);
     // Two events that are nowhere: reported, never skipped silently.
+    await r.set(`${prefix}:seq:lobby`, seq + 5);
     await r.publish(`${prefix}:bus`, say(seq + 5, "five"));
     await alice.waitFor("<zed> five");
     assert.ok(
@@ -335,9 +339,24 @@ Deno.test("cluster: a sequence gap is filled from the room's kept events, or rep
     );
     // A repeat is dropped.
     await r.publish(`${prefix}:bus`, say(seq + 5, "five"));
+    await r.set(`${prefix}:seq:lobby`, seq + 6);
     await r.publish(`${prefix}:bus`, say(seq + 6, "six"));
     await alice.waitFor("<zed> six");
     assert.equal(alice.lines.filter((l) => l === "<zed> five").length, 1);
+    // Redis numbered nothing past seq + 6: an event numbered far beyond is not a gap but a
+    // forgery, and changes nothing.
+    await r.publish(`${prefix}:bus`, say(seq + 1_000, "forged"));
+    const carol = await member(a.port, "carol", "127.0.0.5");
+    clients.push(carol);
+    await pause();
+    await alice.send("still one room");
+    await carol.waitFor("<alice> still one room");
+    assert.ok(!alice.lines.some((l) => l.includes("forged")), alice.lines.join("\n"));
+    assert.equal(
+      alice.lines.filter((l) => l.includes("could not be recovered")).length,
+      1,
+      "the forgery is no gap",
+    );
   } finally {
     for (const c of clients) await c.close();
     await r.close();
@@ -389,4 +408,88 @@ Deno.test({
       await stopRedis(redis);
     }
   },
+});
+
+Deno.test("cluster: Redis emptied under live connections (FLUSHALL): the processes notice and start again", async () => {
+  const redis = await startRedis();
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const a = await shat(redis.port, prefix, ["--rate-limit", "0"]);
+  const b = await shat(redis.port, prefix, ["--rate-limit", "0"]);
+  const r = await RedisClient.connect(`redis://127.0.0.1:${redis.port}`);
+  const clients: TestClient[] = [];
+  try {
+    const alice = await member(a.port, "alice");
+    const bob = await member(b.port, "bob");
+    clients.push(alice, bob);
+    await alice.waitFor("is now bob");
+    await r.send(["FLUSHALL"]);
+    await alice.waitFor("Redis lost its data", 8_000);
+    await bob.waitFor("Redis lost its data", 8_000);
+    // Both processes are listed and their people hold their nicks again.
+    await alice.send("after the flush");
+    await bob.waitFor("<alice> after the flush");
+    await bob.send("and back");
+    await alice.waitFor("<bob> and back");
+    const nicks = await r.send(["HKEYS", `${prefix}:members`]);
+    assert.deepEqual((nicks as string[]).sort(), ["alice", "bob"]);
+    assert.equal(Number(await r.send(["SCARD", `${prefix}:nodes`])), 2);
+  } finally {
+    for (const c of clients) await c.close();
+    await r.close();
+    await stop(a);
+    await stop(b);
+    await stopRedis(redis);
+  }
+});
+
+Deno.test("cluster: a process taken for dead (stopped 5 s) comes back, and is noticed when it dies for real", async () => {
+  const redis = await startRedis();
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const a = await shat(redis.port, prefix);
+  const b = await shat(redis.port, prefix);
+  const clients: TestClient[] = [];
+  try {
+    const alice = await member(a.port, "alice");
+    const bob = await member(b.port, "bob");
+    clients.push(alice, bob);
+    await alice.waitFor("is now bob");
+    b.proc.child.kill("SIGSTOP");
+    await alice.waitFor("*** bob left (connection lost)", 8_000);
+    b.proc.child.kill("SIGCONT");
+    await alice.waitFor("*** bob joined", 8_000);
+    b.proc.child.kill("SIGKILL");
+    await until(
+      () => alice.lines.filter((l) => l === "*** bob left (connection lost)").length === 2,
+      "bob to be seen leaving again",
+      8_000,
+    );
+  } finally {
+    for (const c of clients) await c.close();
+    await stop(a);
+    await b.proc.finish();
+    await stopRedis(redis);
+  }
+});
+
+Deno.test("cluster: a process stopping (SIGTERM) tells the others its people left", async () => {
+  const redis = await startRedis();
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const a = await shat(redis.port, prefix);
+  const b = await shat(redis.port, prefix);
+  const clients: TestClient[] = [];
+  try {
+    const alice = await member(a.port, "alice");
+    const bob = await member(b.port, "bob");
+    clients.push(alice, bob);
+    await alice.waitFor("is now bob");
+    await stop(b);
+    await alice.waitFor("*** bob left (server shutting down)");
+    await pause();
+    await alice.send("/nick bob");
+    await alice.waitFor("You are now bob.");
+  } finally {
+    for (const c of clients) await c.close();
+    await stop(a);
+    await stopRedis(redis);
+  }
 });

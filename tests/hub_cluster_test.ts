@@ -138,7 +138,61 @@ Deno.test("cluster hub: a nick claimed elsewhere first is replaced by a guest ni
   const told = h.read(1);
   assert.deepEqual(told[0], "Someone on another server has the nick zed.");
   assert.ok(/^You are now guest-\d+\.$/.test(told[1]), told.join("\n"));
-  assert.deepEqual(proposed(h, "nick")[0].claim?.key, h.hub.nickOf(1)!.toLowerCase());
+  const renamed = proposed(h, "nick")[0];
+  assert.deepEqual(renamed.claim?.key, h.hub.nickOf(1)!.toLowerCase());
+  // The others never saw "zed": to them alice becomes the guest.
+  assert.ok(renamed.ev.t === "nick" && renamed.ev.from === "alice", JSON.stringify(renamed.ev));
+  // A newcomer whose guest nick was taken elsewhere arrives under another one.
+  h.cluster.length = 0;
+  h.open(5, "10.0.0.5");
+  const [enter] = proposed(h, "enter");
+  h.cluster.length = 0;
+  h.fromCluster({ kind: "refused", room: "lobby", ev: enter.ev });
+  const again = proposed(h, "enter");
+  assert.equal(again.length, 1, "an arrival, not a rename of someone the others never saw");
+  assert.equal(again[0].claim?.key, h.hub.nickOf(5)!.toLowerCase());
+  assert.notEqual(again[0].claim?.key, enter.claim?.key);
+});
+
+Deno.test("cluster hub: what comes from Redis is cleaned and checked like anything typed", () => {
+  const h = linked();
+  fromB(h, { t: "enter", m: bob(), name: "lobby", notice: "" });
+  h.read(2);
+  fromB(
+    h,
+    {
+      t: "say",
+      kind: "chat",
+      id: 7,
+      nick: "bob",
+      text: "\x1b[2J\x07hi\x1b]0;title\x07",
+      at: h.now,
+    },
+    "lobby",
+    2,
+  );
+  assert.deepEqual(h.read(2), ["<bob> hi"]);
+  fromB(h, { t: "say", kind: "chat", id: 7, nick: "b o b", text: "x", at: h.now }, "lobby", 3);
+  fromB(h, { t: "enter", m: bob({ id: 8, nick: "\x1b[31mred" }), name: "lobby", notice: "x" });
+  assert.deepEqual(h.read(2), [], "a nick no process would give out is not shown");
+  h.fromCluster({
+    kind: "bus",
+    bus: {
+      kind: "direct",
+      node: "B",
+      ev: { t: "ban", ip: "not an ip", until: h.now + 1_000, reason: "", by: "x", since: 0 },
+    },
+  });
+  h.fromCluster({
+    kind: "bus",
+    bus: {
+      kind: "direct",
+      node: "B",
+      ev: { t: "ban", ip: "10.0.0.2", until: -1e300, reason: "", by: "x", since: 0 },
+    },
+  });
+  assert.deepEqual(h.hub.bans(h.now), []);
+  assert.ok(!h.closed.has(2));
 });
 
 Deno.test("cluster hub: a line whose proposal bounced is shown at once, and only once", () => {
