@@ -70,8 +70,54 @@ export interface ConnectionHost {
   complete(id: number, word: string, atLineStart: boolean): string[];
 }
 
+/** Connection's #flags. */
+const PLAIN = 1;
+const WRITING = 2;
+const CLOSING = 4;
+const CLOSED = 8;
+const WAS_PARTIAL = 16;
+const REFUSING = 32;
+
+/** A connection's input allowance and the pause it imposes (see Connection's #charge). */
+interface Allowance {
+  /** Bytes it may still read (see ConnectionHost.maxInputRate); may run into debt. */
+  tokens: number;
+  /** When it last read (-Infinity: never). */
+  at: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends the pause early (the connection closes). */
+  unpause: (() => void) | null;
+}
+
 const encoder = new TextEncoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
+
+/**
+ * Small read buffers are views into shared slabs, given back when their reader is done with
+ * them (no read pending) and handed out again: an ArrayBuffer of its own costs a connection
+ * about 300 bytes besides its contents (the object and the runtime's bookkeeping). The spares
+ * are as many as the most connections that were idle at once.
+ */
+const SLAB = 256 * SMALL_READ;
+let slab: Uint8Array = EMPTY;
+let slabUsed = 0;
+const spareReads: Uint8Array[] = [];
+
+function smallRead(): Uint8Array {
+  const spare = spareReads.pop();
+  if (spare) return spare;
+  if (slabUsed === slab.length) {
+    slab = new Uint8Array(SLAB);
+    slabUsed = 0;
+  }
+  slabUsed += SMALL_READ;
+  return slab.subarray(slabUsed - SMALL_READ, slabUsed);
+}
+
+/** Takes back a read buffer from {@link smallRead} (larger ones are left to the GC). */
+function releaseRead(buf: Uint8Array): void {
+  if (buf.length === SMALL_READ) spareReads.push(buf);
+}
 
 /** Describes a socket error in a few words for the "left (reason)" notice and the log. */
 export function describeError(e: unknown): string {
@@ -94,11 +140,9 @@ export class Connection {
   waiting = false;
   dueAt = 0;
   readonly #host: ConnectionHost;
-  readonly #framer: LineFramer;
-  /** Made on the first read: a connection that never sends a byte costs nothing for it. */
+  /** Made on the first read: a connection that never sends a byte costs nothing for them. */
+  #framer: LineFramer | null = null;
   #telnet: TelnetSession | null = null;
-  /** No telnet at all (a WebSocket). */
-  readonly #plain: boolean;
   /** The line editor, once the client is in character mode. */
   #editor: LineEditor | null = null;
   /** The prompt the hub last gave (shown by the editor). */
@@ -109,21 +153,13 @@ export class Connection {
    */
   #direct: Uint8Array[] | null = null;
   #directBytes = 0;
-  #writing = false;
-  /** Close requested: discard input, flush output, then close. */
-  #closing = false;
-  #closed = false;
-  #wasPartial = false;
-  /** Close as soon as the queued line is written (a refused connection). */
-  #refusing = false;
+  /** The booleans below, a bit each: an idle connection's fields are most of what it costs. */
+  #flags = 0;
   #inflight = 0;
   #resume: (() => void) | null = null;
   #linger: ReturnType<typeof setTimeout> | undefined;
-  #pauseTimer: ReturnType<typeof setTimeout> | undefined;
-  #unpause: (() => void) | null = null;
-  /** Input allowance in bytes (see ConnectionHost.maxInputRate); may run into debt. */
-  #inputTokens = 0;
-  #inputAt = -Infinity;
+  /** Made on the first charge: a connection that never sends a byte costs nothing for it. */
+  #allowance: Allowance | null = null;
   #telnetBudget: Bucket | null = null;
   /** Resolves once the socket is closed and the reader has stopped. */
   readonly done: Promise<void>;
@@ -136,9 +172,48 @@ export class Connection {
     this.id = id;
     this.conn = conn;
     this.#host = host;
-    this.#plain = !telnet;
-    this.#framer = new LineFramer(host.maxLine);
+    if (!telnet) this.#flags = PLAIN;
     this.done = this.#read();
+  }
+
+  /** No telnet at all (a WebSocket). */
+  get #plain(): boolean {
+    return (this.#flags & PLAIN) !== 0;
+  }
+  get #writing(): boolean {
+    return (this.#flags & WRITING) !== 0;
+  }
+  set #writing(on: boolean) {
+    this.#flag(WRITING, on);
+  }
+  /** Close requested: discard input, flush output, then close. */
+  get #closing(): boolean {
+    return (this.#flags & CLOSING) !== 0;
+  }
+  set #closing(on: boolean) {
+    this.#flag(CLOSING, on);
+  }
+  get #closed(): boolean {
+    return (this.#flags & CLOSED) !== 0;
+  }
+  set #closed(on: boolean) {
+    this.#flag(CLOSED, on);
+  }
+  get #wasPartial(): boolean {
+    return (this.#flags & WAS_PARTIAL) !== 0;
+  }
+  set #wasPartial(on: boolean) {
+    this.#flag(WAS_PARTIAL, on);
+  }
+  /** Close as soon as the queued line is written (a refused connection). */
+  get #refusing(): boolean {
+    return (this.#flags & REFUSING) !== 0;
+  }
+  set #refusing(on: boolean) {
+    this.#flag(REFUSING, on);
+  }
+  #flag(bit: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
   }
 
   /** True once the socket is closed. */
@@ -185,11 +260,11 @@ export class Connection {
   }
 
   async #read(): Promise<void> {
-    let buf = new Uint8Array(SMALL_READ);
+    // The loop keeps few locals and no closures: while a connection waits for input (most of
+    // its life) its suspended frame is all it holds; the work on bytes is done in #input.
+    let buf = smallRead();
     let reason = "connection closed";
-    const framer = this.#framer;
     const host = this.#host;
-    const maxLine = host.maxLine;
     let bytes = 0;
     let discarded = 0;
     try {
@@ -204,95 +279,106 @@ export class Connection {
           continue;
         }
         bytes += n;
-        let data: Uint8Array = buf.subarray(0, n);
-        let telnetFloods = 0;
-        let switched = -1;
-        let charMode = false;
-        let resized = false;
-        if (!this.#plain) {
-          const telnet = this.#telnet ??= new TelnetSession();
-          data = telnet.feed(data);
-          const reply = telnet.takeReply();
-          if (reply) this.#queue(reply);
-          if (telnet.removed > 0) telnetFloods = this.#countTelnet(telnet.removed, at);
-          switched = telnet.modeChangedAt;
-          charMode = telnet.charMode;
-          resized = telnet.resized;
-        }
-        const lines: string[] = [];
-        framer.overlong = 0;
-        // Bytes typed in line mode go to the framer, keys in character mode to the editor; the
-        // mode can change in the middle of a read (a client sends what it buffered right after
-        // agreeing to character mode).
-        let typed: Uint8Array = data;
-        let keys: Uint8Array = EMPTY;
-        if (switched >= 0 && charMode) {
-          typed = data.subarray(0, switched);
-          keys = data.subarray(switched);
-        } else if (switched >= 0) {
-          keys = data.subarray(0, switched);
-          typed = data.subarray(switched);
-        } else if (this.#editor) {
-          typed = EMPTY;
-          keys = data;
-        }
-        if (typed.length > 0) {
-          framer.push(typed, (line) => {
-            const text = cleanLine(line);
-            // Cleaning can make text longer than its bytes (U+FFFD is 3 bytes): the limit is on
-            // what would be sent.
-            if (text.length * 3 > maxLine && utf8Length(text) > maxLine) framer.overlong++;
-            else lines.push(text);
-          });
-        }
-        if (switched >= 0 && charMode) {
-          this.#startEditor();
-          const started = framer.takePartial();
-          if (started.length > 0) this.#edit(started, lines);
-        }
-        if (keys.length > 0 && this.#editor) this.#edit(keys, lines);
-        if (switched >= 0 && !charMode) this.#stopEditor();
-        if (resized && this.#editor) this.#echo(this.#editor.resize(this.#telnet!.width));
-        const partial = !this.#editor && framer.partial;
-        if (
-          lines.length > 0 || framer.overlong > 0 || telnetFloods > 0 ||
-          partial !== this.#wasPartial
-        ) {
-          this.#wasPartial = partial;
-          this.#inflight++;
-          host.post({
-            type: "input",
-            id: this.id,
-            at,
-            bytes,
-            lines,
-            partial,
-            overlong: framer.overlong,
-            telnetFloods,
-          });
-          bytes = 0;
-        }
+        if (this.#input(buf.subarray(0, n), at, bytes)) bytes = 0;
         if (this.#directBytes > 0) this.kick();
         if (n === buf.length && buf.length < LARGE_READ) {
+          releaseRead(buf);
           buf = new Uint8Array(Math.min(buf.length * 4, LARGE_READ));
         } else if (n <= SMALL_READ && buf.length > SMALL_READ) {
-          buf = new Uint8Array(SMALL_READ);
+          buf = smallRead();
         }
         if (host.maxInputRate > 0) {
           const wait = this.#charge(n, at);
           if (wait > 0) await this.#pause(wait);
         }
-        if (this.#inflight >= MAX_INFLIGHT && !this.#closed) {
-          await new Promise<void>((resolve) => (this.#resume = resolve));
-        }
+        if (this.#inflight >= MAX_INFLIGHT && !this.#closed) await this.#backlogged();
       }
     } catch (e) {
       reason = describeError(e);
     }
-    framer.reset();
+    releaseRead(buf);
+    this.#framer?.reset();
     if (!this.#closing && !this.#closed) this.#host.post({ type: "closed", id: this.id, reason });
     this.#hardClose();
     this.#host.ended(this.id);
+  }
+
+  /**
+   * Handles `data` read at `at`: telnet, framing or editing, and an input event for the hub
+   * when there is news (`bytes`: read since the last event). True when an event was posted.
+   */
+  #input(data: Uint8Array, at: number, bytes: number): boolean {
+    const host = this.#host;
+    const maxLine = host.maxLine;
+    const framer = this.#framer ??= new LineFramer(maxLine);
+    let telnetFloods = 0;
+    let switched = -1;
+    let charMode = false;
+    let resized = false;
+    if (!this.#plain) {
+      const telnet = this.#telnet ??= new TelnetSession();
+      data = telnet.feed(data);
+      const reply = telnet.takeReply();
+      if (reply) this.#queue(reply);
+      if (telnet.removed > 0) telnetFloods = this.#countTelnet(telnet.removed, at);
+      switched = telnet.modeChangedAt;
+      charMode = telnet.charMode;
+      resized = telnet.resized;
+    }
+    const lines: string[] = [];
+    framer.overlong = 0;
+    // Bytes typed in line mode go to the framer, keys in character mode to the editor; the
+    // mode can change in the middle of a read (a client sends what it buffered right after
+    // agreeing to character mode).
+    let typed: Uint8Array = data;
+    let keys: Uint8Array = EMPTY;
+    if (switched >= 0 && charMode) {
+      typed = data.subarray(0, switched);
+      keys = data.subarray(switched);
+    } else if (switched >= 0) {
+      keys = data.subarray(0, switched);
+      typed = data.subarray(switched);
+    } else if (this.#editor) {
+      typed = EMPTY;
+      keys = data;
+    }
+    if (typed.length > 0) {
+      framer.push(typed, (line) => {
+        const text = cleanLine(line);
+        // Cleaning can make text longer than its bytes (U+FFFD is 3 bytes): the limit is on
+        // what would be sent.
+        if (text.length * 3 > maxLine && utf8Length(text) > maxLine) framer.overlong++;
+        else lines.push(text);
+      });
+    }
+    if (switched >= 0 && charMode) {
+      this.#startEditor();
+      const started = framer.takePartial();
+      if (started.length > 0) this.#edit(started, lines);
+    }
+    if (keys.length > 0 && this.#editor) this.#edit(keys, lines);
+    if (switched >= 0 && !charMode) this.#stopEditor();
+    if (resized && this.#editor) this.#echo(this.#editor.resize(this.#telnet!.width));
+    const partial = !this.#editor && framer.partial;
+    if (
+      lines.length > 0 || framer.overlong > 0 || telnetFloods > 0 ||
+      partial !== this.#wasPartial
+    ) {
+      this.#wasPartial = partial;
+      this.#inflight++;
+      host.post({
+        type: "input",
+        id: this.id,
+        at,
+        bytes,
+        lines,
+        partial,
+        overlong: framer.overlong,
+        telnetFloods,
+      });
+      return true;
+    }
+    return false;
   }
 
   async #write(): Promise<void> {
@@ -393,7 +479,7 @@ export class Connection {
     const maxLine = this.#host.maxLine;
     for (const line of r.lines) {
       const text = cleanText(line);
-      if (text.length * 3 > maxLine && utf8Length(text) > maxLine) this.#framer.overlong++;
+      if (text.length * 3 > maxLine && utf8Length(text) > maxLine) this.#framer!.overlong++;
       else lines.push(text);
     }
     if (r.leave) lines.push("/quit"); // Ctrl-D on an empty line
@@ -418,19 +504,26 @@ export class Connection {
   #charge(n: number, at: number): number {
     const rate = this.#host.maxInputRate;
     const burst = Math.max(LARGE_READ, rate);
-    const elapsed = this.#inputAt === -Infinity ? Infinity : Math.max(0, at - this.#inputAt);
-    this.#inputTokens = Math.min(burst, this.#inputTokens + (elapsed * rate) / 1_000) - n;
-    this.#inputAt = at;
-    return this.#inputTokens >= 0 ? 0 : Math.ceil((-this.#inputTokens * 1_000) / rate);
+    const a = this.#allowance ??= { tokens: 0, at: -Infinity, timer: undefined, unpause: null };
+    const elapsed = a.at === -Infinity ? Infinity : Math.max(0, at - a.at);
+    a.tokens = Math.min(burst, a.tokens + (elapsed * rate) / 1_000) - n;
+    a.at = at;
+    return a.tokens >= 0 ? 0 : Math.ceil((-a.tokens * 1_000) / rate);
+  }
+
+  /** Waits until the hub has caught up with this connection's input (see {@link processed}). */
+  #backlogged(): Promise<void> {
+    return new Promise<void>((resolve) => (this.#resume = resolve));
   }
 
   /** Waits `ms` before the next read (cut short if the connection closes). */
   #pause(ms: number): Promise<void> {
-    if (ms <= 0 || this.#closed) return Promise.resolve();
+    const a = this.#allowance;
+    if (ms <= 0 || this.#closed || !a) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      this.#unpause = resolve;
-      this.#pauseTimer = setTimeout(() => {
-        this.#unpause = null;
+      a.unpause = resolve;
+      a.timer = setTimeout(() => {
+        a.unpause = null;
         resolve();
       }, ms);
     });
@@ -453,7 +546,8 @@ export class Connection {
     this.#closed = true;
     this.#closing = true;
     clearTimeout(this.#linger);
-    clearTimeout(this.#pauseTimer);
+    const a = this.#allowance;
+    if (a) clearTimeout(a.timer);
     this.outbox.clear();
     this.#direct = null;
     this.#directBytes = 0;
@@ -465,9 +559,11 @@ export class Connection {
     const resume = this.#resume;
     this.#resume = null;
     resume?.();
-    const unpause = this.#unpause;
-    this.#unpause = null;
-    unpause?.();
+    if (a) {
+      const unpause = a.unpause;
+      a.unpause = null;
+      unpause?.();
+    }
   }
 }
 

@@ -149,24 +149,36 @@ export const NOTICE = "*** ";
 
 const encoder = new TextEncoder();
 
+/** When a client's lines came (see Hub's #line). */
+interface LinePace {
+  lastLine: number;
+  lastAccepted: number;
+  /** Blank lines in a row, each too soon after the one before. */
+  blankRun: number;
+}
+
+/** Client's #flags. */
+const OP = 1;
+const AUTHED = 2;
+const GONE = 4;
+const SLOW = 8;
+const BELL = 16;
+const ALERT = 32;
+const CHAR_MODE = 64;
+
 class Client implements Member {
   nick = "";
   key = "";
   /** The skeleton of a nick the member chose ("" while they have a guest nick). */
   skeleton = "";
-  op = false;
-  authed = false;
-  /** Removed from the hub; nothing more is sent to it. */
-  gone = false;
-  /** Its outbox passed the limit; it is dropped when the current event is done. */
-  slow = false;
+  /** The booleans below, a bit each: an idle client's fields are most of what it costs. */
+  #flags = 0;
   lastActive: number;
   lastInput: number;
-  lastAccepted = -Infinity;
-  lastLine = -Infinity;
+  /** Made with their first line after the token: a client that only listens costs nothing for it. */
+  pace: LinePace | null = null;
   partialSince = 0;
   replyTo = 0;
-  blankRun = 0;
   /** Bytes and lines received before the room token was given. */
   preauthBytes = 0;
   preauthLines = 0;
@@ -174,12 +186,6 @@ class Client implements Member {
   away = "";
   /** How lines are drawn for them: bits of VIEW_COLOR and VIEW_STAMPS. */
   view = 0;
-  /** The terminal bell rings for a mention or a private message. */
-  bell = false;
-  /** True when colour or bell is on: lines that mention them are drawn for them alone. */
-  alert = false;
-  /** The server edits their line (telnet character mode): their own lines are shown back. */
-  charMode = false;
   /** The room they are in (set when they join). */
   room!: ChatRoom<Client>;
   /**
@@ -201,6 +207,57 @@ class Client implements Member {
   ) {
     this.lastActive = connectedAt;
     this.lastInput = connectedAt;
+  }
+
+  get op(): boolean {
+    return (this.#flags & OP) !== 0;
+  }
+  set op(on: boolean) {
+    this.#flag(OP, on);
+  }
+  get authed(): boolean {
+    return (this.#flags & AUTHED) !== 0;
+  }
+  set authed(on: boolean) {
+    this.#flag(AUTHED, on);
+  }
+  /** Removed from the hub; nothing more is sent to it. */
+  get gone(): boolean {
+    return (this.#flags & GONE) !== 0;
+  }
+  set gone(on: boolean) {
+    this.#flag(GONE, on);
+  }
+  /** Its outbox passed the limit; it is dropped when the current event is done. */
+  get slow(): boolean {
+    return (this.#flags & SLOW) !== 0;
+  }
+  set slow(on: boolean) {
+    this.#flag(SLOW, on);
+  }
+  /** The terminal bell rings for a mention or a private message. */
+  get bell(): boolean {
+    return (this.#flags & BELL) !== 0;
+  }
+  set bell(on: boolean) {
+    this.#flag(BELL, on);
+  }
+  /** True when colour or bell is on: lines that mention them are drawn for them alone. */
+  get alert(): boolean {
+    return (this.#flags & ALERT) !== 0;
+  }
+  set alert(on: boolean) {
+    this.#flag(ALERT, on);
+  }
+  /** The server edits their line (telnet character mode): their own lines are shown back. */
+  get charMode(): boolean {
+    return (this.#flags & CHAR_MODE) !== 0;
+  }
+  set charMode(on: boolean) {
+    this.#flag(CHAR_MODE, on);
+  }
+  #flag(bit: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
   }
 }
 
@@ -548,21 +605,22 @@ export class Hub implements Chat {
       return;
     }
     const rate = this.config.rateLimit;
-    const rapid = tooSoon(c.lastLine, at, rate);
-    c.lastLine = at;
+    const pace = c.pace ??= { lastLine: -Infinity, lastAccepted: -Infinity, blankRun: 0 };
+    const rapid = tooSoon(pace.lastLine, at, rate);
+    pace.lastLine = at;
     if (text === "") {
       // Blank lines are ignored, but a burst of them is a flood like any other.
-      c.blankRun = rapid ? c.blankRun + 1 : 1;
-      if (c.blankRun >= BLANK_FLOOD) {
-        c.blankRun = 0;
+      pace.blankRun = rapid ? pace.blankRun + 1 : 1;
+      if (pace.blankRun >= BLANK_FLOOD) {
+        pace.blankRun = 0;
         this.#strike(c, "flood of empty lines", at, "Too many empty lines.");
       }
       return;
     }
-    c.blankRun = 0;
+    pace.blankRun = 0;
     // The per-connection rule, then the address's: a flood through fresh connections (each
     // with a clean per-connection record) still drains the address's allowance.
-    const fast = tooSoon(c.lastAccepted, at, rate)
+    const fast = tooSoon(pace.lastAccepted, at, rate)
       ? "too fast"
       : addressMaySend(c.addr, at, rate)
       ? ""
@@ -577,7 +635,7 @@ export class Hub implements Chat {
       }
       return;
     }
-    c.lastAccepted = at;
+    pace.lastAccepted = at;
     c.lastActive = at;
     const given = this.stats.strikes;
     if (text.charCodeAt(0) === 0x2f && text.charCodeAt(1) !== 0x2f) {
