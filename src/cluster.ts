@@ -353,8 +353,13 @@ export class ClusterLink {
         this.#syncing = true;
         try {
           await this.#sync(true, false);
-        } finally {
           this.#resyncing = false;
+        } catch (e) {
+          // Half done: tell the hub the link is down and start over as after a loss.
+          this.#resyncing = false;
+          this.#up = true;
+          this.#lost(e instanceof Error ? e.message : String(e));
+          setTimeout(() => this.#maybeBack(), 1_000);
         }
         return;
       }
