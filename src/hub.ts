@@ -1142,8 +1142,8 @@ export class Hub implements Chat {
             if (room.members.size === 0) continue;
             this.#notice(
               room,
-              "Redis lost its data while the link was down: what was said on the other " +
-                "servers meanwhile cannot be shown here.",
+              "Redis lost its data (a restart without saving, or emptied): what was said on " +
+                "the other servers meanwhile cannot be shown here.",
             );
           }
         }
