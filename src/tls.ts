@@ -10,6 +10,7 @@
  */
 import net from "node:net";
 import tls from "node:tls";
+import { ByteQueue } from "./byte_queue.ts";
 import { normalizeIp } from "./moderation.ts";
 
 /** A certificate chain and its private key, as PEM text. */
@@ -183,8 +184,7 @@ export class TlsStream {
   readonly remoteAddr: Deno.NetAddr;
   readonly #socket: tls.TLSSocket;
   readonly #raw: net.Socket;
-  #chunks: Uint8Array[] = [];
-  #queued = 0;
+  readonly #in = new ByteQueue();
   #ended = false;
   #error: Error | null = null;
   #waiting: ((n: number | null) => void) | null = null;
@@ -200,9 +200,8 @@ export class TlsStream {
       port: raw.remotePort ?? 0,
     };
     socket.on("data", (chunk: Uint8Array) => {
-      this.#chunks.push(chunk);
-      this.#queued += chunk.length;
-      if (this.#queued > READ_AHEAD) socket.pause();
+      this.#in.push(chunk);
+      if (this.#in.size > READ_AHEAD) socket.pause();
       this.#deliver();
     });
     socket.on("end", () => {
@@ -221,7 +220,7 @@ export class TlsStream {
 
   /** Reads into `p`: the number of bytes, or null once the client is done. */
   read(p: Uint8Array): Promise<number | null> {
-    if (this.#queued > 0 || this.#ended || this.#error) return this.#take(p);
+    if (this.#in.size > 0 || this.#ended || this.#error) return this.#take(p);
     return new Promise((resolve, reject) => {
       this.#buf = p;
       this.#waiting = resolve;
@@ -230,23 +229,14 @@ export class TlsStream {
   }
 
   #take(p: Uint8Array): Promise<number | null> {
-    if (this.#queued > 0) return Promise.resolve(this.#copy(p));
+    if (this.#in.size > 0) return Promise.resolve(this.#copy(p));
     if (this.#error) return Promise.reject(this.#error);
     return Promise.resolve(null);
   }
 
   #copy(p: Uint8Array): number {
-    let n = 0;
-    while (n < p.length && this.#chunks.length > 0) {
-      const c = this.#chunks[0];
-      const k = Math.min(c.length, p.length - n);
-      p.set(k === c.length ? c : c.subarray(0, k), n);
-      n += k;
-      if (k === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(k);
-    }
-    this.#queued -= n;
-    if (this.#queued <= READ_AHEAD && this.#socket.isPaused()) this.#socket.resume();
+    const n = this.#in.take(p);
+    if (this.#in.size <= READ_AHEAD && this.#socket.isPaused()) this.#socket.resume();
     return n;
   }
 
@@ -257,7 +247,7 @@ export class TlsStream {
     const buf = this.#buf!;
     this.#waiting = this.#failWait = null;
     this.#buf = null;
-    if (this.#queued > 0) resolve(this.#copy(buf));
+    if (this.#in.size > 0) resolve(this.#copy(buf));
     else if (this.#error) reject(this.#error);
     else if (this.#ended) resolve(null);
     else {

@@ -5,6 +5,7 @@
  * moderation apply); pings notice a browser that went away. The page is served with a strict
  * Content-Security-Policy and shows everything as text.
  */
+import { ByteQueue } from "./byte_queue.ts";
 import type { ByteStream } from "./connection.ts";
 import type { Logger } from "./log.ts";
 import { parseIp } from "./moderation.ts";
@@ -161,8 +162,7 @@ export class WsStream implements ByteStream {
   readonly remoteAddr: Deno.NetAddr;
   readonly #socket: WebSocket;
   readonly #maxMessage: number;
-  #chunks: Uint8Array[] = [];
-  #queued = 0;
+  readonly #in = new ByteQueue();
   #ended = false;
   #waiting: ((n: number | null) => void) | null = null;
   #buf: Uint8Array | null = null;
@@ -186,9 +186,8 @@ export class WsStream implements ByteStream {
         data.set(new Uint8Array(e.data as ArrayBuffer));
         data[size] = 0x0a;
       }
-      this.#chunks.push(data);
-      this.#queued += data.length;
-      if (this.#queued > WS_READ_AHEAD) {
+      this.#in.push(data);
+      if (this.#in.size > WS_READ_AHEAD) {
         socket.close(1008, "too much input");
         this.#end();
         return;
@@ -206,26 +205,12 @@ export class WsStream implements ByteStream {
 
   /** Reads into `p`: the number of bytes, or null once the browser is gone. */
   read(p: Uint8Array): Promise<number | null> {
-    if (this.#queued > 0) return Promise.resolve(this.#copy(p));
+    if (this.#in.size > 0) return Promise.resolve(this.#in.take(p));
     if (this.#ended) return Promise.resolve(null);
     return new Promise((resolve) => {
       this.#waiting = resolve;
       this.#buf = p;
     });
-  }
-
-  #copy(p: Uint8Array): number {
-    let n = 0;
-    while (n < p.length && this.#chunks.length > 0) {
-      const c = this.#chunks[0];
-      const k = Math.min(c.length, p.length - n);
-      p.set(k === c.length ? c : c.subarray(0, k), n);
-      n += k;
-      if (k === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(k);
-    }
-    this.#queued -= n;
-    return n;
   }
 
   #deliver(): void {
@@ -234,7 +219,7 @@ export class WsStream implements ByteStream {
     const buf = this.#buf!;
     this.#waiting = null;
     this.#buf = null;
-    if (this.#queued > 0) resolve(this.#copy(buf));
+    if (this.#in.size > 0) resolve(this.#in.take(buf));
     else if (this.#ended) resolve(null);
     else {
       this.#waiting = resolve;
