@@ -7,34 +7,7 @@ import { encodeRoom } from "../src/bus.ts";
 import { RedisClient } from "../src/redis.ts";
 import { TestClient, until } from "./helpers.ts";
 import { hasProgram, Proc, runShat, startShat } from "./proc.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** A redis-server of our own on `port`, without persistence; resolves once it answers. */
-async function startRedis(port = freePort()): Promise<{ port: number; proc: Proc }> {
-  const proc = new Proc("redis-server", [
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-  ]);
-  await proc.waitFor("Ready to accept connections");
-  return { port, proc };
-}
-
-async function stopRedis(r: { proc: Proc }): Promise<void> {
-  r.proc.child.kill("SIGKILL");
-  await r.proc.finish();
-}
+import { freePort, RedisServer } from "./redis_server.ts";
 
 /** A Shat process in the cluster on redis `port`, with a fresh prefix per test. */
 function shat(redisPort: number, prefix: string, args: string[] = []) {
@@ -65,6 +38,40 @@ async function stop(p: { proc: Proc }): Promise<void> {
   await p.proc.finish();
 }
 
+/** What a cluster test gets: Redis, the Shat processes and a client to Redis of its own. */
+interface Cluster {
+  redis: RedisServer;
+  /** The key prefix of this test's cluster. */
+  prefix: string;
+  procs: { proc: Proc; port: number }[];
+  /** Clients to close at the end. */
+  clients: TestClient[];
+  r: RedisClient;
+}
+
+/**
+ * Runs `fn` with a redis-server of its own and one Shat process per entry of `args` (their
+ * extra flags), then closes the clients, stops the processes and Redis, whatever happened.
+ */
+async function cluster(args: string[][], fn: (c: Cluster) => Promise<void>): Promise<void> {
+  const redis = new RedisServer();
+  await redis.start();
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+  const procs: Cluster["procs"] = [];
+  const clients: TestClient[] = [];
+  let r: RedisClient | undefined;
+  try {
+    for (const a of args) procs.push(await shat(redis.port, prefix, a));
+    r = await RedisClient.connect(redis.url);
+    await fn({ redis, prefix, procs, clients, r });
+  } finally {
+    for (const c of clients) await c.close();
+    await r?.close();
+    for (const p of procs) await stop(p);
+    await redis.cleanup();
+  }
+}
+
 /** Joins at `port` and takes `nick`. */
 async function member(port: number, nick: string, from = "127.0.0.1"): Promise<TestClient> {
   const c = await TestClient.join(port, from);
@@ -74,85 +81,73 @@ async function member(port: number, nick: string, from = "127.0.0.1"): Promise<T
 }
 
 Deno.test("cluster: two processes are one server: one order, history, nicks, /msg, /who, /kick", async () => {
-  const redis = await startRedis();
-  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-  const a = await shat(redis.port, prefix, ["--rate-limit", "0", "--admin-token", "opsecret"]);
-  const b = await shat(redis.port, prefix, ["--rate-limit", "0"]);
-  const clients: TestClient[] = [];
-  try {
-    const alice = await member(a.port, "alice");
-    const bob = await member(b.port, "bob");
-    clients.push(alice, bob);
-    await alice.waitFor("*** guest-"); // bob arriving, under his guest nick
-    await alice.waitFor("is now bob");
-    // Nicks are unique across processes.
-    await bob.send("/nick Alice");
-    await bob.waitFor("alice is taken");
-    // Both talk at once: everyone, on either process, sees one and the same order.
-    const carol = await member(a.port, "carol");
-    const dave = await member(b.port, "dave");
-    clients.push(carol, dave);
-    await alice.waitFor("is now dave");
-    await carol.waitFor("is now dave");
-    for (let i = 0; i < 20; i++) {
-      void alice.send(`a${i}`);
-      void bob.send(`b${i}`);
-    }
-    const said = (c: TestClient) => c.lines.filter((l) => /^<(alice|bob)> [ab]\d+$/.test(l));
-    await until(() => said(carol).length === 40 && said(dave).length === 40, "40 lines each");
-    assert.deepEqual(said(carol), said(dave), "the same order on both processes");
-    for (let i = 0; i < 20; i++) {
-      assert.ok(
-        said(carol).indexOf(`<alice> a${i}`) < said(carol).indexOf(`<alice> a${i + 1}`) ||
-          i === 19,
-      );
-    }
-    // A newcomer on the other process gets the shared history.
-    const erin = await TestClient.join(b.port);
-    clients.push(erin);
-    assert.ok(erin.lines.includes("-- history: the last 20 messages --"), erin.lines.join("\n"));
-    const history = erin.lines.filter((l) => /^\[\d\d:\d\d\] <(alice|bob)> /.test(l))
-      .map((l) => l.slice(8));
-    assert.deepEqual(history, said(carol).slice(-20));
-    // Private messages and replies cross processes.
-    await alice.send("/msg dave psst");
-    await dave.waitFor("[private] <alice> psst");
-    await dave.send("/reply got it");
-    await alice.waitFor("[private] <dave> got it");
-    // /who and /rooms see everyone.
-    await bob.send("/join #ctf");
-    await bob.waitFor("You are now in #ctf");
-    await carol.send("/rooms");
-    await carol.waitFor((l) => /#ctf\s+1 person/.test(l));
-    await alice.send("/who");
-    await alice.waitFor("4 in #lobby (5 online):");
-    // A topic set on one process is the room's topic on the other.
-    await bob.send("/topic find the flags");
-    await bob.waitFor("The topic of #ctf is now: find the flags");
-    await erin.send("/join #ctf");
-    await erin.waitFor("Topic: find the flags (set by bob)");
-    await bob.waitFor(`*** ${erin.nick} joined`);
-    // An operator on one process kicks someone on the other.
-    await alice.send("/op opsecret");
-    await alice.waitFor("operator");
-    await alice.send("/kick dave bye");
-    await dave.waitClosed();
-    await carol.waitFor((l) => l.startsWith("*** dave left"));
-  } finally {
-    for (const c of clients) await c.close();
-    await stop(a);
-    await stop(b);
-    await stopRedis(redis);
-  }
+  await cluster(
+    [["--rate-limit", "0", "--admin-token", "opsecret"], ["--rate-limit", "0"]],
+    async ({ procs: [a, b], clients }) => {
+      const alice = await member(a.port, "alice");
+      const bob = await member(b.port, "bob");
+      clients.push(alice, bob);
+      await alice.waitFor("*** guest-"); // bob arriving, under his guest nick
+      await alice.waitFor("is now bob");
+      // Nicks are unique across processes.
+      await bob.send("/nick Alice");
+      await bob.waitFor("alice is taken");
+      // Both talk at once: everyone, on either process, sees one and the same order.
+      const carol = await member(a.port, "carol");
+      const dave = await member(b.port, "dave");
+      clients.push(carol, dave);
+      await alice.waitFor("is now dave");
+      await carol.waitFor("is now dave");
+      for (let i = 0; i < 20; i++) {
+        void alice.send(`a${i}`);
+        void bob.send(`b${i}`);
+      }
+      const said = (c: TestClient) => c.lines.filter((l) => /^<(alice|bob)> [ab]\d+$/.test(l));
+      await until(() => said(carol).length === 40 && said(dave).length === 40, "40 lines each");
+      assert.deepEqual(said(carol), said(dave), "the same order on both processes");
+      for (let i = 0; i < 20; i++) {
+        assert.ok(
+          said(carol).indexOf(`<alice> a${i}`) < said(carol).indexOf(`<alice> a${i + 1}`) ||
+            i === 19,
+        );
+      }
+      // A newcomer on the other process gets the shared history.
+      const erin = await TestClient.join(b.port);
+      clients.push(erin);
+      assert.ok(erin.lines.includes("-- history: the last 20 messages --"), erin.lines.join("\n"));
+      const history = erin.lines.filter((l) => /^\[\d\d:\d\d\] <(alice|bob)> /.test(l))
+        .map((l) => l.slice(8));
+      assert.deepEqual(history, said(carol).slice(-20));
+      // Private messages and replies cross processes.
+      await alice.send("/msg dave psst");
+      await dave.waitFor("[private] <alice> psst");
+      await dave.send("/reply got it");
+      await alice.waitFor("[private] <dave> got it");
+      // /who and /rooms see everyone.
+      await bob.send("/join #ctf");
+      await bob.waitFor("You are now in #ctf");
+      await carol.send("/rooms");
+      await carol.waitFor((l) => /#ctf\s+1 person/.test(l));
+      await alice.send("/who");
+      await alice.waitFor("4 in #lobby (5 online):");
+      // A topic set on one process is the room's topic on the other.
+      await bob.send("/topic find the flags");
+      await bob.waitFor("The topic of #ctf is now: find the flags");
+      await erin.send("/join #ctf");
+      await erin.waitFor("Topic: find the flags (set by bob)");
+      await bob.waitFor(`*** ${erin.nick} joined`);
+      // An operator on one process kicks someone on the other.
+      await alice.send("/op opsecret");
+      await alice.waitFor("operator");
+      await alice.send("/kick dave bye");
+      await dave.waitClosed();
+      await carol.waitFor((l) => l.startsWith("*** dave left"));
+    },
+  );
 });
 
 Deno.test("cluster: a process killed with SIGKILL: the others say its people left, and free their nicks", async () => {
-  const redis = await startRedis();
-  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-  const a = await shat(redis.port, prefix);
-  const b = await shat(redis.port, prefix);
-  const clients: TestClient[] = [];
-  try {
+  await cluster([[], []], async ({ procs: [a, b], clients }) => {
     const alice = await member(a.port, "alice");
     const bob = await member(b.port, "bob");
     clients.push(alice, bob);
@@ -164,118 +159,94 @@ Deno.test("cluster: a process killed with SIGKILL: the others say its people lef
     assert.equal(alice.lines.filter((l) => l.includes("bob left")).length, 1, "told once");
     const bob2 = await member(a.port, "bob");
     clients.push(bob2);
-  } finally {
-    for (const c of clients) await c.close();
-    await stop(a);
-    await b.proc.finish();
-    await stopRedis(redis);
-  }
+  });
 });
 
 Deno.test("cluster: bans hold on every process: an operator's, and a flood spread over two", async () => {
-  const redis = await startRedis();
-  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-  const a = await shat(redis.port, prefix, ["--admin-token", "opsecret", "--max-strikes", "4"]);
-  const b = await shat(redis.port, prefix, ["--max-strikes", "4"]);
-  const clients: TestClient[] = [];
-  try {
-    const op = await member(a.port, "op");
-    clients.push(op);
-    await pause(); // the rate limit is on here
-    await op.send("/op opsecret");
-    await op.waitFor("operator");
-    // A flood from 127.0.0.7 split between both processes: two strikes on each is the limit.
-    const x = await TestClient.join(a.port, "127.0.0.7");
-    const y = await TestClient.join(b.port, "127.0.0.7");
-    clients.push(x, y);
-    await x.write("1\n2\n3\n");
-    await x.waitFor("strike 2 of 4");
-    await y.write("1\n2\n3\n");
-    await x.waitClosed();
-    await y.waitClosed();
-    const again = await TestClient.connect(b.port, "127.0.0.7");
-    clients.push(again);
-    await again.waitFor("You are still temporarily banned");
-    const again2 = await TestClient.connect(a.port, "127.0.0.7");
-    clients.push(again2);
-    await again2.waitFor("You are still temporarily banned");
-    // An operator's ban on A holds on B; /unban on A lifts it on B.
-    const z = await TestClient.join(b.port, "127.0.0.8");
-    clients.push(z);
-    await z.send("/nick zed");
-    await op.waitFor("is now zed");
-    await pause();
-    await op.send("/ban zed 5m");
-    await z.waitClosed();
-    const z2 = await TestClient.connect(b.port, "127.0.0.8");
-    clients.push(z2);
-    await z2.waitFor("You are still temporarily banned");
-    await pause();
-    await op.send("/bans");
-    await op.waitFor((l) => l.includes("127.0.0.7"));
-    await pause();
-    await op.send("/unban 127.0.0.8");
-    await op.waitFor("Unbanned 127.0.0.8.");
-    const z3 = await TestClient.join(b.port, "127.0.0.8").catch(() => null);
-    assert.ok(z3, "unbanned on the other process too");
-    clients.push(z3);
-  } finally {
-    for (const c of clients) await c.close();
-    await stop(a);
-    await stop(b);
-    await stopRedis(redis);
-  }
+  await cluster(
+    [["--admin-token", "opsecret", "--max-strikes", "4"], ["--max-strikes", "4"]],
+    async ({ procs: [a, b], clients }) => {
+      const op = await member(a.port, "op");
+      clients.push(op);
+      await pause(); // the rate limit is on here
+      await op.send("/op opsecret");
+      await op.waitFor("operator");
+      // A flood from 127.0.0.7 split between both processes: two strikes on each is the limit.
+      const x = await TestClient.join(a.port, "127.0.0.7");
+      const y = await TestClient.join(b.port, "127.0.0.7");
+      clients.push(x, y);
+      await x.write("1\n2\n3\n");
+      await x.waitFor("strike 2 of 4");
+      await y.write("1\n2\n3\n");
+      await x.waitClosed();
+      await y.waitClosed();
+      const again = await TestClient.connect(b.port, "127.0.0.7");
+      clients.push(again);
+      await again.waitFor("You are still temporarily banned");
+      const again2 = await TestClient.connect(a.port, "127.0.0.7");
+      clients.push(again2);
+      await again2.waitFor("You are still temporarily banned");
+      // An operator's ban on A holds on B; /unban on A lifts it on B.
+      const z = await TestClient.join(b.port, "127.0.0.8");
+      clients.push(z);
+      await z.send("/nick zed");
+      await op.waitFor("is now zed");
+      await pause();
+      await op.send("/ban zed 5m");
+      await z.waitClosed();
+      const z2 = await TestClient.connect(b.port, "127.0.0.8");
+      clients.push(z2);
+      await z2.waitFor("You are still temporarily banned");
+      await pause();
+      await op.send("/bans");
+      await op.waitFor((l) => l.includes("127.0.0.7"));
+      await pause();
+      await op.send("/unban 127.0.0.8");
+      await op.waitFor("Unbanned 127.0.0.8.");
+      const z3 = await TestClient.join(b.port, "127.0.0.8").catch(() => null);
+      assert.ok(z3, "unbanned on the other process too");
+      clients.push(z3);
+    },
+  );
 });
 
 Deno.test("cluster: Redis restarts mid-conversation: chat goes on here, the link comes back", async () => {
-  let redis = await startRedis();
-  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-  const a = await shat(redis.port, prefix, ["--rate-limit", "0"]);
-  const b = await shat(redis.port, prefix, ["--rate-limit", "0"]);
-  const clients: TestClient[] = [];
-  try {
-    const alice = await member(a.port, "alice");
-    const carol = await member(a.port, "carol");
-    const bob = await member(b.port, "bob");
-    clients.push(alice, carol, bob);
-    await alice.waitFor("is now bob");
-    await stopRedis(redis);
-    await alice.waitFor("*** Lost the link to the other servers");
-    await bob.waitFor("*** Lost the link to the other servers");
-    // People on one process still talk to each other, and nothing is doubled later.
-    await alice.send("while it is down");
-    await carol.waitFor("<alice> while it is down");
-    redis = await startRedis(redis.port);
-    await alice.waitFor("*** The link to the other servers is back.", 10_000);
-    await bob.waitFor("*** The link to the other servers is back.", 10_000);
-    await bob.waitFor("Redis lost its data");
-    // Nicks are claimed again: bob cannot take alice's (refused here, or by Redis).
-    await bob.send("/nick alice");
-    const answer = await bob.waitFor((l) =>
-      l.includes("alice is taken") || l.includes("Someone on another server has the nick alice")
-    );
-    assert.ok(answer);
-    await bob.send("hello again");
-    await alice.waitFor("<bob> hello again");
-    await carol.waitFor("<bob> hello again");
-    assert.equal(carol.lines.filter((l) => l === "<alice> while it is down").length, 1);
-  } finally {
-    for (const c of clients) await c.close();
-    await stop(a);
-    await stop(b);
-    await stopRedis(redis);
-  }
+  await cluster(
+    [["--rate-limit", "0"], ["--rate-limit", "0"]],
+    async ({ redis, procs: [a, b], clients }) => {
+      const alice = await member(a.port, "alice");
+      const carol = await member(a.port, "carol");
+      const bob = await member(b.port, "bob");
+      clients.push(alice, carol, bob);
+      await alice.waitFor("is now bob");
+      await redis.stop("SIGKILL");
+      await alice.waitFor("*** Lost the link to the other servers");
+      await bob.waitFor("*** Lost the link to the other servers");
+      // People on one process still talk to each other, and nothing is doubled later.
+      await alice.send("while it is down");
+      await carol.waitFor("<alice> while it is down");
+      await redis.start();
+      await alice.waitFor("*** The link to the other servers is back.", 10_000);
+      await bob.waitFor("*** The link to the other servers is back.", 10_000);
+      await bob.waitFor("Redis lost its data");
+      // Nicks are claimed again: bob cannot take alice's (refused here, or by Redis).
+      await bob.send("/nick alice");
+      const answer = await bob.waitFor((l) =>
+        l.includes("alice is taken") || l.includes("Someone on another server has the nick alice")
+      );
+      assert.ok(answer);
+      await bob.send("hello again");
+      await alice.waitFor("<bob> hello again");
+      await carol.waitFor("<bob> hello again");
+      assert.equal(carol.lines.filter((l) => l === "<alice> while it is down").length, 1);
+    },
+  );
 });
 
 Deno.test("cluster: --reuse-port lets two processes share one port", async () => {
-  const redis = await startRedis();
-  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
   const port = freePort();
   const args = ["--reuse-port", "--port", String(port)];
-  const a = await shat(redis.port, prefix, args);
-  const b = await shat(redis.port, prefix, args);
-  const clients: TestClient[] = [];
-  try {
+  await cluster([args, args], async ({ procs: [a, b], clients }) => {
     assert.equal(a.port, port);
     assert.equal(b.port, port);
     for (let i = 0; i < 24; i++) clients.push(await TestClient.join(port));
@@ -283,12 +254,7 @@ Deno.test("cluster: --reuse-port lets two processes share one port", async () =>
     for (const c of clients.slice(1)) await c.waitFor(`<${clients[0].nick}> everyone?`);
     const count = (p: Proc) => (p.stderr.match(/INFO join /g) ?? []).length;
     assert.ok(count(a.proc) > 0 && count(b.proc) > 0, "both processes took connections");
-  } finally {
-    for (const c of clients) await c.close();
-    await stop(a);
-    await stop(b);
-    await stopRedis(redis);
-  }
+  });
 });
 
 Deno.test("cluster: Redis unreachable at start: one line, exit 1", async () => {
@@ -304,12 +270,7 @@ Deno.test("cluster: Redis unreachable at start: one line, exit 1", async () => {
 });
 
 Deno.test("cluster: a sequence gap is filled from the room's kept events, or reported", async () => {
-  const redis = await startRedis();
-  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-  const a = await shat(redis.port, prefix);
-  const r = await RedisClient.connect(`redis://127.0.0.1:${redis.port}`);
-  const clients: TestClient[] = [];
-  try {
+  await cluster([[]], async ({ prefix, procs: [a], clients, r }) => {
     const alice = await member(a.port, "alice");
     clients.push(alice);
     const seq = Number(await r.get(`${prefix}:seq:lobby`));
@@ -357,98 +318,74 @@ Deno.test("cluster: a sequence gap is filled from the room's kept events, or rep
       1,
       "the forgery is no gap",
     );
-  } finally {
-    for (const c of clients) await c.close();
-    await r.close();
-    await stop(a);
-    await stopRedis(redis);
-  }
+  });
 });
 
 const realClients = ["telnet", "nc"].every((p) => hasProgram(p));
+const flags = ["--host", "127.0.0.1", "--rate-limit", "100ms"];
 
 Deno.test({
   name: "cluster e2e: telnet on one process and nc on the other are in one room",
   // The e2e tests already fail under CI=true when telnet or nc is missing.
   ignore: !realClients,
-  async fn() {
-    const redis = await startRedis();
-    const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-    const a = await shat(redis.port, prefix, ["--host", "127.0.0.1", "--rate-limit", "100ms"]);
-    const b = await shat(redis.port, prefix, ["--host", "127.0.0.1", "--rate-limit", "100ms"]);
-    const alice = new Proc("telnet", ["-b", "127.0.0.2", "127.0.0.1", String(a.port)], {
-      stdin: true,
-    });
-    let bob: Proc | undefined;
-    try {
-      await alice.waitFor(/You are guest-\d+ in #lobby; you are the only one here\./);
-      bob = new Proc("nc", ["-s", "127.0.0.3", "127.0.0.1", String(b.port)], { stdin: true });
-      await bob.waitFor(/You are guest-\d+ in #lobby; 2 people are online\./);
-      await alice.send("/nick alice");
-      await alice.waitFor("[alice #lobby] ", "plain");
-      await bob.waitFor(/\*\*\* guest-\d+ is now alice/);
-      await bob.send("/nick bob");
-      await alice.waitFor(/\*\*\* guest-\d+ is now bob/, "plain");
-      await pause(); // --rate-limit
-      await alice.send("hello from telnet");
-      await bob.waitFor("<alice> hello from telnet\r\n");
-      await alice.waitFor("<alice> hello from telnet\n", "plain");
-      await bob.send("hello from nc");
-      await alice.waitFor("<bob> hello from nc", "plain");
-      await pause();
-      await bob.send("/msg alice psst");
-      await alice.waitFor("[private] <bob> psst", "plain");
-      assert.equal(alice.plain.split("<alice> hello from telnet\n").length, 2, "shown once");
-      // deno-lint-ignore no-control-regex -- looking for control bytes is the point
-      assert.ok(!/[\ufffd\x1b\x07\xff]/.test(bob.stdout), "nc gets plain text");
-    } finally {
-      for (const p of [alice, bob]) await p?.finish(3_000);
-      await stop(a);
-      await stop(b);
-      await stopRedis(redis);
-    }
-  },
+  fn: () =>
+    cluster([flags, flags], async ({ procs: [a, b] }) => {
+      const alice = new Proc("telnet", ["-b", "127.0.0.2", "127.0.0.1", String(a.port)], {
+        stdin: true,
+      });
+      let bob: Proc | undefined;
+      try {
+        await alice.waitFor(/You are guest-\d+ in #lobby; you are the only one here\./);
+        bob = new Proc("nc", ["-s", "127.0.0.3", "127.0.0.1", String(b.port)], { stdin: true });
+        await bob.waitFor(/You are guest-\d+ in #lobby; 2 people are online\./);
+        await alice.send("/nick alice");
+        await alice.waitFor("[alice #lobby] ", "plain");
+        await bob.waitFor(/\*\*\* guest-\d+ is now alice/);
+        await bob.send("/nick bob");
+        await alice.waitFor(/\*\*\* guest-\d+ is now bob/, "plain");
+        await pause(); // --rate-limit
+        await alice.send("hello from telnet");
+        await bob.waitFor("<alice> hello from telnet\r\n");
+        await alice.waitFor("<alice> hello from telnet\n", "plain");
+        await bob.send("hello from nc");
+        await alice.waitFor("<bob> hello from nc", "plain");
+        await pause();
+        await bob.send("/msg alice psst");
+        await alice.waitFor("[private] <bob> psst", "plain");
+        assert.equal(alice.plain.split("<alice> hello from telnet\n").length, 2, "shown once");
+        // deno-lint-ignore no-control-regex -- looking for control bytes is the point
+        assert.ok(!/[\ufffd\x1b\x07\xff]/.test(bob.stdout), "nc gets plain text");
+      } finally {
+        for (const p of [alice, bob]) await p?.finish(3_000);
+      }
+    }),
 });
 
 Deno.test("cluster: Redis emptied under live connections (FLUSHALL): the processes notice and start again", async () => {
-  const redis = await startRedis();
-  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-  const a = await shat(redis.port, prefix, ["--rate-limit", "0"]);
-  const b = await shat(redis.port, prefix, ["--rate-limit", "0"]);
-  const r = await RedisClient.connect(`redis://127.0.0.1:${redis.port}`);
-  const clients: TestClient[] = [];
-  try {
-    const alice = await member(a.port, "alice");
-    const bob = await member(b.port, "bob");
-    clients.push(alice, bob);
-    await alice.waitFor("is now bob");
-    await r.send(["FLUSHALL"]);
-    await alice.waitFor("Redis lost its data", 8_000);
-    await bob.waitFor("Redis lost its data", 8_000);
-    // Both processes are listed and their people hold their nicks again.
-    await alice.send("after the flush");
-    await bob.waitFor("<alice> after the flush");
-    await bob.send("and back");
-    await alice.waitFor("<bob> and back");
-    const nicks = await r.send(["HKEYS", `${prefix}:members`]);
-    assert.deepEqual((nicks as string[]).sort(), ["alice", "bob"]);
-    assert.equal(Number(await r.send(["SCARD", `${prefix}:nodes`])), 2);
-  } finally {
-    for (const c of clients) await c.close();
-    await r.close();
-    await stop(a);
-    await stop(b);
-    await stopRedis(redis);
-  }
+  await cluster(
+    [["--rate-limit", "0"], ["--rate-limit", "0"]],
+    async ({ prefix, procs: [a, b], clients, r }) => {
+      const alice = await member(a.port, "alice");
+      const bob = await member(b.port, "bob");
+      clients.push(alice, bob);
+      await alice.waitFor("is now bob");
+      await r.send(["FLUSHALL"]);
+      await alice.waitFor("Redis lost its data", 8_000);
+      await bob.waitFor("Redis lost its data", 8_000);
+      // Both processes are listed and their people hold their nicks again.
+      await alice.send("after the flush");
+      await bob.waitFor("<alice> after the flush");
+      await bob.send("and back");
+      await alice.waitFor("<bob> and back");
+      const nicks = await r.send(["HKEYS", `${prefix}:members`]);
+      assert.deepEqual((nicks as string[]).sort(), ["alice", "bob"]);
+      assert.equal(Number(await r.send(["SCARD", `${prefix}:nodes`])), 2);
+    },
+  );
 });
 
 Deno.test("cluster: a process taken for dead (stopped 5 s) comes back, and is noticed when it dies for real", async () => {
-  const redis = await startRedis();
-  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-  const a = await shat(redis.port, prefix);
-  const b = await shat(redis.port, prefix);
-  const clients: TestClient[] = [];
-  try {
+  await cluster([[], []], async ({ procs: [a, b], clients }) => {
     const alice = await member(a.port, "alice");
     const bob = await member(b.port, "bob");
     clients.push(alice, bob);
@@ -463,21 +400,11 @@ Deno.test("cluster: a process taken for dead (stopped 5 s) comes back, and is no
       "bob to be seen leaving again",
       8_000,
     );
-  } finally {
-    for (const c of clients) await c.close();
-    await stop(a);
-    await b.proc.finish();
-    await stopRedis(redis);
-  }
+  });
 });
 
 Deno.test("cluster: a process stopping (SIGTERM) tells the others its people left", async () => {
-  const redis = await startRedis();
-  const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-  const a = await shat(redis.port, prefix);
-  const b = await shat(redis.port, prefix);
-  const clients: TestClient[] = [];
-  try {
+  await cluster([[], []], async ({ procs: [a, b], clients }) => {
     const alice = await member(a.port, "alice");
     const bob = await member(b.port, "bob");
     clients.push(alice, bob);
@@ -487,9 +414,5 @@ Deno.test("cluster: a process stopping (SIGTERM) tells the others its people lef
     await pause();
     await alice.send("/nick bob");
     await alice.waitFor("You are now bob.");
-  } finally {
-    for (const c of clients) await c.close();
-    await stop(a);
-    await stopRedis(redis);
-  }
+  });
 });
