@@ -99,7 +99,8 @@ export function encodeDirect(node: string, ev: DirectEv): string {
 const str = (v: unknown): v is string => typeof v === "string";
 const num = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
-function isMember(v: unknown): v is MemberInfo {
+/** Whether `v` has every field of a {@link MemberInfo}, each of the right type. */
+export function isMember(v: unknown): v is MemberInfo {
   const m = v as MemberInfo;
   return typeof m === "object" && m !== null && num(m.id) && str(m.nick) && str(m.ip) &&
     str(m.room) && str(m.away) && typeof m.op === "boolean" && num(m.active);

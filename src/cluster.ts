@@ -27,7 +27,7 @@ import {
   type DirectEv,
   encodeDirect,
   encodeRoom,
-  type MemberInfo,
+  isMember,
   type RoomEv,
   SeqTracker,
   type Snapshot,
@@ -131,8 +131,6 @@ export interface ClusterStats {
   missed: number;
   reaped: number;
 }
-
-const MEMBER_FIELDS = ["id", "nick", "ip", "room", "away", "op", "active"] as const;
 
 /** The link. Create it with {@link ClusterLink.start}; it connects before the server listens. */
 export class ClusterLink {
@@ -276,10 +274,10 @@ export class ClusterLink {
     for (const [, json] of pairs(await c.send(["HGETALL", `${p}:members`]))) {
       const m = parseJson(json);
       if (!m || typeof m.n !== "string") continue;
-      const info = {} as Record<string, unknown>;
-      for (const f of MEMBER_FIELDS) info[f] = m[f];
+      const { id, nick, ip, room, away, op, active } = m;
+      const info = { id, nick, ip, room, away, op, active };
       if (!isMember(info)) continue;
-      snap.members.push({ node: m.n, info: info as unknown as MemberInfo });
+      snap.members.push({ node: m.n, info });
     }
     const wanted = new Set(snap.members.map((m) => m.info.room));
     for (const [id, json] of pairs(await c.send(["HGETALL", `${p}:rooms`]))) {
@@ -617,12 +615,6 @@ function parseJson(text: string): Record<string, unknown> | null {
   } catch {
     return null;
   }
-}
-
-function isMember(m: Record<string, unknown>): boolean {
-  return typeof m.id === "number" && typeof m.nick === "string" && typeof m.ip === "string" &&
-    typeof m.room === "string" && typeof m.away === "string" && typeof m.op === "boolean" &&
-    typeof m.active === "number";
 }
 
 export type { DirectEv };

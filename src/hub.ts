@@ -866,6 +866,11 @@ export class Hub implements Chat {
     this.#broadcast(room, { kind: "notice", nick: "", text, at: 0 }, except);
   }
 
+  /** A notice in every room that has members on this process. */
+  #noticeEverywhere(text: string): void {
+    for (const room of this.#rooms.values()) if (room.members.size > 0) this.#notice(room, text);
+  }
+
   /** Whether joins and leaves are announced in `room` (--announce-max, per room). */
   #announcing(room: ChatRoom<Client>): boolean {
     const max = this.config.announceMax;
@@ -985,11 +990,16 @@ export class Hub implements Chat {
       return true;
     }
     if (message) this.#tell(c, message);
-    this.#ban(c.ip, this.config.banDuration, "spamming", "server", now, [
+    this.#banForSpam(c.ip, now);
+    return false;
+  }
+
+  /** The server's ban of an address that reached --max-strikes (here, or across processes). */
+  #banForSpam(ip: string, now: number): void {
+    this.#ban(ip, this.config.banDuration, "spamming", "server", now, [
       "You have been banned for spamming.",
       `The ban ends in ${formatDuration(this.config.banDuration)}.`,
     ]);
-    return false;
   }
 
   #ban(
@@ -1124,28 +1134,20 @@ export class Hub implements Chat {
         break;
       case "link":
         this.#linkUp = msg.up;
-        for (const room of this.#rooms.values()) {
-          if (room.members.size === 0) continue;
-          this.#notice(
-            room,
-            msg.up
-              ? "The link to the other servers is back."
-              : "Lost the link to the other servers: until it is back, only people on this " +
-                "server see what is said here.",
-          );
-        }
+        this.#noticeEverywhere(
+          msg.up
+            ? "The link to the other servers is back."
+            : "Lost the link to the other servers: until it is back, only people on this " +
+              "server see what is said here.",
+        );
         break;
       case "snapshot":
         this.#resync(msg.snap, now, msg.fresh === true);
         if (msg.reset) {
-          for (const room of this.#rooms.values()) {
-            if (room.members.size === 0) continue;
-            this.#notice(
-              room,
-              "Redis lost its data (a restart without saving, or emptied): what was said on " +
-                "the other servers meanwhile cannot be shown here.",
-            );
-          }
+          this.#noticeEverywhere(
+            "Redis lost its data (a restart without saving, or emptied): what was said on " +
+              "the other servers meanwhile cannot be shown here.",
+          );
         }
         break;
       case "missed": {
@@ -1164,10 +1166,7 @@ export class Hub implements Chat {
         // Strikes from every process count together: a flood spread over several processes
         // is banned once, everywhere.
         if (msg.count >= this.config.maxStrikes && !this.#bans.active(msg.ip, now)) {
-          this.#ban(msg.ip, this.config.banDuration, "spamming", "server", now, [
-            "You have been banned for spamming.",
-            `The ban ends in ${formatDuration(this.config.banDuration)}.`,
-          ]);
+          this.#banForSpam(msg.ip, now);
         }
         break;
     }
@@ -1256,6 +1255,15 @@ export class Hub implements Chat {
     m.ignoredBy = null;
   }
 
+  /** A member elsewhere vanished without leaving (their process died, or Redis forgot them). */
+  #connectionLost(m: RemoteMember): void {
+    this.#forget(m);
+    const room = this.#rooms.get(m.room);
+    if (!room) return;
+    if (this.#announcing(room)) this.#notice(room, `${m.nick} left (connection lost)`);
+    this.#roomMaybeGone(room);
+  }
+
   #applyDirect(node: string, ev: DirectEv, now: number): void {
     switch (ev.t) {
       case "msg": {
@@ -1277,13 +1285,7 @@ export class Hub implements Chat {
         break;
       }
       case "ban":
-        if (node === this.#node || this.#bans.active(ev.ip, now)) return;
-        if (!("ip" in parseIp(ev.ip)) || !(ev.until > now)) return; // not a ban Shat makes
-        this.#ban(ev.ip, ev.until - now, ev.reason, ev.by, now, [
-          ev.by === "server"
-            ? "You have been banned for spamming."
-            : `You have been banned by ${ev.by}${ev.reason ? `: ${ev.reason}` : "."}`,
-        ], true);
+        if (node !== this.#node) this.#banFromCluster(ev, now);
         break;
       case "unban":
         if (node === this.#node) return;
@@ -1298,16 +1300,20 @@ export class Hub implements Chat {
           }
           return;
         }
-        for (const m of this.#mirror.members()) {
-          if (m.node !== ev.node) continue;
-          this.#forget(m);
-          const room = this.#rooms.get(m.room);
-          if (!room) continue;
-          if (this.#announcing(room)) this.#notice(room, `${m.nick} left (connection lost)`);
-          this.#roomMaybeGone(room);
-        }
+        for (const m of this.#mirror.members()) if (m.node === ev.node) this.#connectionLost(m);
         break;
     }
+  }
+
+  /** A ban another process made (or Redis kept): applied here unless it is one already. */
+  #banFromCluster(b: BanRecord, now: number): void {
+    if (this.#bans.active(b.ip, now)) return;
+    if (!("ip" in parseIp(b.ip)) || !(b.until > now)) return; // not a ban Shat makes
+    this.#ban(b.ip, b.until - now, b.reason, b.by, now, [
+      b.by === "server"
+        ? "You have been banned for spamming."
+        : `You have been banned by ${b.by}${b.reason ? `: ${b.reason}` : "."}`,
+    ], true);
   }
 
   /** A nick this process took was taken elsewhere first: its holder here gets a new one. */
@@ -1337,14 +1343,7 @@ export class Hub implements Chat {
       }
       seen.add(this.#mirror.upsert(node, info).member);
     }
-    for (const m of this.#mirror.members()) {
-      if (seen.has(m)) continue;
-      this.#forget(m);
-      const room = this.#rooms.get(m.room);
-      if (!room) continue;
-      if (this.#announcing(room)) this.#notice(room, `${m.nick} left (connection lost)`);
-      this.#roomMaybeGone(room);
-    }
+    for (const m of this.#mirror.members()) if (!seen.has(m)) this.#connectionLost(m);
     for (const r of snap.rooms) {
       const room = this.#rooms.get(r.id);
       if (!room) continue;
@@ -1367,12 +1366,7 @@ export class Hub implements Chat {
     const known = new Set<string>();
     for (const b of snap.bans) {
       known.add(b.ip);
-      if (this.#offlineUnbans.has(b.ip)) continue;
-      if (b.until > now && !this.#bans.active(b.ip, now)) {
-        this.#ban(b.ip, b.until - now, b.reason, b.by, now, [
-          b.by === "server" ? "You have been banned for spamming." : `You have been banned.`,
-        ], true);
-      }
+      if (!this.#offlineUnbans.has(b.ip)) this.#banFromCluster(b, now);
     }
     for (const b of this.#bans.list(now)) {
       if (known.has(b.ip)) continue;

@@ -3,6 +3,7 @@
  * renders them in the Prometheus text format and answers health checks over HTTP. Nothing here
  * changes state, and no client address ever appears.
  */
+import type { ClusterStats } from "./cluster.ts";
 import type { Logger } from "./log.ts";
 
 /** Counters the hub keeps: cheap increments, no allocation per line. */
@@ -49,14 +50,7 @@ export interface ShellSnapshot {
   /** Process resident memory, in bytes. */
   rss: number;
   /** The Redis link (--redis), absent alone. */
-  cluster?: {
-    connected: boolean;
-    published: number;
-    received: number;
-    gaps: number;
-    missed: number;
-    reaped: number;
-  };
+  cluster?: ClusterStats;
 }
 
 type Sample = [labels: string, value: number];
@@ -155,7 +149,7 @@ export function renderMetrics(hub: HubSnapshot, shell: ShellSnapshot): string {
   ].join("");
 }
 
-function clusterFamilies(c: NonNullable<ShellSnapshot["cluster"]>, remote: number): string[] {
+function clusterFamilies(c: ClusterStats, remote: number): string[] {
   return [
     family("shat_redis_connected", "gauge", "1 while the link to Redis is up.", +c.connected),
     family("shat_redis_published_total", "counter", "Events sent to the others.", c.published),
