@@ -946,17 +946,15 @@ export class Hub implements Chat {
     c.ignoring = c.ignoredBy = null;
     if (c.authed) {
       const room = c.room;
-      const announce = !opts.quiet && this.#announcing(room);
+      const left = this.#announcing(room) ? `${c.nick} left (${reason})` : "";
       this.#leaveRoom(c);
       if (c.alert) room.alerts--;
       this.#online--;
       this.#nicks.delete(c.key);
       if (c.skeleton) this.#skeletons.delete(c.skeleton);
-      const left = announce ? `${c.nick} left (${reason})` : "";
-      if (left) this.#notice(room, left);
+      if (left && !opts.quiet) this.#notice(room, left);
       // A quiet leave (this process stopping) is still news on the others.
-      const told = this.#announcing(room) ? `${c.nick} left (${reason})` : "";
-      this.#propose(room.id, { t: "leave", id: c.id, nick: c.nick, notice: told }, null, c.key);
+      this.#propose(room.id, { t: "leave", id: c.id, nick: c.nick, notice: left }, null, c.key);
     }
     if (this.#log.enabled("info")) {
       this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
