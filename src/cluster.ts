@@ -24,7 +24,6 @@ import {
   type ClusterIn,
   type ClusterOut,
   decodeBus,
-  type DirectEv,
   encodeDirect,
   encodeRoom,
   isMember,
@@ -177,10 +176,6 @@ export class ClusterLink {
     const link = new ClusterLink(o);
     await link.#connect();
     return link;
-  }
-
-  get up(): boolean {
-    return this.#up;
   }
 
   async #connect(): Promise<void> {
@@ -616,5 +611,3 @@ function parseJson(text: string): Record<string, unknown> | null {
     return null;
   }
 }
-
-export type { DirectEv };

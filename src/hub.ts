@@ -1298,7 +1298,7 @@ export class Hub implements Chat {
           }
           return;
         }
-        for (const m of this.#mirror.members()) if (m.node === ev.node) this.#connectionLost(m);
+        for (const m of this.#mirror.removeNode(ev.node)) this.#connectionLost(m);
         break;
     }
   }

@@ -83,11 +83,6 @@ export class Mirror {
     return this.#rooms.get(room) ?? 0;
   }
 
-  /** Room ids with members on other processes. */
-  rooms(): string[] {
-    return [...this.#rooms.keys()];
-  }
-
   members(): RemoteMember[] {
     return [...this.#byRef.values()];
   }

@@ -4,7 +4,7 @@
  * sockets, save bans), ticks timers, serves the metrics page and shuts down gracefully.
  */
 import { BanStore } from "./ban_store.ts";
-import { ClusterLink, type ClusterStats } from "./cluster.ts";
+import { ClusterLink } from "./cluster.ts";
 import type { Config } from "./config.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { Hub, type HubEffects, type HubEvent } from "./hub.ts";
@@ -169,16 +169,6 @@ export class Server {
       random: opts.random,
       node: this.#node ?? undefined,
     });
-  }
-
-  /** This process's id among several (--redis), null alone. */
-  get node(): string | null {
-    return this.#node;
-  }
-
-  /** The cluster link's counters (--redis), for the metrics page and tests. */
-  get clusterStats(): ClusterStats | null {
-    return this.#cluster?.stats ?? null;
   }
 
   /**
