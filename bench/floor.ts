@@ -5,7 +5,12 @@
  * no commands, no limits, no cleaning, no logs. Lines are kept once, in 64 KiB blocks; each
  * client has a read position and writes views into the blocks, skipping its own lines.
  *
- *   deno run --allow-net bench/floor.ts --host 127.0.0.1 --port 2323 [any other flag is ignored]
+ * Writers start as soon as the input at hand has been read, or, with `--batch-ms N`, at most
+ * once every N ms, so that a write carries all that came meanwhile (what Shat's write pacing
+ * does under load; the Go reference servers in issue 14 used a 10 ms window).
+ *
+ *   deno run --allow-net bench/floor.ts --host 127.0.0.1 --port 2323 [--batch-ms N]
+ *   (any other flag is ignored)
  */
 const BLOCK = 64 * 1024;
 const WELCOME = new TextEncoder().encode("Type /help for commands.\r\n");
@@ -64,12 +69,15 @@ function trim(): void {
 function wakeAll(): void {
   if (waking) return;
   waking = true;
-  queueMicrotask(() => {
-    waking = false;
-    const list = idle;
-    idle = [];
-    for (const c of list) c.write();
-  });
+  if (batchMs > 0) setTimeout(writeAll, batchMs);
+  else queueMicrotask(writeAll);
+}
+
+function writeAll(): void {
+  waking = false;
+  const list = idle;
+  idle = [];
+  for (const c of list) c.write();
 }
 
 class Client {
@@ -163,6 +171,7 @@ class Client {
 }
 
 const args = Deno.args;
+const batchMs = args.includes("--batch-ms") ? Number(args[args.indexOf("--batch-ms") + 1]) : 0;
 const port = Number(args[args.indexOf("--port") + 1]);
 const hostname = args.includes("--host") ? args[args.indexOf("--host") + 1] : "127.0.0.1";
 const listener = Deno.listen({ hostname, port });

@@ -16,6 +16,8 @@ const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const FLOOR = fileURLToPath(new URL("./floor.ts", import.meta.url));
 /** The server under test: Shat, or the bare reference of bench/floor.ts (`--server floor`). */
 let serverScript = MAIN;
+/** Extra arguments for the floor (`--server floor-batched`). */
+let floorArgs: string[] = [];
 /** With --cluster N: N Shat processes share the rooms through a redis-server started here. */
 let clusterSize = 0;
 let redisUrl = "";
@@ -235,6 +237,7 @@ class ServerProc {
   constructor(extra: string[]) {
     this.port = freePort();
     if (clusterSize > 0) extra = [...extra, "--redis", redisUrl, "--redis-prefix", redisPrefix];
+    extra = [...extra, ...floorArgs];
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -745,7 +748,8 @@ const HELP = `deno task bench [options]
                       and memory are their sums, Redis's CPU is in the notes (needs
                       redis-server)
   --server NAME       shat (default), or floor: bench/floor.ts, the least a Deno server can do
-                      for s1, s2 and s3 (no nicks, commands or limits), to compare against
+                      for s1, s2 and s3 (no nicks, commands or limits), to compare against;
+                      floor-batched: the same, starting the writers at most every 10 ms
   --s1-clients N --s1-senders N --s1-lines N
   --s2-clients N --s2-senders N --s2-rate N --s2-seconds N
   --s3-clients N --s3-lines N
@@ -794,17 +798,18 @@ async function main(): Promise<number> {
     }
   }
   const server = String(values.server ?? "shat");
-  if (server !== "shat" && server !== "floor") {
-    console.error(`bench: --server is shat or floor, not ${server}`);
+  if (server !== "shat" && server !== "floor" && server !== "floor-batched") {
+    console.error(`bench: --server is shat, floor or floor-batched, not ${server}`);
     return 2;
   }
-  if (server === "floor") serverScript = FLOOR;
+  if (server !== "shat") serverScript = FLOOR;
+  if (server === "floor-batched") floorArgs = ["--batch-ms", "10"];
   clusterSize = Number(values.cluster ?? 0);
   if (!Number.isInteger(clusterSize) || clusterSize < 0 || clusterSize > 8) {
     console.error("bench: --cluster needs a whole number from 0 to 8");
     return 2;
   }
-  if (clusterSize > 0 && server === "floor") {
+  if (clusterSize > 0 && server !== "shat") {
     console.error("bench: --cluster runs Shat, not the floor");
     return 2;
   }
