@@ -172,6 +172,12 @@ export interface Row {
   cpuPerDeliveryNs: number;
   /** Server CPU time per connection while connecting (accept, welcome, join), in µs. */
   cpuPerConnUs: number;
+  /**
+   * Shares of the server's CPU time spent in V8's helper threads (compiling, marking) while
+   * sending and while connecting.
+   */
+  v8Sending: number;
+  v8Connecting: number;
   generatorCpu: number;
   notes: string;
 }
@@ -181,15 +187,16 @@ export interface Row {
  * with --allow-all, so the files are read through `cat` (the bench may run programs anyway).
  * CPU time is the sum of each thread's run time in nanoseconds (schedstat): /proc/PID/stat
  * counts in 10 ms ticks, too coarse for a scenario that costs the server 50 ms. Threads that
- * ended are missing from the sum (the runtime keeps its threads).
+ * ended are missing from the sum (the runtime keeps its threads). `v8Ms` is the part of it
+ * spent in V8's helper threads (compiling hot functions, marking the heap for the GC).
  */
-function readProc(pid: number): { rssKiB: number; cpuMs: number } {
+function readProc(pid: number): { rssKiB: number; cpuMs: number; v8Ms: number } {
   try {
     const out = new Deno.Command("sh", {
       args: [
         "-c",
-        `cat /proc/${pid}/stat; cat /proc/${pid}/status; echo schedstat; ` +
-        `cat /proc/${pid}/task/*/schedstat`,
+        `cat /proc/${pid}/stat; cat /proc/${pid}/status; ` +
+        `for t in /proc/${pid}/task/*; do echo "@$(cat $t/schedstat) $(cat $t/comm)"; done`,
       ],
       stderr: "null",
     }).outputSync();
@@ -198,12 +205,16 @@ function readProc(pid: number): { rssKiB: number; cpuMs: number } {
     const stat = text.slice(0, text.indexOf("\n"));
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     let cpuMs = (Number(f[11]) + Number(f[12])) * 10;
-    const threads = text.slice(text.indexOf("schedstat\n") + 10).trim().split("\n");
-    const ns = threads.reduce((sum, line) => sum + Number(line.split(" ")[0]), 0);
-    if (threads.length > 0 && Number.isFinite(ns) && ns > 0) cpuMs = ns / 1e6;
-    return { rssKiB, cpuMs };
+    let ns = 0;
+    let v8 = 0;
+    for (const m of text.matchAll(/^@(\d+) \d+ \d+ (.*)$/gm)) {
+      ns += Number(m[1]);
+      if (m[2].startsWith("V8 ")) v8 += Number(m[1]);
+    }
+    if (ns > 0) cpuMs = ns / 1e6;
+    return { rssKiB, cpuMs, v8Ms: v8 / 1e6 };
   } catch {
-    return { rssKiB: NaN, cpuMs: NaN };
+    return { rssKiB: NaN, cpuMs: NaN, v8Ms: NaN };
   }
 }
 
@@ -501,8 +512,15 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
     const last = Math.max(...done.map((d) => d.lastReceive));
     const seconds = Math.max(1e-3, (last - start) / 1_000);
     const wall = Math.max(...done.map((d) => d.end)) - start;
+    const v8Sending = (after.v8Ms - held.v8Ms) / Math.max(1e-9, after.cpuMs - held.cpuMs);
+    const v8Connecting = (held.v8Ms - base.v8Ms) / Math.max(1e-9, held.cpuMs - base.cpuMs);
     const notes = [
       alive ? "" : "SERVER DIED",
+      Number.isFinite(v8Sending) && v8Sending > 0
+        ? `V8 threads ${Math.round(v8Sending * 100)}% sending, ${
+          Math.round(v8Connecting * 100)
+        }% connecting`
+        : "",
       redisAfter && redisHeld
         ? `${servers.length} processes + Redis; Redis CPU ${
           Math.round(((redisAfter.cpuMs - redisHeld.cpuMs) / Math.max(1, wall)) * 100)
@@ -529,6 +547,8 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
       serverCpu: (after.cpuMs - held.cpuMs) / Math.max(1, wall),
       cpuPerDeliveryNs: deliveries > 0 ? ((after.cpuMs - held.cpuMs) * 1e6) / deliveries : NaN,
       cpuPerConnUs: connected > 0 ? ((held.cpuMs - base.cpuMs) * 1e3) / connected : NaN,
+      v8Sending,
+      v8Connecting,
       generatorCpu: genCpu / Math.max(1, wall),
       notes,
     };
@@ -546,15 +566,17 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
 }
 
 /** Memory and CPU of several processes, added up. */
-function readProcs(pids: number[]): { rssKiB: number; cpuMs: number } {
+function readProcs(pids: number[]): { rssKiB: number; cpuMs: number; v8Ms: number } {
   let rssKiB = 0;
   let cpuMs = 0;
+  let v8Ms = 0;
   for (const pid of pids) {
     const r = readProc(pid);
     rssKiB += r.rssKiB;
     cpuMs += r.cpuMs;
+    v8Ms += r.v8Ms;
   }
-  return { rssKiB, cpuMs };
+  return { rssKiB, cpuMs, v8Ms };
 }
 
 function scenarios(z: Sizes, gens: number, only: Set<string>, full: boolean): Scenario[] {

@@ -34,6 +34,7 @@ Deno.test("bench: the tiny run completes with every line delivered and none lost
     assert.equal(r.deliveries, r.expected, `${r.scenario}: deliveries`);
     assert.ok(r.rssMiB > 0, `${r.scenario}: server memory was read`);
     assert.ok(r.cpuPerDeliveryNs > 0, `${r.scenario}: server CPU was read`);
+    assert.ok(r.v8Sending >= 0 && r.v8Sending < 1, `${r.scenario}: V8 threads' share`);
   }
   const s1 = rows[0];
   // 4 senders × 20 lines, each to the 19 other clients.
