@@ -91,6 +91,8 @@ interface Allowance {
 
 const encoder = new TextEncoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
+/** Lines that carry a secret: `/op TOKEN`, `/join ROOM KEY` (kept out of the input history). */
+export const SECRET_LINE = /^\/(?:op\s|join\s+\S+\s+\S)/i;
 
 /**
  * Small read buffers are views into shared slabs, given back when their reader is done with
@@ -461,6 +463,9 @@ export class Connection {
       width: this.#telnet?.width ?? 0,
       keepSubmitted: false, // the hub shows the line back as the room sees it
       complete: (word, atLineStart) => host.complete(id, word, atLineStart),
+      // No secret is recalled by Up: nothing typed before the hub gave a prompt (before joining:
+      // the room token), no operator token, no room key.
+      remember: (line) => this.#prompt !== "" && !SECRET_LINE.test(line),
     });
     this.#echo(this.#editor.draw());
     host.post({ type: "terminal", id, charMode: true });

@@ -230,6 +230,11 @@ export interface LineEditorOptions {
    * the way others see it).
    */
   keepSubmitted?: boolean;
+  /**
+   * Whether a line sent with Enter goes into the history Up recalls (default: every line). A
+   * chat server leaves secrets out: a token, a room key.
+   */
+  remember?: (line: string) => boolean;
 }
 
 /** What one {@link LineEditor.feed} produced. */
@@ -265,6 +270,7 @@ export class LineEditor {
   readonly #max: number;
   readonly #complete: Completer | null;
   readonly #keep: boolean;
+  readonly #remembers: ((line: string) => boolean) | null;
   /** Prompt and width the screen was drawn with; the requested ones apply at the next draw. */
   #prompt: string;
   #width: number;
@@ -317,6 +323,7 @@ export class LineEditor {
     this.#max = options.maxLine;
     this.#complete = options.complete ?? null;
     this.#keep = options.keepSubmitted ?? true;
+    this.#remembers = options.remember ?? null;
     this.#prompt = this.#nextPrompt = options.prompt ?? "";
     this.#width = this.#nextWidth = effectiveWidth(options.width ?? 0);
   }
@@ -787,7 +794,7 @@ export class LineEditor {
       this.#erase();
     }
     this.#lines.push(line);
-    this.#remember(line);
+    if (!this.#remembers || this.#remembers(line)) this.#remember(line);
     this.#text = "";
     this.#pos = 0;
     this.#bytes = 0;

@@ -112,6 +112,14 @@ Deno.test("terminal: Tab completes a nick; Up recalls a sent line; Ctrl-D leaves
       () => screenOf(alice, 80).lines().at(-1) === "[alice #lobby] bobby: hi",
       "recalled",
     );
+    // An operator token is never recalled: Up skips /op to the line before it.
+    await alice.write("\x15/op not-the-token\r");
+    await alice.waitFor("Operator commands are off");
+    await alice.write("\x1b[A");
+    await until(
+      () => screenOf(alice, 80).lines().at(-1) === "[alice #lobby] bobby: hi",
+      "recalled past /op",
+    );
     await alice.write("\x15\x04"); // Ctrl-U clears the line, Ctrl-D on an empty line leaves
     await alice.waitFor("Goodbye!");
     await alice.waitClosed();
@@ -119,6 +127,36 @@ Deno.test("terminal: Tab completes a nick; Up recalls a sent line; Ctrl-D leaves
   } finally {
     await alice.close();
     await bob.close();
+    await s.stop();
+  }
+});
+
+Deno.test("terminal: a room token typed in character mode is not recalled by Up", async () => {
+  const s = startServer({ token: "s3cret", rateLimit: 0 });
+  // Like PuTTY: it negotiates at once, so even the token is typed in character mode.
+  const c = await TestClient.connect(s.port, "127.0.0.2");
+  try {
+    await c.waitFor("this room is private");
+    await c.write(new Uint8Array([IAC, WILL, 31, IAC, SB, 31, 0, 80, 0, 12, IAC, SE]));
+    await until(() => c.telnetBytes > 0, "the server's offer of character mode");
+    await c.write(new Uint8Array([IAC, DO, 1, IAC, DO, 3]));
+    await new Promise((r) => setTimeout(r, 100));
+    await c.write("s3cret\r");
+    await c.waitFor("Type /help");
+    const prompt = `[${c.nick} #lobby]`; // the screen model drops trailing blanks
+    await until(() => screenOf(c, 80).lines().at(-1) === prompt, "the prompt");
+    await c.write("\x1b[A");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(
+      screenOf(c, 80).lines().at(-1),
+      prompt,
+      "Up recalls nothing: the token is not kept",
+    );
+    await c.write("hello\r");
+    await c.write("\x1b[A");
+    await until(() => screenOf(c, 80).lines().at(-1) === prompt + " hello", "a chat line is");
+  } finally {
+    await c.close();
     await s.stop();
   }
 });

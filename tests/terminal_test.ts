@@ -368,6 +368,16 @@ Deno.test("editor: Up/Down walk the lines sent, keeping the line being typed", (
   assert.equal(t.ed.line, "second!", "SS3 Up too");
 });
 
+Deno.test("editor: lines the remember option refuses are sent but never recalled", () => {
+  const ed = new LineEditor({ maxLine: 512, remember: (line) => !line.startsWith("/op ") });
+  const sent = ed.feed(enc.encode("hello\r/op s3cret\r")).lines;
+  assert.deepEqual(sent, ["hello", "/op s3cret"], "both are handed over");
+  ed.feed(enc.encode("\x1b[A"));
+  assert.equal(ed.line, "hello", "Up skips the refused line");
+  ed.feed(enc.encode("\x1b[A"));
+  assert.equal(ed.line, "hello", "and there is nothing before it");
+});
+
 Deno.test("editor: history keeps at most 50 lines and 16 KiB", () => {
   const t = new Term({ maxLine: 4096 });
   for (let i = 0; i < 60; i++) t.key(`line ${i}\r`);
