@@ -136,6 +136,7 @@ export const APP_JS = `"use strict";
   var recall = -1;
   var draft = "";
   var MAX_LINES = 2000;
+  var SECRET = /^\\/(?:op\\s|join\\s+\\S+\\s+\\S)/i;
 
   /** The colour of a nick: FNV-1a of its lower case, as the server computes it. */
   function color(nick) {
@@ -194,6 +195,7 @@ export const APP_JS = `"use strict";
       div.textContent = line;
       div.classList.add("server");
       if ((m = /^Welcome to .*! You are (\\S+) in #/.exec(line))) welcomed(m[1]);
+      if (/: this room is private\\. Type the room token/.test(line)) secretInput(true);
       if ((m = /^You are now (\\S+)\\.$/.exec(line))) {
         me = m[1];
         chosen = me;
@@ -208,7 +210,14 @@ export const APP_JS = `"use strict";
   /** A (new) connection: after a reconnect, ask for the nick this person had chosen. */
   function welcomed(guest) {
     me = guest;
+    secretInput(false);
     if (chosen && chosen !== guest && ws && ws.readyState === 1) ws.send("/nick " + chosen);
+  }
+
+  /** While the server asks for the room token, what is typed is not shown. */
+  function secretInput(on) {
+    input.type = on ? "password" : "text";
+    input.placeholder = on ? "Room token" : "Type a message, or /help";
   }
 
   function setStatus(text, down) {
@@ -230,6 +239,7 @@ export const APP_JS = `"use strict";
     };
     ws.onclose = function () {
       ws = null;
+      me = "";
       var wait = delay;
       delay = Math.min(delay * 2, 30000);
       setStatus("disconnected; reconnecting in " + Math.ceil(wait / 1000) + " s…", true);
@@ -242,7 +252,9 @@ export const APP_JS = `"use strict";
     var text = input.value;
     if (text === "" || !ws || ws.readyState !== 1) return;
     ws.send(text);
-    if (sent[sent.length - 1] !== text) sent.push(text);
+    // No secret is recalled by Up: not the room token (sent before the welcome), an operator
+    // token or a room key.
+    if (me && !SECRET.test(text) && sent[sent.length - 1] !== text) sent.push(text);
     if (sent.length > 100) sent.shift();
     recall = -1;
     input.value = "";

@@ -106,3 +106,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "web browser: the room token is typed unseen, and no secret is recalled by Up",
+  ignore,
+  async fn() {
+    const s = startServer({ webPort: 0, rateLimit: 0, token: "s3cret" });
+    const webPort = s.server.webAddr!.port;
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ width: 800, height: 600 });
+      await page.goto(`http://127.0.0.1:${webPort}/`);
+      const logText = "document.getElementById('log').innerText";
+      const inputType = "document.getElementById('input').type";
+      await page.waitFor(`${logText}.includes("this room is private")`);
+      await page.waitFor(`${inputType} === "password"`);
+      await page.type("s3cret");
+      await page.press("Enter");
+      await page.waitFor(`${logText}.includes("Type /help")`);
+      assert.equal(await page.evaluate<string>(inputType), "text", "shown again once in");
+      await page.type("/op not-the-token");
+      await page.press("Enter");
+      await page.waitFor(`${logText}.includes("Operator commands are off")`);
+      await page.type("/join hideout k3y");
+      await page.press("Enter");
+      await page.waitFor(`${logText}.includes("#hideout")`);
+      await page.type("hello");
+      await page.press("Enter");
+      await page.waitFor(`${logText}.includes("<") && ${logText}.includes("> hello")`);
+      const value = "document.getElementById('input').value";
+      await page.press("ArrowUp");
+      assert.equal(await page.evaluate<string>(value), "hello");
+      await page.press("ArrowUp");
+      assert.equal(await page.evaluate<string>(value), "hello", "nothing before it is kept");
+      assert.deepEqual(page.errors, [], "no script errors");
+    } finally {
+      await browser.close();
+      await s.stop();
+    }
+  },
+});
