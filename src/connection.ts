@@ -8,6 +8,7 @@
  * wrapped in an erase of the prompt and input before it and a redraw after it, so incoming
  * messages never land in the middle of what the person is typing.
  */
+import { SECRET_LINE } from "./commands/mod.ts";
 import { LineFramer } from "./framing.ts";
 import type { CloseMode, HubEvent } from "./hub.ts";
 import { type Bucket, fullBucket, take } from "./moderation.ts";
@@ -91,8 +92,6 @@ interface Allowance {
 
 const encoder = new TextEncoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
-/** Lines that carry a secret: `/op TOKEN`, `/join ROOM KEY` (kept out of the input history). */
-export const SECRET_LINE = /^\/(?:op\s|join\s+\S+\s+\S)/i;
 
 /**
  * Small read buffers are views into shared slabs, given back when their reader is done with

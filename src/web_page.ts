@@ -5,6 +5,8 @@
  * the same hash) and a line that names you is highlighted. The strings below are the files.
  */
 
+import { SECRET_LINE } from "./commands/mod.ts";
+
 /** The page; `{{NAME}}` is replaced with the server's name, escaped. */
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -136,7 +138,7 @@ export const APP_JS = `"use strict";
   var recall = -1;
   var draft = "";
   var MAX_LINES = 2000;
-  var SECRET = /^\\/(?:op\\s|join\\s+\\S+\\s+\\S)/i;
+  var SECRET = ${SECRET_LINE};
 
   /** The colour of a nick: FNV-1a of its lower case, as the server computes it. */
   function color(nick) {

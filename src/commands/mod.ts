@@ -38,6 +38,12 @@ export const COMMANDS: readonly Command[] = [
 
 const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
 
+/**
+ * Command lines that carry a secret: `/op TOKEN`, `/join ROOM KEY`. Input history (the telnet
+ * line editor's, the web page's) leaves them out.
+ */
+export const SECRET_LINE = /^\/(?:op\s|join\s+\S+\s+\S)/i;
+
 /** Finds a command by name (case does not matter). */
 export function findCommand(name: string): Command | undefined {
   return BY_NAME.get(name.toLowerCase());
