@@ -23,15 +23,19 @@ import {
   type BusIn,
   type ClusterIn,
   type ClusterOut,
-  decodeBus,
+  type Dropped,
   encodeDirect,
   encodeRoom,
-  isMember,
+  readBan,
+  readBus,
+  readMember,
+  readRoomMeta,
   type RoomEv,
   SeqTracker,
   type Snapshot,
+  TEXT_MAX,
 } from "./bus.ts";
-import type { Logger } from "./log.ts";
+import { type Logger, LogThrottle } from "./log.ts";
 import { RedisClient, type RedisScript, RedisSubscriber, type RespValue } from "./redis.ts";
 
 /** How often this process says it is alive, and how long that lasts. */
@@ -119,6 +123,11 @@ export interface ClusterOptions {
   strikeMemoryMs: number;
   /** Redis reply deadline. */
   commandTimeoutMs?: number;
+  /**
+   * Longest line, notice or reason taken from the others, in characters (the process's
+   * `--max-line`; {@link TEXT_MAX} when not given): longer text is cut.
+   */
+  maxText?: number;
 }
 
 /** Counters for the metrics page. */
@@ -143,6 +152,9 @@ export class ClusterLink {
   };
   readonly #o: ClusterOptions;
   readonly #p: string;
+  readonly #maxText: number;
+  /** Dropped messages and records are logged once a minute per fault; the rest are counted. */
+  readonly #drops = new LogThrottle(60_000);
   #client!: RedisClient;
   #sub!: RedisSubscriber;
   #room!: RedisScript;
@@ -165,6 +177,7 @@ export class ClusterLink {
   private constructor(o: ClusterOptions) {
     this.#o = o;
     this.#p = o.prefix;
+    this.#maxText = o.maxText ?? TEXT_MAX;
   }
 
   /**
@@ -266,42 +279,30 @@ export class ClusterLink {
     };
     const snap: Snapshot = { members: [], rooms: [], bans: [], history: [] };
     const seqs = new Map<string, number>();
+    // Every record is checked and cleaned as a bus message is (src/bus.ts); one that cannot be
+    // is left out whole.
     for (const [, json] of pairs(await c.send(["HGETALL", `${p}:members`]))) {
-      const m = parseJson(json);
-      if (!m || typeof m.n !== "string") continue;
-      const { id, nick, ip, room, away, op, active } = m;
-      const info = { id, nick, ip, room, away, op, active };
-      if (!isMember(info)) continue;
-      snap.members.push({ node: m.n, info });
+      const m = readMember(json);
+      if ("dropped" in m) this.#dropped("members", m);
+      else snap.members.push(m);
     }
     const wanted = new Set(snap.members.map((m) => m.info.room));
     for (const [id, json] of pairs(await c.send(["HGETALL", `${p}:rooms`]))) {
       if (!wanted.has(id)) continue;
-      const r = parseJson(json);
-      if (!r) continue;
-      snap.rooms.push({
-        id,
-        name: String(r.name ?? id),
-        topic: String(r.topic ?? ""),
-        topicBy: String(r.topicBy ?? ""),
-        key: String(r.key ?? ""),
-      });
+      const r = readRoomMeta(id, json);
+      if ("dropped" in r) this.#dropped("rooms", r);
+      else snap.rooms.push(r);
     }
     const now = Date.now();
     for (const [ip, json] of pairs(await c.send(["HGETALL", `${p}:bans`]))) {
-      const b = parseJson(json);
-      if (!b || typeof b.until !== "number") continue;
-      if (b.until <= now) {
+      const b = readBan(ip, json, this.#maxText);
+      if ("dropped" in b) {
+        this.#dropped("bans", b);
+      } else if (b.until <= now) {
         await c.send(["HDEL", `${p}:bans`, ip]);
-        continue;
+      } else {
+        snap.bans.push(b);
       }
-      snap.bans.push({
-        ip,
-        until: b.until,
-        reason: String(b.reason ?? ""),
-        by: String(b.by ?? ""),
-        since: typeof b.since === "number" ? b.since : 0,
-      });
     }
     for (const room of wanted) {
       const entries = await c.send(["LRANGE", `${p}:log:${room}`, 0, -1]);
@@ -309,8 +310,8 @@ export class ClusterLink {
       const lines: Snapshot["history"][number]["lines"] = [];
       if (Array.isArray(entries)) {
         for (const e of entries) {
-          const bus = decodeBus(String(e));
-          if (bus?.kind === "room" && bus.ev.t === "say") {
+          const bus = this.#kept(room, e);
+          if (bus?.ev.t === "say") {
             const { kind, nick, text, at } = bus.ev;
             lines.push({ kind, nick, text, at });
           }
@@ -330,6 +331,13 @@ export class ClusterLink {
 
   /** Heartbeat, and the search for dead processes. */
   async #beat(): Promise<void> {
+    for (const { key, count } of this.#drops.sweep(Date.now())) {
+      this.#o.log.warn("cluster: dropped more of what Redis gave", {
+        what: key,
+        times: count,
+        within: "60s",
+      });
+    }
     if (!this.#up || this.#closed) return;
     const p = this.#p;
     try {
@@ -456,14 +464,41 @@ export class ClusterLink {
     this.#client.send(["HSET", key, field, JSON.stringify(value)]).catch(() => {});
   }
 
+  /**
+   * Logs what was dropped from Redis (a forgery, or a message no Shat would send): its source,
+   * the field at fault and the start of its value, escaped; once a minute per fault, so a flood
+   * of them cannot flood the log (the repeats are counted at the next heartbeat).
+   */
+  #dropped(source: string, d: Dropped): void {
+    if (!this.#drops.first(`${source}: ${d.dropped}`, Date.now())) return;
+    const log = this.#o.log;
+    log.warn("cluster: dropped what Redis gave", {
+      from: source,
+      why: d.dropped,
+      value: d.address ? log.addr(d.sample) : d.sample,
+    });
+  }
+
+  /** A room event kept in `room`'s list (for history, or to fill a gap), checked. */
+  #kept(room: string, entry: RespValue): (BusIn & { kind: "room" }) | null {
+    const bus = readBus(String(entry), this.#maxText);
+    if ("dropped" in bus) {
+      this.#dropped("room log", bus);
+    } else if (bus.kind !== "room" || bus.room !== room) {
+      const sample = bus.kind === "room" ? bus.room : "(a direct message)";
+      this.#dropped("room log", { dropped: "r: not the list's room", sample });
+    } else {
+      return bus;
+    }
+    return null;
+  }
+
   /** A message from the channel. */
   #message(payload: string): void {
     this.stats.received++;
-    const bus = decodeBus(payload);
-    if (!bus) {
-      this.#o.log.warn("cluster: a malformed message on the bus was ignored", {
-        bytes: payload.length,
-      });
+    const bus = readBus(payload, this.#maxText);
+    if ("dropped" in bus) {
+      this.#dropped("bus", bus);
       return;
     }
     if (bus.kind === "direct") {
@@ -510,8 +545,8 @@ export class ClusterLink {
       const entries = await this.#client.send(["LRANGE", `${this.#p}:log:${room}`, 0, -1]);
       if (Array.isArray(entries)) {
         for (const e of entries) {
-          const bus = decodeBus(String(e));
-          if (bus?.kind !== "room" || bus.seq < from || bus.seq > to) continue;
+          const bus = this.#kept(room, e);
+          if (!bus || bus.seq < from || bus.seq > to) continue;
           if (this.#seq.check(room, bus.seq) !== "next") continue;
           found++;
           if (linesOnly && bus.ev.t !== "say") continue;
@@ -600,14 +635,5 @@ export class ClusterLink {
     }
     this.#closed = true;
     await Promise.allSettled([this.#client.close(), this.#sub.close()]);
-  }
-}
-
-function parseJson(text: string): Record<string, unknown> | null {
-  try {
-    const v = JSON.parse(text);
-    return typeof v === "object" && v !== null ? v : null;
-  } catch {
-    return null;
   }
 }

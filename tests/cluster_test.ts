@@ -416,3 +416,87 @@ Deno.test("cluster: a process stopping (SIGTERM) tells the others its people lef
     await alice.waitFor("You are now bob.");
   });
 });
+
+/** What a forgery put on a telnet user's terminal; "hi there!" is all typed text would keep. */
+const NASTY = "\x1b]0;pwned\x07\x1b[2J\u009b31m\u202e\u200bhi\u0085 there\r\n!";
+
+Deno.test("cluster: forged events and records in Redis never put an escape sequence on a terminal", async () => {
+  await cluster([], async ({ redis, prefix, procs, clients, r }) => {
+    // Before the process starts: a member elsewhere in #evil, the room's topic, a line of its
+    // history, all carrying escape sequences (its snapshot reads them).
+    const mallory = { n: "Z", id: 9, nick: "mallory", ip: "10.0.0.9", room: "evil" };
+    await r.send([
+      "HSET",
+      `${prefix}:members`,
+      "mallory",
+      JSON.stringify({ ...mallory, away: NASTY, op: false, active: 1 }),
+    ]);
+    await r.send([
+      "HSET",
+      `${prefix}:rooms`,
+      "evil",
+      JSON.stringify({ name: "Evil", key: "", topic: NASTY, topicBy: "mallory" }),
+    ]);
+    const said = { t: "say", kind: "chat", id: 9, nick: "mallory", text: NASTY, at: 1 } as const;
+    // A line of another room slipped into this room's list is no history of this one.
+    const elsewhere = encodeRoom("Z", "lobby", { ...said, text: "from another room" });
+    await r.send(["RPUSH", `${prefix}:log:evil`, `1 ${encodeRoom("Z", "evil", said)}`]);
+    await r.send(["RPUSH", `${prefix}:log:evil`, `2 ${elsewhere}`]);
+    await r.set(`${prefix}:seq:evil`, 2);
+    procs.push(await shat(redis.port, prefix, ["--rate-limit", "0"]));
+    const [a] = procs;
+    const alice = await member(a.port, "alice");
+    const carol = await member(a.port, "carol", "127.0.0.5");
+    clients.push(alice, carol);
+    await alice.send("/join #evil");
+    await alice.waitFor("Topic: hi there! (set by mallory)");
+    await alice.waitFor((l) => /^\[\d\d:\d\d\] <mallory> hi there!$/.test(l));
+    await carol.send("/join #evil");
+    await alice.waitFor("*** carol joined");
+    await alice.send("/who");
+    await alice.waitFor((l) => /^\s+mallory\b.*away: hi there!$/.test(l));
+    // Then events on the bus: in the room's order, and direct ones.
+    const seq = Number(await r.get(`${prefix}:seq:evil`));
+    await r.set(`${prefix}:seq:evil`, seq + 4);
+    const trudy = { ...mallory, id: 10, nick: "trudy", away: "", op: false, active: 1 };
+    const badNick = "\x1b]0;x\x07" + "r".repeat(300);
+    const events = [
+      { t: "topic", topic: NASTY, by: "mallory", id: 9 },
+      { t: "enter", m: trudy, name: "evil", notice: NASTY },
+      { t: "away", id: 9, away: NASTY },
+      { t: "say", kind: "chat", id: 9, nick: badNick, text: "x", at: 1 },
+      // The same forgery again: dropped again, logged once.
+      { t: "say", kind: "chat", id: 9, nick: badNick, text: "x", at: 1 },
+    ];
+    for (const [i, e] of events.entries()) {
+      const n = Math.min(seq + 1 + i, seq + 4);
+      await r.publish(`${prefix}:bus`, `${n} ${JSON.stringify({ n: "Z", r: "evil", e })}`);
+    }
+    await alice.waitFor("*** mallory set the topic: hi there!");
+    await carol.waitFor("*** hi there!");
+    const self = JSON.parse(String(await r.send(["HGET", `${prefix}:members`, "alice"])));
+    const direct = (d: unknown) => r.publish(`${prefix}:bus`, JSON.stringify({ n: "Z", d }));
+    const text = NASTY;
+    await direct({ t: "msg", to: self.n, toId: self.id, id: 9, nick: "mallory", text, at: 1 });
+    await alice.waitFor("[private] <mallory> hi there!");
+    await direct({ t: "kick", to: self.n, toId: self.id, message: NASTY, reason: NASTY });
+    await alice.waitClosed();
+    await carol.waitFor("*** alice left (hi there!)");
+    assert.ok(alice.lines.includes("hi there!"), alice.lines.join("\n"));
+    assert.ok(!alice.lines.some((l) => l.includes("from another room")), alice.lines.join("\n"));
+    // The forged line with a bad nick was dropped, and the log says so once, without
+    // repeating the forgery at length.
+    const drops = () => a.proc.stderr.split("\n").filter((l) => l.includes("from=bus"));
+    await until(() => drops().length > 0, "the drop to be logged");
+    assert.equal(drops().length, 1, a.proc.stderr);
+    assert.match(drops()[0], /^WARN cluster: dropped what Redis gave from=bus why="say.nick: /);
+    assert.ok(!carol.lines.some((l) => l.includes("rrrr")), carol.lines.join("\n"));
+    assert.ok(!a.proc.stderr.includes("r".repeat(100)), "the forged text is not logged at length");
+    assert.ok(!a.proc.stderr.includes("\x1b]"), "nor its escapes");
+    for (const c of [alice, carol]) {
+      // deno-lint-ignore no-control-regex -- looking for control bytes is the point
+      const bad = /[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e]/.exec(c.raw);
+      assert.equal(bad, null, JSON.stringify(c.raw));
+    }
+  });
+});

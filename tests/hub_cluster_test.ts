@@ -3,7 +3,20 @@
  * and how it applies what comes back. No sockets, no Redis (tests/cluster_test.ts has those).
  */
 import assert from "node:assert/strict";
-import type { ClusterOut, MemberInfo, RoomEv, Snapshot } from "../src/bus.ts";
+import {
+  type BusIn,
+  type ClusterOut,
+  decodeBus,
+  type Dropped,
+  encodeDirect,
+  encodeRoom,
+  type MemberInfo,
+  readBan,
+  readMember,
+  readRoomMeta,
+  type RoomEv,
+  type Snapshot,
+} from "../src/bus.ts";
 import { HubHarness } from "./helpers.ts";
 
 const EMPTY: Snapshot = { members: [], rooms: [], bans: [], history: [] };
@@ -341,4 +354,137 @@ Deno.test("cluster hub: Redis's ban list wins, except for bans made here while i
   const fresh = new HubHarness({}, { node: "B", bans: [ban("10.9.9.1")] });
   fresh.fromCluster({ kind: "snapshot", snap: EMPTY, reset: false, fresh: true });
   assert.deepEqual(fresh.cluster.map((o) => o.op === "direct" && o.ev.t), ["ban"]);
+});
+
+/**
+ * What a forgery put on a telnet user's terminal (an OSC window title, a clear screen, an 8-bit
+ * CSI, bidi and zero-width characters, C1 NEL, a line break); "hi there!" is what is left.
+ */
+const NASTY = "\x1b]0;pwned\x07\x1b[2J\u009b31m\u202e\u200bhi\u0085 there\r\n!";
+
+/** Anything that acts on a terminal or hides text: C0, DEL, C1, bidi and zero-width controls. */
+// deno-lint-ignore no-control-regex -- looking for control characters is the point
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/;
+
+/** Asserts that no line a client was sent holds a control character; returns the lines. */
+function clean(lines: string[]): string[] {
+  for (const l of lines) assert.ok(!CONTROL.test(l), JSON.stringify(l));
+  return lines;
+}
+
+/** Decodes a payload as the link does (it must survive decoding) and hands it to the hub. */
+function deliver(h: HubHarness, payload: string): void {
+  const bus = decodeBus(payload);
+  assert.ok(bus, payload);
+  h.fromCluster({ kind: "bus", bus });
+}
+
+function ok<T>(v: T | Dropped): T {
+  assert.ok(!(v && typeof v === "object" && "dropped" in v), JSON.stringify(v));
+  return v as T;
+}
+
+Deno.test("cluster hub: forged notices, topic, away and kick reasons reach no terminal, as the link delivers them", () => {
+  const h = linked();
+  let seq = 0;
+  const forged = (ev: unknown, room = "lobby") =>
+    deliver(h, `${++seq} ${JSON.stringify({ n: "B", r: room, e: ev, u: 0 })}`);
+  forged({ t: "enter", m: bob({ away: NASTY }), name: "lobby", notice: NASTY });
+  forged({ t: "topic", topic: NASTY, by: "bob", id: 7 });
+  forged({ t: "away", id: 7, away: NASTY });
+  forged({ t: "nick", id: 7, from: "bob", to: "bobby", notice: NASTY });
+  forged({ t: "say", kind: "action", id: 7, nick: "bobby", text: NASTY, at: h.now });
+  const seen = clean(h.read(2));
+  assert.deepEqual(clean(h.read(1)), seen);
+  assert.deepEqual(seen, [
+    "*** hi there!",
+    "*** bob set the topic: hi there!",
+    "*** hi there!",
+    "* bobby hi there!",
+  ]);
+  h.send(2, "/topic");
+  assert.deepEqual(clean(h.read(2)), ["The topic of #lobby: hi there! (set by bob)"]);
+  h.send(2, "/who");
+  assert.ok(clean(h.read(2)).some((l) => l.endsWith("away: hi there!")));
+  h.send(2, "/msg bobby hello");
+  assert.ok(clean(h.read(2)).includes("bobby is away: hi there!"));
+  deliver(
+    h,
+    encodeDirect("B", { t: "msg", to: "A", toId: 2, id: 7, nick: "bobby", text: NASTY, at: h.now }),
+  );
+  assert.deepEqual(clean(h.read(2)), ["[private] <bobby> hi there!"]);
+  // A kick: its message goes to the one kicked, its reason to the room.
+  deliver(h, encodeDirect("B", { t: "kick", to: "A", toId: 1, message: NASTY, reason: NASTY }));
+  assert.ok(h.closed.has(1));
+  assert.deepEqual(clean(h.read(1)), ["hi there!"]);
+  assert.deepEqual(clean(h.read(2)), ["*** alice left (hi there!)"]);
+  forged({ t: "leave", id: 7, nick: "bobby", notice: NASTY });
+  assert.deepEqual(clean(h.read(2)), ["*** hi there!"]);
+  // A ban's reason and author are shown to whoever it throws out.
+  h.open(3, "10.0.0.3");
+  h.read(3);
+  deliver(
+    h,
+    encodeDirect("B", {
+      t: "ban",
+      ip: "10.0.0.3",
+      until: h.now + 60_000,
+      reason: NASTY,
+      by: "bob",
+      since: h.now,
+    }),
+  );
+  assert.ok(h.closed.has(3));
+  assert.deepEqual(clean(h.read(3)), ["You have been banned by bob: hi there!"]);
+});
+
+Deno.test("cluster hub: a forged snapshot (topic, away, history) reaches no terminal, as the link reads it", () => {
+  const h = new HubHarness({ rateLimit: 0 }, { node: "A" });
+  const member = ok(readMember(JSON.stringify({ n: "B", ...bob({ room: "ctf", away: NASTY }) })));
+  const room = ok(
+    readRoomMeta("ctf", JSON.stringify({ name: "CTF", key: "", topic: NASTY, topicBy: "bob" })),
+  );
+  const ban = ok(readBan("10.0.0.66", JSON.stringify({ until: h.now + 60_000, reason: NASTY })));
+  const lines = [1, 2].map((seq) => {
+    const ev: RoomEv = { t: "say", kind: "chat", id: 7, nick: "bob", text: NASTY, at: h.now };
+    const bus = decodeBus(`${seq} ${encodeRoom("B", "ctf", ev)}`) as BusIn & { kind: "room" };
+    assert.ok(bus.ev.t === "say");
+    return bus.ev;
+  });
+  h.fromCluster({
+    kind: "snapshot",
+    snap: { members: [member], rooms: [room], bans: [ban], history: [{ room: "ctf", lines }] },
+    reset: false,
+  });
+  h.open(1);
+  h.read(1);
+  h.send(1, "/join #ctf");
+  const joined = clean(h.read(1));
+  assert.equal(joined[0], "You are now in #CTF; 2 people are here.");
+  assert.ok(joined.includes("Topic: hi there! (set by bob)"), joined.join("\n"));
+  assert.equal(joined.filter((l) => l === "[12:00] <bob> hi there!").length, 2, joined.join("\n"));
+  h.send(1, "/who");
+  assert.ok(clean(h.read(1)).some((l) => l.endsWith("away: hi there!")));
+  h.send(1, "/rooms");
+  assert.ok(clean(h.read(1)).some((l) => l.includes("#CTF") && l.endsWith("hi there!")));
+  h.send(1, "/msg bob hi");
+  assert.ok(clean(h.read(1)).includes("bob is away: hi there!"));
+});
+
+Deno.test("cluster hub: a private message for a client of another process is not shown to the client here with the same id", () => {
+  const h = linked();
+  const to = (node: string) =>
+    h.fromCluster({
+      kind: "bus",
+      bus: {
+        kind: "direct",
+        node: "B",
+        ev: { t: "msg", to: node, toId: 2, id: 7, nick: "bob", text: "for you", at: h.now },
+      },
+    });
+  to("C"); // client 2 of process C: not carol, who is client 2 here
+  assert.deepEqual(h.read(2), []);
+  assert.deepEqual(h.read(1), []);
+  to("A");
+  assert.deepEqual(h.read(2), ["[private] <bob> for you"]);
 });

@@ -1,11 +1,11 @@
 /** Rooms: /join, /part, /rooms, /topic. */
+import { TOPIC_MAX } from "../limits.ts";
 import { roomName } from "../room.ts";
 import { formatDuration } from "../units.ts";
 import type { Command } from "./types.ts";
 import { firstWord } from "./util.ts";
 
-/** Longest topic kept, in characters. */
-export const TOPIC_MAX = 200;
+export { TOPIC_MAX };
 
 /** Most rooms /rooms lists. */
 export const ROOMS_LIMIT = 100;

@@ -2,8 +2,7 @@
 import { formatDuration } from "../units.ts";
 import type { Chat, Member } from "./types.ts";
 
-/** Longest away reason kept, in characters. */
-export const AWAY_MAX = 100;
+export { AWAY_MAX } from "../limits.ts";
 
 /** Most names /who lists, so one command cannot produce an enormous reply. */
 export const WHO_LIMIT = 200;
