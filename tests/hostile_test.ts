@@ -142,6 +142,12 @@ Deno.test("hostile: clients that reset mid-line or mid-write, 50 times", async (
   const log = await survive("resets", async (s, bystander) => {
     for (let i = 0; i < 50; i++) {
       const a = await TestClient.connect(s.port, ATTACKER);
+      // The client's `connect` only means the kernel queued the connection. Reset before the
+      // server accepted it, it would never reach the reader this test is about, and the
+      // server's accept loop backs off (doubling up to 1 s) on each such failed accept, so a
+      // run of them stalls the joins below past their timeout. The server's first line (a
+      // welcome, or a refusal once the connect rate runs dry) shows the connection is taken.
+      await a.waitFor(() => true);
       await a.write("half a line that never ends");
       a.socket.resetAndDestroy();
       await a.closed;

@@ -357,3 +357,100 @@ Deno.test("abuse: /ban and /unban take addresses strictly, in every spelling of 
   const saved = h.saves.at(-1)!.map((b) => b.ip).sort();
   assert.deepEqual(saved, ["10.0.0.8", "2001:db8::1"]);
 });
+
+Deno.test("abuse: in safe mode, refusals and their summaries never name the address", () => {
+  const BANNED = "10.0.0.9";
+  const CROWDED = "10.0.0.5";
+  for (const safeMode of [false, true]) {
+    const h = new HubHarness(
+      { safeMode, maxPerIp: 2, connectRate: { burst: 4, per: 60 * SEC } },
+      { bans: [{ ip: BANNED, until: Date.UTC(2030, 0), reason: "spam", by: "op", since: 0 }] },
+    );
+    const mode = safeMode ? "safe mode" : "normal";
+    // Two members, then two refusals past --max-per-ip (a line, then one counted for later)...
+    for (let id = 1; id <= 2; id++) assert.match(h.open(id, CROWDED)[0], /^Welcome/, mode);
+    for (let id = 3; id <= 4; id++) {
+      assert.deepEqual(h.open(id, CROWDED), ["Too many connections from your address (limit 2)."]);
+    }
+    // ... then the connect rate runs dry: two refusals as too fast.
+    for (let id = 5; id <= 6; id++) assert.match(h.open(id, CROWDED)[0], /^Too many new/, mode);
+    // A banned address, twice.
+    for (let id = 7; id <= 8; id++) assert.match(h.open(id, BANNED)[0], /still temporarily/);
+    // The 60 s window is swept on a tick: the repeats are summarized.
+    h.advance(60 * SEC);
+    const log = h.log.text();
+    const shown = (ip: string) => safeMode ? "hidden" : ip.replaceAll(".", "\\.");
+    const lines = [
+      `WARN too many connections from one address addr=${shown(CROWDED)} limit=2`,
+      `WARN connections from one address too fast: refusing addr=${shown(CROWDED)} limit=4/1m`,
+      `WARN more connections refused from one address addr=${shown(CROWDED)} times=1 within=60s`,
+      `WARN more connections from one address refused as too fast addr=${
+        shown(CROWDED)
+      } times=1 within=60s`,
+      `INFO refused banned address addr=${safeMode ? "hidden" : `${shown(BANNED)}:40007`} left=`,
+      `INFO refused banned address again addr=${shown(BANNED)} times=1 within=60s`,
+    ];
+    for (const line of lines) assert.match(log, new RegExp(`^${line}`, "m"), `${mode}: ${line}`);
+    if (safeMode) {
+      for (const secret of [CROWDED, BANNED, "4000"]) {
+        assert.ok(!log.includes(secret), `safe mode logged ${secret}:\n${log}`);
+      }
+    }
+  }
+});
+
+Deno.test("abuse: an operator's ban of a chosen length refuses for that long, and no longer", () => {
+  const h = new HubHarness({ adminToken: "k" });
+  const [, target] = h.crowd(2);
+  h.advance(SEC);
+  h.send(1, "/op k");
+  h.read(1);
+  h.advance(SEC);
+  h.send(1, `/ban ${target} 2h posting links`);
+  assert.deepEqual(h.read(1).at(-1), `Banned ${target}'s address for 2h; 1 connection closed.`);
+  assert.ok(h.closed.has(2));
+  const banned = h.now;
+  h.advance(60 * 60 * SEC + 59 * 60 * SEC); // 1h59m later: a minute left
+  assert.equal(h.now - banned, (2 * 60 - 1) * 60 * SEC);
+  assert.deepEqual(h.open(3, "10.0.0.2"), [
+    "You are still temporarily banned. Try again in 1m.",
+  ]);
+  assert.equal(h.closed.get(3), "refuse");
+  // 2h01m after the ban, before any tick could prune it: the ban itself has run out.
+  h.now += 2 * 60 * SEC;
+  assert.match(h.open(4, "10.0.0.2")[0], /^Welcome/, "the ban has run out");
+  assert.ok(!h.closed.has(4));
+});
+
+Deno.test("abuse: with an admin token set, non-operators' /ban, /unban and /bans change nothing", () => {
+  const until = 1_700_000_000_000 + 60 * 60 * SEC;
+  const h = new HubHarness({ adminToken: "k" }, {
+    bans: [{ ip: "10.0.0.9", until, reason: "spam", by: "op", since: 1_700_000_000_000 }],
+  });
+  const [, other] = h.crowd(2);
+  const before = h.hub.bans(h.now);
+  const refused = ["Only operators can do that. Operators get in with /op TOKEN."];
+  for (
+    const line of [
+      `/ban ${other} 2h go away`,
+      `/ban ${other}`,
+      "/ban 10.0.0.7 1h",
+      "/unban 10.0.0.9",
+      "/bans",
+    ]
+  ) {
+    h.advance(SEC);
+    h.send(1, line);
+    assert.deepEqual(h.read(1), refused, line);
+  }
+  assert.deepEqual(h.read(2), [], `${other} was told nothing`);
+  assert.ok(!h.closed.has(2), `${other} is still here`);
+  assert.deepEqual(h.hub.bans(h.now), before, "the ban list is as it was");
+  assert.deepEqual(h.saves, [], "no ban was saved");
+  assert.match(h.open(3, "10.0.0.2")[0], /^Welcome/, `${other}'s address is not banned`);
+  assert.match(h.open(4, "10.0.0.7")[0], /^Welcome/, "nor the address typed");
+  assert.deepEqual(h.open(5, "10.0.0.9"), [
+    "You are still temporarily banned. Try again in 59m 55s.", // five commands, a second apart
+  ], "the standing ban stands");
+  assert.ok(!/operator: (ban|unban)/.test(h.log.text()), "no operator action was logged");
+});

@@ -32,6 +32,14 @@ function screenOf(c: TestClient, width: number): Screen {
   return new Screen(width, 12).write(c.raw);
 }
 
+/** Waits until the bottom row of an 80-column screen reads `want`; says what it read if not. */
+async function inputRow(c: TestClient, want: string, what: string): Promise<void> {
+  const row = () => screenOf(c, 80).lines().at(-1);
+  await until(() => row() === want, what).catch((e) => {
+    throw new Error(`${e.message}: the input row reads ${JSON.stringify(row())}`);
+  });
+}
+
 Deno.test("terminal: an incoming line never lands in the middle of what you type", async () => {
   const s = startServer({ rateLimit: 0 });
   const bob = await TestClient.join(s.port, "127.0.0.3");
@@ -171,6 +179,35 @@ Deno.test("terminal: a half-typed line at a prompt is not an unfinished line", a
     assert.ok(!alice.raw.includes("not finished"));
   } finally {
     await alice.close();
+    await s.stop();
+  }
+});
+
+Deno.test("terminal: Up never recalls /OP TOKEN or /JOIN ROOM KEY typed in upper or mixed case", async () => {
+  const s = startServer({ rateLimit: 0 });
+  const bob = await TestClient.join(s.port, "127.0.0.3");
+  const alice = await telnetUser(s, 80, "127.0.0.2");
+  const said = (text: string) => alice.lines.filter((l) => l.includes(text)).length;
+  try {
+    await alice.write("before the secrets\r");
+    await bob.waitFor("<alice> before the secrets");
+    await alice.write("/OP not-the-token\r");
+    await until(() => said("Operator commands are off") === 1, "the answer to /OP");
+    await alice.write("/Op another-guess\r");
+    await until(() => said("Operator commands are off") === 2, "the answer to /Op");
+    await alice.write("/JOIN hideout K3Y\r");
+    await alice.waitFor("You are now in #hideout");
+    await alice.write("/jOiN lair S3CRET\r");
+    await alice.waitFor("You are now in #lair");
+    await inputRow(alice, "[alice #lair]", "the prompt in #lair");
+    await alice.write("\x1b[A");
+    await inputRow(alice, "[alice #lair] before the secrets", "Up past every secret");
+    // Up again finds nothing older; the key typed after it shows the line Up left in place.
+    await alice.write("\x1b[A!");
+    await inputRow(alice, "[alice #lair] before the secrets!", "nothing older recalled");
+  } finally {
+    await alice.close();
+    await bob.close();
     await s.stop();
   }
 });

@@ -146,3 +146,121 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "web browser: topics and nick changes are shown as text and create no element",
+  ignore,
+  async fn() {
+    const s = startServer({ webPort: 0, rateLimit: 0, name: "Hackerspace" });
+    const webPort = s.server.webAddr!.port;
+    const browser = await launchBrowser();
+    const tcp = await TestClient.join(s.port, "127.0.0.3");
+    try {
+      await tcp.send("/nick bob");
+      await tcp.waitFor("You are now bob.");
+      const page = await browser.newPage({ width: 800, height: 600 });
+      await page.goto(`http://127.0.0.1:${webPort}/`);
+      const logText = "document.getElementById('log').innerText";
+      await page.waitFor(`${logText}.includes("Type /help")`);
+      const send = async (line: string) => {
+        await page.type(line);
+        await page.press("Enter");
+      };
+      await send("/nick alice");
+      await page.waitFor(`${logText}.includes("You are now alice.")`);
+
+      const state = "(() => { const log = document.getElementById('log'); " +
+        "const last = log.lastElementChild; return { lines: log.children.length, " +
+        "elements: log.querySelectorAll('*').length, last: last && last.textContent, " +
+        "inLast: last ? last.querySelectorAll('*').length : -1 }; })()";
+      type State = { lines: number; elements: number; last: string; inLast: number };
+      /** `act` shows the page exactly `line`: one more element in the log, and none inside it. */
+      const onePlainLine = async (act: () => Promise<void>, line: string) => {
+        const before = await page.evaluate<State>(state);
+        await act();
+        await page.waitFor(`document.getElementById('log').children.length > ${before.lines}`);
+        const after = await page.evaluate<State>(state);
+        assert.equal(after.last, line, "shown as the text it is");
+        assert.equal(after.inLast, 0, `no element inside: ${line}`);
+        assert.equal(after.elements, before.elements + 1, `one element more: ${line}`);
+      };
+
+      // Someone else's topic, and the page's own (told back to it, then asked for).
+      const theirs = `<img src=x onerror="document.title='pwned'"><b>bold</b> & <i>more</i>`;
+      await onePlainLine(() => tcp.send(`/topic ${theirs}`), `*** bob set the topic: ${theirs}`);
+      const mine = `<b>mine</b><img src=y onerror="document.title='pwned'"><script>1</script>`;
+      await onePlainLine(() => send(`/topic ${mine}`), `The topic of #lobby is now: ${mine}`);
+      await onePlainLine(() => send("/topic"), `The topic of #lobby: ${mine} (set by alice)`);
+
+      // Nicks cannot hold markup (letters, digits, _ - .); these are as close as they get.
+      await onePlainLine(() => tcp.send("/nick img.onerror-b"), "*** bob is now img.onerror-b");
+      await onePlainLine(() => send("/nick script.b_i-1"), "You are now script.b_i-1.");
+      // A line from the new nick: its nick is one coloured span of text, nothing more.
+      const { lines } = await page.evaluate<State>(state);
+      await tcp.send("hi <u>there</u>");
+      await page.waitFor(`document.getElementById('log').children.length > ${lines}`);
+      const line = await page.evaluate<{ text: string; tags: string[]; nick: string | null }>(
+        "(() => { const d = document.getElementById('log').lastElementChild; return { " +
+          "text: d.textContent, tags: [...d.querySelectorAll('*')].map((e) => e.tagName), " +
+          "nick: d.querySelector('span') && d.querySelector('span').textContent }; })()",
+      );
+      assert.deepEqual(line, {
+        text: "<img.onerror-b> hi <u>there</u>",
+        tags: ["SPAN"],
+        nick: "img.onerror-b",
+      });
+
+      assert.equal(
+        await page.evaluate<number>(
+          "document.getElementById('log').querySelectorAll('img, b, i, u, script').length",
+        ),
+        0,
+      );
+      assert.equal(await page.evaluate<string>("document.title"), "Hackerspace");
+      assert.deepEqual(page.errors, [], "no script errors");
+    } finally {
+      await tcp.close();
+      await browser.close();
+      await s.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "web browser: Up never recalls /OP TOKEN or /JOIN ROOM KEY typed in upper or mixed case",
+  ignore,
+  async fn() {
+    const s = startServer({ webPort: 0, rateLimit: 0 });
+    const webPort = s.server.webAddr!.port;
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ width: 800, height: 600 });
+      await page.goto(`http://127.0.0.1:${webPort}/`);
+      const logText = "document.getElementById('log').innerText";
+      await page.waitFor(`${logText}.includes("Type /help")`);
+      const send = async (line: string) => {
+        await page.type(line);
+        await page.press("Enter");
+      };
+      await send("before the secrets");
+      await page.waitFor(`${logText}.includes("> before the secrets")`);
+      await send("/OP not-the-token");
+      await page.waitFor(`${logText}.split("Operator commands are off").length === 2`);
+      await send("/Op another-guess");
+      await page.waitFor(`${logText}.split("Operator commands are off").length === 3`);
+      await send("/JOIN hideout K3Y");
+      await page.waitFor(`${logText}.includes("You are now in #hideout")`);
+      await send("/jOiN lair S3CRET");
+      await page.waitFor(`${logText}.includes("You are now in #lair")`);
+      const value = "document.getElementById('input').value";
+      await page.press("ArrowUp");
+      assert.equal(await page.evaluate<string>(value), "before the secrets", "Up skips secrets");
+      await page.press("ArrowUp");
+      assert.equal(await page.evaluate<string>(value), "before the secrets", "nothing older");
+      assert.deepEqual(page.errors, [], "no script errors");
+    } finally {
+      await browser.close();
+      await s.stop();
+    }
+  },
+});
