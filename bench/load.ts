@@ -44,6 +44,12 @@ export interface LoadJob {
    * rooms, named r0, r1, …); every client then sends, and receives only its room's lines.
    */
   rooms?: number;
+  /**
+   * A reconnect storm: every client connects at once (no concurrency limit), and what is
+   * measured is the time from starting to connect to the welcome; one not welcomed within
+   * `timeoutMs` is lost (the server never saw it, or never answered).
+   */
+  storm?: boolean;
 }
 
 const IAC = 255;
@@ -334,17 +340,29 @@ async function connectAll(
       try {
         const ports = job.ports;
         const port = ports && ports.length > 0 ? ports[(offset + i) % ports.length] : job.port;
+        const started = nowMs();
         const conn = await Deno.connect({ hostname: "127.0.0.1", port });
         conn.setNoDelay(true);
         const c = new Client(conn, offset + i, job, stats, bufSize);
         clients.push(c);
-        await c.whenReady();
+        if (!job.storm) {
+          await c.whenReady();
+          continue;
+        }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          c.whenReady(),
+          new Promise((r) => (timer = setTimeout(r, job.timeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (c.ready && !c.closed) stats.record(started, nowMs());
       } catch {
         failed++;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(job.concurrency, count) }, worker));
+  const workers = job.storm ? count : Math.min(job.concurrency, count);
+  await Promise.all(Array.from({ length: workers }, worker));
   return { clients, failed };
 }
 
@@ -406,6 +424,29 @@ async function main(): Promise<void> {
   });
 
   if ((await readStdinLine(stdin)) !== "go") return;
+  if (job.storm) {
+    // The storm is over by now: what counts is who was welcomed, and how soon.
+    const hist: [number, number][] = [];
+    stats.hist.forEach((n, b) => n > 0 && hist.push([b, n]));
+    emit({
+      type: "done",
+      expected: job.clients,
+      deliveries: stats.deliveries,
+      lost: job.clients - stats.deliveries,
+      garbled: 0,
+      joins: 0,
+      start: t0,
+      lastReceive: stats.lastReceive,
+      end: nowMs(),
+      maxLatency: stats.maxLatency,
+      hist,
+      closedEarly: 0,
+      cpuMs: 0,
+    });
+    for (const c of clients) c.close();
+    await Promise.all(clients.map((c) => c.done));
+    return;
+  }
   const cpuAtStart = cpuMs();
   const start = nowMs();
   const senders = ready.slice(0, job.senders);

@@ -83,6 +83,8 @@ interface Sizes {
   s4Clients: number;
   s4Overflow: number;
   stormClients: number;
+  /** Clients of the reconnect storm: all connecting at once, as after a restart. */
+  reconnectClients: number;
   telnetClients: number;
   telnetSenders: number;
   telnetRate: number;
@@ -107,6 +109,7 @@ const QUICK: Sizes = {
   s4Clients: 0, // auto: the open-file limit
   s4Overflow: 1_000,
   stormClients: 2_000,
+  reconnectClients: 1_500,
   telnetClients: 300,
   telnetSenders: 30,
   telnetRate: 10,
@@ -144,6 +147,7 @@ const TINY: Sizes = {
   s3Clients: 50,
   s3Lines: 3,
   stormClients: 50,
+  reconnectClients: 50,
   telnetClients: 20,
   telnetSenders: 4,
   telnetSeconds: 1,
@@ -426,6 +430,8 @@ interface Scenario {
   telnet?: boolean;
   /** The clients are spread over this many rooms, and every one of them sends. */
   rooms?: number;
+  /** A reconnect storm (see LoadJob.storm): p50/p99 are the times to a welcome. */
+  storm?: boolean;
   serverArgs?: string[];
   notes?: (r: Ready[], d: Done[], s: ServerProc) => string;
 }
@@ -482,10 +488,11 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
           rate: sc.rate,
           pad: sc.pad,
           overflow: Math.ceil((sc.overflow ?? 0) / sc.generators),
-          timeoutMs: 30_000,
+          timeoutMs: sc.storm ? 10_000 : 30_000,
           concurrency: 64,
           telnet: sc.telnet,
           rooms: sc.rooms,
+          storm: sc.storm,
         }),
       );
       senderBase += senders;
@@ -675,6 +682,23 @@ function scenarios(z: Sizes, gens: number, only: Set<string>, full: boolean): Sc
       },
     });
   }
+  if (want("reconnect")) {
+    list.push({
+      name: `reconnect storm: ${z.reconnectClients} at once`,
+      clients: z.reconnectClients,
+      senders: 0,
+      lines: 0,
+      rate: 0,
+      pad: 40,
+      generators: gens,
+      storm: true,
+      serverArgs: ["--announce-max", "200"],
+      notes: (_r, done) => {
+        const welcomed = done.reduce((s, d) => s + d.deliveries, 0);
+        return `${welcomed} of ${z.reconnectClients} welcomed; p50/p99 are times to the welcome`;
+      },
+    });
+  }
   if (want("storm")) {
     list.push({
       name: "join storm (notices on)",
@@ -760,8 +784,8 @@ const HELP = `deno task bench [options]
 
   --full              the target sizes (S1/S2 1000 clients, S3 and storm 10 000, S4 included)
   --tiny              very small sizes (a smoke test)
-  --only LIST         scenarios to run: s1,s2,telnet,rooms,s3,s4,storm (default: all but s4;
-                      --full adds s4)
+  --only LIST         scenarios to run: s1,s2,telnet,rooms,s3,s4,storm,reconnect (default:
+                      all but s4; --full adds s4)
   --generators N      load generator processes per scenario (default 1; S3/S4/storm use more
                       when one process would run out of file descriptors)
   --json              print the rows as JSON instead of a table
@@ -776,7 +800,7 @@ const HELP = `deno task bench [options]
   --s2-clients N --s2-senders N --s2-rate N --s2-seconds N
   --s3-clients N --s3-lines N
   --s4-clients N (0 = the open-file limit minus 500) --s4-overflow N (default 1000)
-  --storm-clients N
+  --storm-clients N --reconnect-clients N (all connecting at once; default 1500)
   --telnet-clients N --telnet-senders N --telnet-rate N --telnet-seconds N
   --rooms-clients N --rooms-count N --rooms-lines N --rooms-rate N (lines/s per person)`;
 

@@ -34,6 +34,8 @@ export interface Config {
   trustProxy: string[];
   /** Origins besides the page's own that may open the WebSocket. */
   webOrigins: string[];
+  /** Host names the web page is served as (lower case); [] = any (no DNS-rebinding check). */
+  webHosts: string[];
   /** The metrics and health HTTP port; -1 = off. */
   metricsPort: number;
   metricsHost: string;
@@ -64,6 +66,8 @@ export interface Config {
   logLevel: LogLevel;
   logFormat: LogFormat;
   safeMode: boolean;
+  /** Bits of an IPv6 address that per-address rules key on (one /64 is one address). */
+  ipv6Prefix: number;
   /** Several processes share the rooms through this Redis ("" = one process, no Redis). */
   redis: string;
   /** The prefix of every Redis key and channel (several clusters on one Redis). */
@@ -101,7 +105,8 @@ type Kind =
   | { type: "level" }
   | { type: "format" }
   | { type: "ips" }
-  | { type: "origins" };
+  | { type: "origins" }
+  | { type: "hosts" };
 
 interface OptionSpec {
   key: keyof Config;
@@ -181,6 +186,15 @@ const OPTIONS: OptionSpec[] = [
     value: "URLS",
     help: "origins besides the page's own that may use the WebSocket (comma-separated)",
     defaultText: "none",
+  },
+  {
+    key: "webHosts",
+    flag: "web-hosts",
+    kind: { type: "hosts" },
+    value: "NAMES",
+    help:
+      "host names the web page is served as (comma-separated); other Host headers are refused (DNS rebinding)",
+    defaultText: "any",
   },
   {
     key: "metricsPort",
@@ -390,6 +404,13 @@ const OPTIONS: OptionSpec[] = [
     help: "keep every client address and port out of the logs",
   },
   {
+    key: "ipv6Prefix",
+    flag: "ipv6-prefix",
+    kind: { type: "int", min: 32, max: 128 },
+    value: "BITS",
+    help: "IPv6 addresses count as one per network of this many bits (caps, strikes, bans)",
+  },
+  {
     key: "redis",
     flag: "redis",
     kind: { type: "string", allowEmpty: true },
@@ -424,6 +445,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   webPort: -1,
   trustProxy: Object.freeze([]) as unknown as string[],
   webOrigins: Object.freeze([]) as unknown as string[],
+  webHosts: Object.freeze([]) as unknown as string[],
   metricsPort: -1,
   metricsHost: "127.0.0.1",
   dataDir: ".",
@@ -453,6 +475,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   logLevel: "info",
   logFormat: "text",
   safeMode: false,
+  ipv6Prefix: 64,
   redis: "",
   redisPrefix: "shat",
   reusePort: false,
@@ -690,6 +713,19 @@ function convert(o: OptionSpec, raw: string | boolean, source: string): unknown 
       }
       return out;
     }
+    case "hosts": {
+      const out: string[] = [];
+      for (const part of text.split(",").map((p) => p.trim().toLowerCase()).filter(Boolean)) {
+        const name = part.replace(/\.$/, "");
+        if (
+          !/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$/.test(name)
+        ) {
+          throw bad(`${JSON.stringify(part)} is not a host name like chat.example.org`);
+        }
+        out.push(name);
+      }
+      return out;
+    }
     case "format": {
       const v = text.trim().toLowerCase();
       if (!(LOG_FORMATS as readonly string[]).includes(v)) {
@@ -763,6 +799,7 @@ function showDefault(o: OptionSpec): string {
       return v === -1 ? "off" : String(v);
     case "ips":
     case "origins":
+    case "hosts":
       return (v as string[]).length ? (v as string[]).join(",") : "none";
     case "rate": {
       const r = v as ConnectRate;

@@ -15,7 +15,7 @@ import { type Bucket, fullBucket, take } from "./moderation.ts";
 import { Outbox } from "./shared_log.ts";
 import { cleanLine, cleanText } from "./sanitize.ts";
 import { TelnetSession } from "./telnet.ts";
-import { LineEditor } from "./terminal.ts";
+import { type Completion, LineEditor, MAX_LISTED } from "./terminal.ts";
 
 /**
  * Read buffer while a connection is quiet: idle clients must cost little memory (most chat lines
@@ -42,17 +42,33 @@ export const CLOSING_DISCARD = 64 * 1024;
 export const TELNET_BURST = 2048;
 export const TELNET_RATE = 64;
 /**
- * Echo and telnet answers a client may leave unread (they are not in the hub's outbox); past it
- * the client is dropped as a slow reader.
+ * Echo and telnet answers a client may leave unsent (they are not in the hub's outbox); past it
+ * the server stops reading from the client until they are written, so the server's own echo
+ * never counts against a client, and one that types without reading only waits.
  */
 export const MAX_DIRECT = 64 * 1024;
 
-/** The socket a connection reads and writes: a `Deno.Conn`, or a TLS port's TlsStream. */
+/**
+ * Editor work (see LineEditor's EditResult.work: cells walked and written) charged to the input
+ * allowance as one byte: a key that makes the editor redraw a long line costs the sender as
+ * much as the bytes of that redraw would, so no key sequence costs more than a small, bounded
+ * share of the server.
+ */
+export const WORK_PER_BYTE = 4;
+/** Editor work done for one read at most; the rest of the keys wait for the allowance. */
+export const MAX_EDIT_WORK = 16 * 1024;
+
+/** Editor work done by the read being handled (one reader runs at a time). */
+let editWork = 0;
+
+/** The socket a connection reads and writes: a `Deno.Conn`, a TlsStream or a WsStream. */
 export interface ByteStream {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
   close(): void;
+  /** True while nothing can be written yet (a TLS handshake under way). */
+  readonly pending?: boolean;
 }
 
 /** What a connection needs from the server around it. */
@@ -62,13 +78,18 @@ export interface ConnectionHost {
   ended(id: number): void;
   /** The clock (epoch ms) that stamps input when it is read. */
   now(): number;
+  /**
+   * The earliest time bytes read at `now` may have arrived, the reader having read last at
+   * `since`: earlier than `now` only when the server was stalled meanwhile.
+   */
+  earliest(since: number, now: number): number;
   maxLine: number;
   /** Bytes per second read from one connection (0 = no limit). */
   maxInputRate: number;
   /** Bytes read from every connection so far. */
   bytesIn: number;
-  /** Tab completion for client `id`'s line editor (see LineEditor's Completer). */
-  complete(id: number, word: string, atLineStart: boolean): string[];
+  /** Tab completion for client `id`'s line editor (see LineEditor's Completer), `max` listed. */
+  complete(id: number, word: string, atLineStart: boolean, max: number): Completion;
 }
 
 /** Connection's #flags. */
@@ -134,7 +155,7 @@ export function describeError(e: unknown): string {
 export class Connection {
   readonly id: number;
   readonly conn: ByteStream;
-  readonly outbox: Outbox = new Outbox();
+  readonly outbox: Outbox;
   /** Pacing, kept by the server: when its writer was last started (performance.now() ms). */
   lastKick = 0;
   /** Waiting for its turn to write (and until when). */
@@ -148,6 +169,8 @@ export class Connection {
   #editor: LineEditor | null = null;
   /** The prompt the hub last gave (shown by the editor). */
   #prompt = "";
+  /** Keys the editor has not taken yet (its work for one read was used up). */
+  #keys: Uint8Array | null = null;
   /**
    * Bytes for the client that are not the hub's, in order: telnet answers and the editor's
    * echo. They go out before the hub's lines, so the editor's idea of the screen holds.
@@ -157,6 +180,9 @@ export class Connection {
   /** The booleans below, a bit each: an idle connection's fields are most of what it costs. */
   #flags = 0;
   #inflight = 0;
+  /** When the last read returned (epoch ms): bytes read next came after it. */
+  #readAt: number;
+  /** Wakes the reader waiting for the hub to catch up or for its echo to be sent. */
   #resume: (() => void) | null = null;
   #linger: ReturnType<typeof setTimeout> | undefined;
   /** Made on the first charge: a connection that never sends a byte costs nothing for it. */
@@ -169,10 +195,18 @@ export class Connection {
    * `telnet` false: the peer cannot speak telnet (a browser's WebSocket): its bytes are lines,
    * and it is never offered a telnet option.
    */
-  constructor(id: number, conn: ByteStream, host: ConnectionHost, telnet = true) {
+  constructor(
+    id: number,
+    conn: ByteStream,
+    host: ConnectionHost,
+    telnet = true,
+    outbox: Outbox = new Outbox(),
+  ) {
     this.id = id;
     this.conn = conn;
+    this.outbox = outbox;
     this.#host = host;
+    this.#readAt = host.now();
     if (!telnet) this.#flags = PLAIN;
     this.done = this.#read();
   }
@@ -225,11 +259,13 @@ export class Connection {
   /** The hub has handled one of this connection's input events. */
   processed(): void {
     this.#inflight--;
-    if (this.#inflight < MAX_INFLIGHT && this.#resume) {
-      const resume = this.#resume;
-      this.#resume = null;
-      resume();
-    }
+    if (this.#inflight < MAX_INFLIGHT) this.#wake();
+  }
+
+  #wake(): void {
+    const resume = this.#resume;
+    this.#resume = null;
+    resume?.();
   }
 
   /** Starts the writer if there is something to write and none is running. */
@@ -246,7 +282,8 @@ export class Connection {
    */
   close(mode: CloseMode): void {
     if (this.#closed) return;
-    if (mode === "drop") {
+    // A refusal before a TLS handshake is closed before any TLS work is done on it.
+    if (mode === "drop" || (mode === "refuse" && this.conn.pending)) {
       this.#hardClose();
       return;
     }
@@ -274,13 +311,16 @@ export class Connection {
         if (n === null) break;
         host.bytesIn += n;
         const at = host.now();
+        const from = host.earliest(this.#readAt, at);
+        this.#readAt = at;
         if (this.#closing) {
           if ((discarded += n) > CLOSING_DISCARD) break;
           if (host.maxInputRate > 0) await this.#pause(this.#charge(n, at));
           continue;
         }
         bytes += n;
-        if (this.#input(buf.subarray(0, n), at, bytes)) bytes = 0;
+        editWork = 0;
+        if (this.#input(buf.subarray(0, n), at, from, bytes)) bytes = 0;
         if (this.#directBytes > 0) this.kick();
         if (n === buf.length && buf.length < LARGE_READ) {
           releaseRead(buf);
@@ -288,11 +328,22 @@ export class Connection {
         } else if (n <= SMALL_READ && buf.length > SMALL_READ) {
           buf = smallRead();
         }
-        if (host.maxInputRate > 0) {
-          const wait = this.#charge(n, at);
+        let cost = Math.max(n, editWork / WORK_PER_BYTE);
+        // Keys the editor left for later are edited a read's worth at a time, each paid for.
+        while (true) {
+          const wait = host.maxInputRate > 0 ? this.#charge(cost, host.now()) : 0;
           if (wait > 0) await this.#pause(wait);
+          if (!this.#keys || this.#closed) break;
+          if (wait <= 0) await new Promise((resolve) => setTimeout(resolve, 0));
+          this.#moreKeys(host.now());
+          if (this.#directBytes > 0) this.kick();
+          cost = editWork / WORK_PER_BYTE;
         }
-        if (this.#inflight >= MAX_INFLIGHT && !this.#closed) await this.#backlogged();
+        while (
+          (this.#inflight >= MAX_INFLIGHT || this.#directBytes > MAX_DIRECT) && !this.#closed
+        ) {
+          await this.#backlogged();
+        }
       }
     } catch (e) {
       reason = describeError(e);
@@ -305,10 +356,11 @@ export class Connection {
   }
 
   /**
-   * Handles `data` read at `at`: telnet, framing or editing, and an input event for the hub
-   * when there is news (`bytes`: read since the last event). True when an event was posted.
+   * Handles `data` read at `at` (arrived from `from` on, see ConnectionHost.earliest): telnet,
+   * framing or editing, and an input event for the hub when there is news (`bytes`: read since
+   * the last event). True when an event was posted.
    */
-  #input(data: Uint8Array, at: number, bytes: number): boolean {
+  #input(data: Uint8Array, at: number, from: number, bytes: number): boolean {
     const host = this.#host;
     const maxLine = host.maxLine;
     const framer = this.#framer ??= new LineFramer(maxLine);
@@ -371,6 +423,7 @@ export class Connection {
         type: "input",
         id: this.id,
         at,
+        ...(from < at && lines.length > 1 ? { from } : {}),
         bytes,
         lines,
         partial,
@@ -423,8 +476,10 @@ export class Connection {
     // The common case: views into shared log blocks, written as they are, no copy.
     if (this.#directBytes === 0 && (lines.length === 0 || !ed)) return gather(lines);
     const parts = this.#direct ?? [];
+    const wasFull = this.#directBytes > MAX_DIRECT;
     this.#direct = null;
     this.#directBytes = 0;
+    if (wasFull) this.#wake(); // the reader waited for this echo to go out
     if (lines.length > 0 && ed) {
       parts.push(encoder.encode(ed.erase()), ...lines);
       if (!this.#closing) parts.push(encoder.encode(ed.draw()));
@@ -434,18 +489,14 @@ export class Connection {
     return gather(parts);
   }
 
-  /** Queues bytes of the server's own (not the hub's) for the client. */
+  /**
+   * Queues bytes of the server's own (not the hub's) for the client. Past MAX_DIRECT the reader
+   * stops until the writer has taken them (see #read): echo is never a reason to drop a client.
+   */
   #queue(bytes: Uint8Array): void {
     if (bytes.length === 0 || this.#closed) return;
     (this.#direct ??= []).push(bytes);
     this.#directBytes += bytes.length;
-    if (this.#directBytes > MAX_DIRECT) {
-      // The client types (or negotiates) but never reads what comes back.
-      if (!this.#closing) {
-        this.#host.post({ type: "closed", id: this.id, reason: "too slow: stopped reading" });
-      }
-      this.#hardClose();
-    }
   }
 
   #echo(text: string): void {
@@ -461,7 +512,7 @@ export class Connection {
       prompt: this.#prompt,
       width: this.#telnet?.width ?? 0,
       keepSubmitted: false, // the hub shows the line back as the room sees it
-      complete: (word, atLineStart) => host.complete(id, word, atLineStart),
+      complete: (word, atLineStart) => host.complete(id, word, atLineStart, MAX_LISTED),
       // No secret is recalled by Up: nothing typed before the hub gave a prompt (before joining:
       // the room token), no operator token, no room key.
       remember: (line) => this.#prompt !== "" && !SECRET_LINE.test(line),
@@ -476,9 +527,22 @@ export class Connection {
     this.#host.post({ type: "terminal", id: this.id, charMode: false });
   }
 
-  /** Keys through the editor: echo goes back at once, finished lines to `lines`. */
+  /**
+   * Keys through the editor: echo goes back at once, finished lines to `lines`. The editor does
+   * at most MAX_EDIT_WORK for them; the keys it did not take wait in #keys.
+   */
   #edit(keys: Uint8Array, lines: string[]): void {
-    const r = this.#editor!.feed(keys);
+    if (this.#keys) {
+      // Earlier keys still wait: these go after them.
+      const all = new Uint8Array(this.#keys.length + keys.length);
+      all.set(this.#keys);
+      all.set(keys, this.#keys.length);
+      this.#keys = all;
+      return;
+    }
+    const r = this.#editor!.feed(keys, MAX_EDIT_WORK);
+    editWork += r.work;
+    if (r.consumed < keys.length && !r.leave) this.#keys = keys.slice(r.consumed);
     this.#echo(r.echo);
     const maxLine = this.#host.maxLine;
     for (const line of r.lines) {
@@ -487,6 +551,30 @@ export class Connection {
       else lines.push(text);
     }
     if (r.leave) lines.push("/quit"); // Ctrl-D on an empty line
+  }
+
+  /** Edits the keys left from an earlier read, posting the lines they finish. */
+  #moreKeys(at: number): void {
+    const keys = this.#keys!;
+    this.#keys = null;
+    editWork = 0;
+    if (!this.#editor) return;
+    const lines: string[] = [];
+    const framer = this.#framer!;
+    framer.overlong = 0;
+    this.#edit(keys, lines);
+    if (lines.length === 0 && framer.overlong === 0) return;
+    this.#inflight++;
+    this.#host.post({
+      type: "input",
+      id: this.id,
+      at,
+      bytes: 0,
+      lines,
+      partial: false,
+      overlong: framer.overlong,
+      telnetFloods: 0,
+    });
   }
 
   /** The hub gave this client a new prompt (it joined, or changed its nick). */
@@ -515,7 +603,10 @@ export class Connection {
     return a.tokens >= 0 ? 0 : Math.ceil((-a.tokens * 1_000) / rate);
   }
 
-  /** Waits until the hub has caught up with this connection's input (see {@link processed}). */
+  /**
+   * Waits until the hub has caught up with this connection's input (see {@link processed}) or
+   * its echo has been taken by the writer.
+   */
   #backlogged(): Promise<void> {
     return new Promise<void>((resolve) => (this.#resume = resolve));
   }

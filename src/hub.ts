@@ -26,10 +26,12 @@ import {
   BanList,
   type BanRecord,
   burstWait,
+  ipKey,
   MAX_BAN_MS,
   mayBurst,
   normalizeIp,
   parseIp,
+  rekey,
   tooSoon,
 } from "./moderation.ts";
 import { Mirror, type RemoteMember } from "./mirror.ts";
@@ -47,6 +49,7 @@ import {
   VIEWS,
 } from "./render.ts";
 import { ChatRoom, type HistoryLimits } from "./room.ts";
+import type { Completion } from "./terminal.ts";
 import { formatDuration } from "./units.ts";
 
 /**
@@ -66,6 +69,8 @@ export interface HubEffects {
   saveBans(bans: BanRecord[]): void;
   /** The prompt of character-mode client `id` changed (its nick or room did). */
   prompt(id: number, text: string): void;
+  /** Pending connection `id` (see the "open" event) is admitted: it may go on. */
+  admitted?(id: number): void;
   /** Several processes (--redis): carry this to the others (see src/cluster.ts). */
   cluster?(out: ClusterOut): void;
 }
@@ -76,6 +81,11 @@ export interface InputEvent {
   id: number;
   /** When the bytes were read (epoch ms): lines are judged by when they arrived. */
   at: number;
+  /**
+   * The earliest the bytes may have arrived, when the server was stalled before reading them
+   * (see the shell's StallClock): the lines are taken as spread over [from, at], not as a burst.
+   */
+  from?: number;
   /** Bytes read since the connection's last input event. */
   bytes: number;
   /** Whole lines, already cleaned. */
@@ -96,9 +106,16 @@ export type HubEvent =
     ip: string;
     port: number;
     outbox: Outbox;
-    /** How the client came (`tcp`, `tls`, `ws`), for metrics. */
+    /** How the client came (`tcp`, `tls`, `http`, `ws`), for metrics. */
     transport?: string;
+    /**
+     * Admitted now, but not a chat session until {@link HubEvent} `start` (a TLS handshake, an
+     * HTTP connection that may upgrade to a WebSocket): it counts against the caps meanwhile.
+     */
+    pending?: boolean;
   }
+  /** A pending connection became a chat session (now over `transport`, when that changed). */
+  | { type: "start"; id: number; transport?: string }
   | InputEvent
   /** A telnet client switched to (or out of) character mode: the server now edits its line. */
   | { type: "terminal"; id: number; charMode: boolean }
@@ -165,6 +182,7 @@ const SLOW = 8;
 const BELL = 16;
 const ALERT = 32;
 const CHAR_MODE = 64;
+const PENDING = 128;
 
 class Client implements Member {
   nick = "";
@@ -199,11 +217,13 @@ class Client implements Member {
   constructor(
     readonly id: number,
     readonly ip: string,
+    /** The key its address's rules and bans are kept under (an IPv6 address's network). */
+    readonly addrKey: string,
     readonly port: number,
     readonly outbox: Outbox,
     readonly addr: AddressState,
     readonly connectedAt: number,
-    readonly transport: string,
+    public transport: string,
   ) {
     this.lastActive = connectedAt;
     this.lastInput = connectedAt;
@@ -256,6 +276,13 @@ class Client implements Member {
   set charMode(on: boolean) {
     this.#flag(CHAR_MODE, on);
   }
+  /** Admitted, but not a chat session yet (a TLS handshake or an HTTP request under way). */
+  get pending(): boolean {
+    return (this.#flags & PENDING) !== 0;
+  }
+  set pending(on: boolean) {
+    this.#flag(PENDING, on);
+  }
   #flag(bit: number, on: boolean): void {
     this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
   }
@@ -297,6 +324,8 @@ export class Hub implements Chat {
   readonly #clients = new Map<number, Client>();
   /** Rooms by lower-case name; the lobby is always there. */
   readonly #rooms = new Map<string, ChatRoom<Client>>();
+  /** Rooms by the skeleton of their name, so a look-alike (`#Iobby`, `#l0bby`) is refused. */
+  readonly #roomSkeletons = new Map<string, ChatRoom<Client>>();
   readonly #lobby: ChatRoom<Client>;
   /** Members (authenticated), in every room. */
   #online = 0;
@@ -325,7 +354,9 @@ export class Hub implements Chat {
   /** The cluster link is up: room events go through it (see #propose). */
   #linkUp = false;
   /** Members on the other processes. */
-  readonly #mirror = new Mirror();
+  readonly #mirror: Mirror;
+  /** Counts changes in who is where under which nick (rooms' Tab indexes follow it). */
+  #epoch = 0;
   /** Proposals sent to the cluster, numbered. */
   #proposals = 0;
   /** Proposals applied here after the link failed under them: skipped if they come back. */
@@ -343,18 +374,28 @@ export class Hub implements Chat {
     this.#motd = motd.length > 0 ? encoder.encode(motd.join("\r\n") + "\r\n") : null;
     this.#random = opts.random ?? Math.random;
     this.#clock = opts.clock ?? localClock;
-    this.#bans = new BanList(opts.bans ?? []);
+    // Bans are kept under address keys; a ban file from another --ipv6-prefix is keyed anew.
+    this.#bans = new BanList(
+      (opts.bans ?? []).map((b) => {
+        const key = rekey(b.ip, opts.config.ipv6Prefix);
+        return { ...b, ip: "ip" in key ? key.ip : b.ip };
+      }),
+    );
     this.#lobby = new ChatRoom<Client>(opts.config.lobby);
-    this.#rooms.set(this.#lobby.id, this.#lobby);
+    this.#addRoom(this.#lobby);
     this.#limits = { lines: opts.config.history, bytes: opts.config.historyBytes };
     this.#node = opts.node ?? null;
+    this.#mirror = new Mirror((ip) => ipKey(ip, opts.config.ipv6Prefix));
   }
 
   /** Applies one event at time `now` (epoch ms). */
   handle(ev: HubEvent, now: number): void {
     switch (ev.type) {
       case "open":
-        this.#open(ev.id, ev.ip, ev.port, ev.outbox, ev.transport ?? "tcp", now);
+        this.#open(ev.id, ev.ip, ev.port, ev.outbox, ev.transport ?? "tcp", ev.pending, now);
+        break;
+      case "start":
+        this.#start(ev.id, ev.transport, now);
         break;
       case "input":
         this.#input(ev, now);
@@ -423,7 +464,12 @@ export class Hub implements Chat {
 
   /** Strikes currently held against an address. */
   strikesOf(ip: string): number {
-    return this.#addresses.peek(normalizeIp(ip))?.strikes ?? 0;
+    return this.#addresses.peek(this.#key(ip))?.strikes ?? 0;
+  }
+
+  /** The key per-address rules use for `ip` (see ipKey and --ipv6-prefix). */
+  #key(ip: string): string {
+    return ipKey(normalizeIp(ip), this.config.ipv6Prefix);
   }
 
   /** Addresses the hub remembers (connected, struck or recently active). */
@@ -439,21 +485,23 @@ export class Hub implements Chat {
     port: number,
     outbox: Outbox,
     transport: string,
+    pending: boolean | undefined,
     now: number,
   ): void {
     const ip = normalizeIp(rawIp);
+    const key = ipKey(ip, this.config.ipv6Prefix);
     const cfg = this.config;
-    const ban = this.#bans.active(ip, now);
+    const ban = this.#bans.active(key, now);
     if (ban) {
       const left = formatDuration(ban.until - now);
       this.stats.refusedBanned++;
       this.#refuse(id, outbox, `You are still temporarily banned. Try again in ${left}.`);
-      if (this.#refusals.first(`ban ${ip}`, now)) {
+      if (this.#refusals.first(`ban ${key}`, now)) {
         this.#log.info("refused banned address", { addr: this.#log.addr(ip, port), left });
       }
       return;
     }
-    const addr = this.#addresses.get(ip, now);
+    const addr = this.#addresses.get(key, now);
     addr.lastSeen = now;
     if (!mayBurst(addr.connects, now, cfg.connectRate)) {
       this.stats.refusedThrottled++;
@@ -463,7 +511,7 @@ export class Hub implements Chat {
         outbox,
         `Too many new connections from your address. Try again in ${wait}.`,
       );
-      if (this.#refusals.first(`throttle ${ip}`, now)) {
+      if (this.#refusals.first(`throttle ${key}`, now)) {
         this.#log.warn("connections from one address too fast: refusing", {
           addr: this.#log.addr(ip),
           limit: `${cfg.connectRate.burst}/${formatDuration(cfg.connectRate.per)}`,
@@ -479,7 +527,7 @@ export class Hub implements Chat {
       }
       return;
     }
-    const elsewhere = this.#node === null ? 0 : this.#mirror.fromIp(ip);
+    const elsewhere = this.#node === null ? 0 : this.#mirror.fromIp(key);
     if (cfg.maxPerIp > 0 && addr.conns + elsewhere >= cfg.maxPerIp) {
       this.stats.refusedPerAddress++;
       this.#refuse(
@@ -487,7 +535,7 @@ export class Hub implements Chat {
         outbox,
         `Too many connections from your address (limit ${cfg.maxPerIp}).`,
       );
-      if (this.#refusals.first(`perip ${ip}`, now)) {
+      if (this.#refusals.first(`perip ${key}`, now)) {
         this.#log.warn("too many connections from one address", {
           addr: this.#log.addr(ip),
           limit: cfg.maxPerIp,
@@ -495,14 +543,41 @@ export class Hub implements Chat {
       }
       return;
     }
-    const c = new Client(id, ip, port, outbox, addr, now, transport);
+    const c = new Client(id, ip, key, port, outbox, addr, now, transport);
     outbox.owner = id;
     addr.conns++;
     this.#transports[transport] = (this.#transports[transport] ?? 0) + 1;
     this.#clients.set(id, c);
-    if (this.#log.enabled("info")) {
-      this.#log.info("connect", { client: id, addr: this.#log.addr(ip, port) });
+    if (pending) {
+      c.pending = true;
+      if (this.#log.enabled("debug")) {
+        this.#log.debug("accepted", { client: id, addr: this.#log.addr(ip, port), transport });
+      }
+      this.#fx.admitted?.(id);
+      return;
     }
+    this.#session(c, now);
+  }
+
+  /** A pending connection (TLS handshake done, WebSocket upgraded) becomes a chat session. */
+  #start(id: number, transport: string | undefined, now: number): void {
+    const c = this.#clients.get(id);
+    if (!c || c.gone || !c.pending) return;
+    c.pending = false;
+    if (transport && transport !== c.transport) {
+      this.#transports[c.transport]--;
+      this.#transports[transport] = (this.#transports[transport] ?? 0) + 1;
+      c.transport = transport;
+    }
+    this.#session(c, now);
+  }
+
+  /** The start of a chat session: the room token is asked for, or the client joins. */
+  #session(c: Client, now: number): void {
+    if (this.#log.enabled("info")) {
+      this.#log.info("connect", { client: c.id, addr: this.#log.addr(c.ip, c.port) });
+    }
+    const cfg = this.config;
     if (cfg.token) {
       this.#tell(c, `${cfg.name}: this room is private. Type the room token and press Enter.`);
     } else {
@@ -523,6 +598,7 @@ export class Hub implements Chat {
     c.key = c.nick.toLowerCase();
     c.lastActive = now;
     this.#nicks.set(c.key, c);
+    this.#epoch++;
     const lobby = this.#lobby;
     c.room = lobby;
     lobby.members.add(c);
@@ -573,6 +649,8 @@ export class Hub implements Chat {
     // Judged by when the bytes arrived, not by when the hub got to them: lines that queued up
     // while the hub was busy keep the spacing their sender gave them.
     const at = Math.min(ev.at, now);
+    // Read together after a stall of the server, they may have come at any time during it.
+    const from = Math.min(ev.from ?? at, at);
     c.lastInput = at;
     if (ev.lines.length > 0 || !ev.partial) c.partialSince = 0;
     if (ev.partial && c.partialSince === 0) c.partialSince = at;
@@ -595,7 +673,10 @@ export class Hub implements Chat {
       }
     }
     const lines = ev.lines;
-    for (let i = 0; i < lines.length && !c.gone; i++) this.#line(c, lines[i], at);
+    const n = lines.length;
+    for (let i = 0; i < n && !c.gone; i++) {
+      this.#line(c, lines[i], from === at ? at : from + ((at - from) * (i + 1)) / n);
+    }
   }
 
   #line(c: Client, text: string, at: number): void {
@@ -649,7 +730,7 @@ export class Hub implements Chat {
     const a = c.addr;
     if (this.stats.strikes === given && a.strikes > a.secretStrikes) {
       a.strikes--;
-      if (this.#linked()) this.#fx.cluster!({ op: "strike", ip: c.ip, delta: -1 });
+      if (this.#linked()) this.#fx.cluster!({ op: "strike", ip: c.addrKey, delta: -1 });
     }
   }
 
@@ -688,7 +769,8 @@ export class Hub implements Chat {
   #tick(now: number): void {
     const cfg = this.config;
     for (const c of this.#clients.values()) {
-      if (c.gone) continue;
+      // A pending connection's time is bounded by the shell (handshake and HTTP timeouts).
+      if (c.gone || c.pending) continue;
       if (!c.authed && now - c.connectedAt >= cfg.authTimeout) {
         // Not giving the token in time is a strike too: a connection that only holds a place
         // costs its address.
@@ -891,10 +973,17 @@ export class Hub implements Chat {
     };
   }
 
+  /** A room now exists (made here, or heard of from the others). */
+  #addRoom(room: ChatRoom<Client>): void {
+    this.#rooms.set(room.id, room);
+    this.#roomSkeletons.set(skeleton(room.id), room);
+  }
+
   /** Takes `c` out of its room; a room other than the lobby goes away once empty. */
   #leaveRoom(c: Client): void {
     const room = c.room;
     room.members.delete(c);
+    this.#epoch++;
     this.#roomMaybeGone(room);
   }
 
@@ -907,6 +996,9 @@ export class Hub implements Chat {
   #roomMaybeGone(room: ChatRoom<Client>): void {
     if (this.#size(room) === 0 && room !== this.#lobby && this.#rooms.get(room.id) === room) {
       this.#rooms.delete(room.id);
+      if (this.#roomSkeletons.get(skeleton(room.id)) === room) {
+        this.#roomSkeletons.delete(skeleton(room.id));
+      }
       this.#log.info("room emptied", { room: room.label });
     }
   }
@@ -956,7 +1048,10 @@ export class Hub implements Chat {
       // A quiet leave (this process stopping) is still news on the others.
       this.#propose(room.id, { t: "leave", id: c.id, nick: c.nick, notice: left }, null, c.key);
     }
-    if (this.#log.enabled("info")) {
+    if (c.pending) {
+      // Never a chat session (a failed handshake, a page load): worth a line only when debugging.
+      if (this.#log.enabled("debug")) this.#log.debug("closed", { client: c.id, reason });
+    } else if (this.#log.enabled("info")) {
       this.#log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
     }
   }
@@ -972,7 +1067,7 @@ export class Hub implements Chat {
     a.strikes++;
     a.lastSeen = now;
     this.stats.strikes++;
-    if (this.#linked()) this.#fx.cluster!({ op: "strike", ip: c.ip, delta: 1 });
+    if (this.#linked()) this.#fx.cluster!({ op: "strike", ip: c.addrKey, delta: 1 });
     if (secret) {
       a.secretStrikes++;
       a.lastSecretStrike = now;
@@ -988,11 +1083,11 @@ export class Hub implements Chat {
       return true;
     }
     if (message) this.#tell(c, message);
-    this.#banForSpam(c.ip, now);
+    this.#banForSpam(c.addrKey, now);
     return false;
   }
 
-  /** The server's ban of an address that reached --max-strikes (here, or across processes). */
+  /** The server's ban of an address key that reached --max-strikes (here, or elsewhere). */
   #banForSpam(ip: string, now: number): void {
     this.#ban(ip, this.config.banDuration, "spamming", "server", now, [
       "You have been banned for spamming.",
@@ -1029,7 +1124,7 @@ export class Hub implements Chat {
       reason,
       by,
     });
-    const targets = [...this.#clients.values()].filter((c) => c.ip === ip);
+    const targets = [...this.#clients.values()].filter((c) => c.addrKey === ip);
     for (const c of targets) {
       this.#drop(c, reason === "spamming" ? "banned for spamming" : "banned", now, {
         message: message.join("\r\n"),
@@ -1201,11 +1296,12 @@ export class Hub implements Chat {
         if (badRemoteNick(ev.m.nick) || !("ip" in parseIp(ev.m.ip))) return;
         if (!room) {
           room = new ChatRoom<Client>(ev.name, ev.created?.key ?? "");
-          this.#rooms.set(room.id, room);
+          this.#addRoom(room);
         } else if (ev.created && room.members.size === 0 && this.#mirror.inRoom(room.id) === 0) {
           room.secret = ev.created.key;
         }
         const { was } = this.#mirror.upsert(node, ev.m);
+        this.#epoch++;
         if (was !== undefined && was !== room.id) {
           const old = this.#rooms.get(was);
           if (old) this.#roomMaybeGone(old);
@@ -1226,6 +1322,7 @@ export class Hub implements Chat {
         if (badRemoteNick(ev.to)) return;
         const m = this.#mirror.get(node, ev.id);
         if (m) this.#mirror.update(m, { nick: ev.to });
+        this.#epoch++;
         if (room && ev.notice) this.#notice(room, ev.notice);
         break;
       }
@@ -1249,6 +1346,7 @@ export class Hub implements Chat {
   /** A member elsewhere is gone: out of the mirror and of everyone's ignore lists. */
   #forget(m: RemoteMember): void {
     this.#mirror.remove(m.node, m.info.id);
+    this.#epoch++;
     if (m.ignoredBy) { for (const c of m.ignoredBy) (c as Client).ignoring?.delete(m); }
     m.ignoredBy = null;
   }
@@ -1305,9 +1403,10 @@ export class Hub implements Chat {
 
   /** A ban another process made (or Redis kept): applied here unless it is one already. */
   #banFromCluster(b: BanRecord, now: number): void {
-    if (this.#bans.active(b.ip, now)) return;
-    if (!("ip" in parseIp(b.ip)) || !(b.until > now)) return; // not a ban Shat makes
-    this.#ban(b.ip, b.until - now, b.reason, b.by, now, [
+    const target = rekey(b.ip, this.config.ipv6Prefix);
+    if (!("ip" in target) || !(b.until > now)) return; // not a ban Shat makes
+    if (this.#bans.active(target.ip, now)) return;
+    this.#ban(target.ip, b.until - now, b.reason, b.by, now, [
       b.by === "server"
         ? "You have been banned for spamming."
         : `You have been banned by ${b.by}${b.reason ? `: ${b.reason}` : "."}`,
@@ -1337,9 +1436,10 @@ export class Hub implements Chat {
       if (!room) {
         const r = meta.get(info.room);
         room = new ChatRoom<Client>(r?.name ?? info.room, r?.key ?? "");
-        this.#rooms.set(room.id, room);
+        this.#addRoom(room);
       }
       seen.add(this.#mirror.upsert(node, info).member);
+      this.#epoch++;
     }
     for (const m of this.#mirror.members()) if (!seen.has(m)) this.#connectionLost(m);
     for (const r of snap.rooms) {
@@ -1502,28 +1602,35 @@ export class Hub implements Chat {
 
   /**
    * Completions for Tab in a character-mode client's line: `/commands` for a word at the start
-   * of the line that begins with `/`, otherwise the nicks of the room, by prefix, any case.
+   * of the line that begins with `/`, otherwise the nicks of the room, by prefix, any case. At
+   * most `max` are listed; the cost is a binary search in the room's sorted index (rebuilt
+   * after a change in who is where, on the next Tab), whatever the size of the room.
    */
-  complete(id: number, word: string, atLineStart: boolean): string[] {
+  complete(id: number, word: string, atLineStart: boolean, max: number): Completion {
     const c = this.#clients.get(id);
-    if (!c?.authed) return [];
+    if (!c?.authed) return NO_COMPLETION;
     const w = word.toLowerCase();
     if (atLineStart && w.startsWith("/")) {
-      return COMMANDS.filter((cmd) => (cmd.op || cmd.needsOps) ? this.opsEnabled : true)
-        .map((cmd) => `/${cmd.name}`).filter((n) => n.startsWith(w));
+      const names = COMMANDS.filter((cmd) => (cmd.op || cmd.needsOps) ? this.opsEnabled : true)
+        .map((cmd) => `/${cmd.name}`).sort();
+      return completeFrom(names, names, w, max);
     }
-    if (w === "") return [];
-    const out: string[] = [];
-    for (const m of c.room.members) {
-      if (m.key.startsWith(w)) out.push(m.nick);
-      if (out.length > 200) break;
-    }
-    if (this.#node !== null) {
-      for (const m of this.#mirror.membersOf(c.room.id)) {
-        if (m.key.startsWith(w) && out.length <= 200) out.push(m.nick);
+    if (w === "") return NO_COMPLETION;
+    const room = c.room;
+    if (!room.nickIndex || room.nickIndex.epoch !== this.#epoch) {
+      const all: { key: string; nick: string }[] = [];
+      for (const m of room.members) all.push({ key: m.key, nick: m.nick });
+      if (this.#node !== null) {
+        for (const m of this.#mirror.membersOf(room.id)) all.push({ key: m.key, nick: m.nick });
       }
+      all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      room.nickIndex = {
+        epoch: this.#epoch,
+        keys: all.map((m) => m.key),
+        nicks: all.map((m) => m.nick),
+      };
     }
-    return out.sort((x, y) => x.localeCompare(y));
+    return completeFrom(room.nickIndex.keys, room.nickIndex.nicks, w, max);
   }
 
   members(room: string): Member[] {
@@ -1566,8 +1673,10 @@ export class Hub implements Chat {
       if (!mayBurst(c.addr.rooms, now, cfg.roomRate)) {
         return { ok: false, why: "too-fast", wait: burstWait(c.addr.rooms, now, cfg.roomRate) };
       }
+      const twin = this.#roomSkeletons.get(skeleton(name));
+      if (twin) return { ok: false, why: "lookalike", room: this.#info(twin, c) };
       room = new ChatRoom<Client>(name, this.#secret(key));
-      this.#rooms.set(room.id, room);
+      this.#addRoom(room);
       created = true;
       this.#log.info("room created", {
         room: room.label,
@@ -1582,6 +1691,7 @@ export class Hub implements Chat {
     if (c.alert) old.alerts--;
     c.room = room;
     room.members.add(c);
+    this.#epoch++;
     if (c.alert) room.alerts++;
     // The switch to the new room's log comes before anything more is said in the old one.
     c.outbox.read(room.logFor(c.view));
@@ -1689,6 +1799,7 @@ export class Hub implements Chat {
     c.nick = nick;
     c.key = nick.toLowerCase();
     this.#nicks.set(c.key, c);
+    this.#epoch++;
     c.skeleton = skeleton(nick);
     this.#skeletons.set(c.skeleton, c);
     this.#tell(c, `You are now ${nick}.`);
@@ -1738,13 +1849,13 @@ export class Hub implements Chat {
 
   ban(ip: string, ms: number, reason: string, by: string, now: number): number {
     const why = reason ? `: ${reason}` : ".";
-    return this.#ban(ip, ms, reason || "operator ban", by, now, [
+    return this.#ban(this.#key(ip), ms, reason || "operator ban", by, now, [
       `You have been banned by ${by} for ${formatDuration(ms)}${why}`,
     ]);
   }
 
   unban(ip: string): boolean {
-    const addr = normalizeIp(ip);
+    const addr = this.#key(ip);
     if (!this.#bans.remove(addr)) return false;
     const a = this.#addresses.peek(addr);
     if (a) a.strikes = a.secretStrikes = 0;
@@ -1770,6 +1881,43 @@ export class Hub implements Chat {
   audit(message: string, m: Member, fields: Record<string, string | number> = {}): void {
     this.#log.info(`operator: ${message}`, { client: m.id, nick: m.nick, ...fields });
   }
+}
+
+/** A Tab with nothing to offer. */
+const NO_COMPLETION: Completion = { shown: [], total: 0, common: "" };
+
+/** Index of the first of the sorted `keys` not before `w`. */
+function lowerBound(keys: readonly string[], w: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (keys[mid] < w) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The completion of prefix `w` among sorted lower-case `keys` (shown as `names`): at most
+ * `max` listed, the count, and the common prefix of all matches (that of the first and the
+ * last, as they are sorted), in the first match's spelling.
+ */
+function completeFrom(
+  keys: readonly string[],
+  names: readonly string[],
+  w: string,
+  max: number,
+): Completion {
+  const lo = lowerBound(keys, w);
+  const hi = lowerBound(keys, w + "\uffff");
+  const total = hi - lo;
+  if (total === 0) return NO_COMPLETION;
+  const a = keys[lo];
+  const b = keys[hi - 1];
+  let n = 0;
+  while (n < a.length && n < b.length && a.charCodeAt(n) === b.charCodeAt(n)) n++;
+  return { shown: names.slice(lo, Math.min(hi, lo + max)), total, common: names[lo].slice(0, n) };
 }
 
 /** The command names, for documentation and tests. */

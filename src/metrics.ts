@@ -4,7 +4,9 @@
  * changes state, and no client address ever appears.
  */
 import type { ClusterStats } from "./cluster.ts";
+import { type HttpRequest, response } from "./http.ts";
 import type { Logger } from "./log.ts";
+import { type HttpSite, TIMEOUTS } from "./web.ts";
 
 /** Counters the hub keeps: cheap increments, no allocation per line. */
 export class HubStats {
@@ -77,7 +79,7 @@ function byLabel(label: string, values: Record<string, number>, known: string[])
   return keys.map((k) => [`{${label}="${k}"}`, values[k] ?? 0]);
 }
 
-const TRANSPORTS = ["tcp", "tls", "ws"];
+const TRANSPORTS = ["tcp", "tls", "http", "ws"];
 
 /** The Prometheus text exposition of a hub and a shell snapshot. */
 export function renderMetrics(hub: HubSnapshot, shell: ShellSnapshot): string {
@@ -184,38 +186,43 @@ export interface MetricsSource {
 }
 
 /**
- * Serves `GET /metrics` and `GET /healthz` on `hostname:port` (Deno.serve); everything else is
- * 404, and methods other than GET and HEAD are 405.
+ * The metrics port's answers: `GET /metrics` and `GET /healthz`; everything else is 404, and
+ * methods other than GET and HEAD are 405. Served by the same small HTTP as the web port
+ * (src/web.ts), so it survives running out of descriptors like every other port.
  */
-export function serveMetrics(
-  hostname: string,
-  port: number,
-  source: MetricsSource,
-  log: Logger,
-): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({
-    hostname,
-    port,
-    onListen: (addr) => log.info("metrics listening", { host: addr.hostname, port: addr.port }),
-    onError: (e) => {
-      log.warn("metrics request failed", { error: e instanceof Error ? e.message : String(e) });
-      return new Response("internal error\n", { status: 500 });
-    },
-  }, (req) => {
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      return new Response("method not allowed\n", { status: 405, headers: { allow: "GET" } });
+export class MetricsSite implements HttpSite {
+  readonly trustProxy: readonly string[] = [];
+  readonly timeouts = TIMEOUTS;
+  readonly #source: MetricsSource;
+  readonly #log: Logger;
+
+  constructor(source: MetricsSource, log: Logger) {
+    this.#source = source;
+    this.#log = log;
+  }
+
+  answer(req: HttpRequest): { bytes: Uint8Array; keep: boolean } {
+    const head = req.method === "HEAD";
+    if (req.method !== "GET" && !head) {
+      return { bytes: response(405, { allow: "GET, HEAD" }, "method not allowed\n"), keep: false };
     }
-    const path = new URL(req.url).pathname;
-    if (path === "/metrics") {
-      const { hub, shell } = source.snapshot();
-      return new Response(renderMetrics(hub, shell), {
-        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-      });
+    if (req.path === "/metrics") {
+      const { hub, shell } = this.#source.snapshot();
+      const type = "text/plain; version=0.0.4; charset=utf-8";
+      return {
+        bytes: response(200, { "content-type": type }, renderMetrics(hub, shell), head),
+        keep: true,
+      };
     }
-    if (path === "/healthz") {
-      const ok = source.healthy();
-      return new Response(ok ? "ok\n" : "shutting down\n", { status: ok ? 200 : 503 });
+    if (req.path === "/healthz") {
+      const ok = this.#source.healthy();
+      const body = ok ? "ok\n" : "shutting down\n";
+      return { bytes: response(ok ? 200 : 503, {}, body, head), keep: ok };
     }
-    return new Response("not found: try /metrics or /healthz\n", { status: 404 });
-  });
+    return { bytes: response(404, {}, "not found: try /metrics or /healthz\n", head), keep: true };
+  }
+
+  refused(kind: string, _ip: string, message: string, fields: Record<string, string> = {}): void {
+    this.#log.debug(message, { ...fields, why: kind });
+  }
 }

@@ -48,9 +48,16 @@ export class Mirror {
   readonly #byHandle = new Map<number, RemoteMember>();
   readonly #byKey = new Map<string, RemoteMember>();
   readonly #bySkeleton = new Map<string, RemoteMember>();
+  /** Members by the key of their address (see ipKey: an IPv6 address counts as its network). */
   readonly #ips = new Map<string, number>();
+  readonly #keyOf: (ip: string) => string;
   readonly #rooms = new Map<string, number>();
   #nextHandle = -1;
+
+  /** `keyOf` gives the key per-address rules use for an address (the identity by default). */
+  constructor(keyOf: (ip: string) => string = (ip) => ip) {
+    this.#keyOf = keyOf;
+  }
 
   get size(): number {
     return this.#byRef.size;
@@ -73,9 +80,9 @@ export class Mirror {
     return this.#bySkeleton.get(sk);
   }
 
-  /** Members from this address on other processes. */
-  fromIp(ip: string): number {
-    return this.#ips.get(ip) ?? 0;
+  /** Members on other processes whose address has this key. */
+  fromIp(key: string): number {
+    return this.#ips.get(key) ?? 0;
   }
 
   /** Members of the room (by id) on other processes. */
@@ -147,7 +154,7 @@ export class Mirror {
       if (this.#byKey.get(key) === m) this.#byKey.delete(key);
       if (this.#bySkeleton.get(m.skeleton) === m) this.#bySkeleton.delete(m.skeleton);
     }
-    bump(this.#ips, m.info.ip, delta);
+    bump(this.#ips, this.#keyOf(m.info.ip), delta);
     bump(this.#rooms, m.info.room, delta);
   }
 }

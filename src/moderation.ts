@@ -240,7 +240,7 @@ export function parseBanFile(text: string, now: number): BanRecord[] {
     const e = entry as Record<string, unknown>;
     const until = typeof e?.until === "string" ? Date.parse(e.until) : NaN;
     const since = typeof e?.since === "string" ? Date.parse(e.since) : NaN;
-    const ip = typeof e?.ip === "string" ? parseIp(e.ip) : { error: "missing" };
+    const ip = typeof e?.ip === "string" ? parseKey(e.ip) : { error: "missing" };
     if (!("ip" in ip) || !Number.isFinite(until)) {
       throw new BanFileError(`entry ${i + 1} needs an "ip" address and an "until" time`);
     }
@@ -368,6 +368,85 @@ function formatIp6(words: number[]): string {
   const hex = (a: number[]) => a.map((w) => w.toString(16)).join(":");
   if (best < 0) return hex(words);
   return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+}
+
+/** IPv6 prefix length per-address rules key on by default (--ipv6-prefix): one /64, one site. */
+export const IPV6_PREFIX = 64;
+
+/** The eight 16-bit words of a canonical IPv6 address (as {@link parseIp} writes it). */
+function words6(ip: string): number[] {
+  const halves = ip.split("::");
+  const groups = (s: string) => (s === "" ? [] : s.split(":").map((g) => parseInt(g, 16)));
+  const left = groups(halves[0]);
+  const right = halves.length === 2 ? groups(halves[1]) : [];
+  return [...left, ...Array(8 - left.length - right.length).fill(0), ...right];
+}
+
+/**
+ * The key every per-address rule uses for the canonical address `ip` (connections per address,
+ * connect rate, strikes, bans): an IPv4 address is its own key; an IPv6 address stands for its
+ * network of the first `v6Prefix` bits, written `2001:db8:1:2::/64` (at 128, the address itself),
+ * since anyone with a /64 (most IPv6 users) holds every address in it.
+ */
+export function ipKey(ip: string, v6Prefix = IPV6_PREFIX): string {
+  if (!ip.includes(":") || ip.includes("/")) return ip; // IPv4, or a key already
+  const p = parseIp(ip);
+  if (!("ip" in p)) return ip;
+  if (!p.ip.includes(":") || v6Prefix >= 128) return p.ip;
+  const w = words6(p.ip);
+  for (let i = 0; i < 8; i++) {
+    const keep = Math.max(0, Math.min(16, v6Prefix - 16 * i));
+    w[i] &= keep === 0 ? 0 : (0xffff << (16 - keep)) & 0xffff;
+  }
+  return `${formatIp6(w)}/${v6Prefix}`;
+}
+
+/**
+ * A ban key as stored (a ban file, Redis): an address, or an IPv6 network `ADDR/N` (N 1-128,
+ * whatever --ipv6-prefix was when it was stored), in canonical form.
+ */
+export function parseKey(text: string): IpParse {
+  const slash = text.indexOf("/");
+  if (slash < 0) return parseIp(text);
+  const p = parseIp(text.slice(0, slash));
+  const bits = text.slice(slash + 1);
+  if ("error" in p || !p.ip.includes(":") || !/^[1-9]\d{0,2}$/.test(bits) || Number(bits) > 128) {
+    return { error: "not an address or an IPv6 network" };
+  }
+  return { ip: ipKey(p.ip, Number(bits)) };
+}
+
+/**
+ * A stored ban key (see {@link parseKey}) as this server keys bans now: a network stored under
+ * another prefix length is taken at `v6Prefix` from its first address.
+ */
+export function rekey(key: string, v6Prefix = IPV6_PREFIX): IpParse {
+  const p = parseKey(key);
+  if ("error" in p) return p;
+  return { ip: ipKey(p.ip.replace(/\/\d+$/, ""), v6Prefix) };
+}
+
+/**
+ * What an operator typed as an address to ban or unban, as the key bans are kept under (see
+ * {@link ipKey}): an address, or an IPv6 network written with the prefix length in use.
+ */
+export function parseBanTarget(text: string, v6Prefix = IPV6_PREFIX): IpParse {
+  const t = text.trim();
+  const slash = t.indexOf("/");
+  if (slash < 0) {
+    const p = parseIp(t);
+    return "ip" in p ? { ip: ipKey(p.ip, v6Prefix) } : p;
+  }
+  const p = parseIp(t.slice(0, slash));
+  if ("error" in p) return p;
+  if (!p.ip.includes(":") || t.slice(slash + 1) !== String(v6Prefix) || v6Prefix >= 128) {
+    return {
+      error: v6Prefix >= 128
+        ? "write the address alone"
+        : `an address, or an IPv6 network written with /${v6Prefix} (--ipv6-prefix)`,
+    };
+  }
+  return { ip: ipKey(p.ip, v6Prefix) };
 }
 
 /** Dotted IPv4 with no leading zeros and parts of at most 255. */

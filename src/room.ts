@@ -49,6 +49,11 @@ export class ChatRoom<M> {
   readonly logs: (SharedLog | null)[] = new Array(VIEWS).fill(null);
   /** Members who want mentions drawn for them (colour or bell on). */
   alerts = 0;
+  /**
+   * Everyone in the room (here and elsewhere) sorted by nick key, for Tab: made on the first
+   * Tab after a change (the hub's change counter `epoch` says when it is stale).
+   */
+  nickIndex: { epoch: number; keys: string[]; nicks: string[] } | null = null;
   #history: HistoryEntry[] = [];
   #head = 0;
   #bytes = 0;

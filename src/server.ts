@@ -1,19 +1,23 @@
 /**
- * The server: accepts connections (plain TCP and TLS: the same room, the same rules), runs the
- * hub coroutine over the central queue, carries out the hub's effects (start writers, close
- * sockets, save bans), ticks timers, serves the metrics page and shuts down gracefully.
+ * The server: accepts connections (plain TCP, TLS and the web page: the same room, the same
+ * rules), runs the hub coroutine over the central queue, carries out the hub's effects (start
+ * writers, close sockets, save bans), ticks timers, serves the metrics page and shuts down
+ * gracefully. Every listener is served by one accept loop that survives running out of
+ * descriptors, and every accepted socket is a connection the hub admits or refuses at once.
  */
 import { BanStore } from "./ban_store.ts";
 import { ClusterLink } from "./cluster.ts";
 import type { Config } from "./config.ts";
-import { Connection, type ConnectionHost } from "./connection.ts";
-import { Hub, type HubEffects, type HubEvent } from "./hub.ts";
+import { type ByteStream, Connection, type ConnectionHost } from "./connection.ts";
+import { response } from "./http.ts";
+import { type CloseMode, Hub, type HubEffects, type HubEvent } from "./hub.ts";
 import { type Logger, LogThrottle } from "./log.ts";
-import { serveMetrics, type ShellSnapshot } from "./metrics.ts";
+import { MetricsSite, type ShellSnapshot } from "./metrics.ts";
 import type { BanRecord } from "./moderation.ts";
 import { AsyncQueue } from "./queue.ts";
+import { Outbox } from "./shared_log.ts";
 import { type TlsFiles, TlsPort, type TlsStream } from "./tls.ts";
-import { serveWeb, type WsStream } from "./web.ts";
+import { HttpConnection, type HttpHost, type HttpSite, type HttpTimeouts, WebSite } from "./web.ts";
 
 export type { TlsFiles } from "./tls.ts";
 
@@ -29,6 +33,8 @@ export interface ServerOptions {
   tls?: TlsFiles;
   /** The clock, epoch ms (tests may pass their own). */
   now?: () => number;
+  /** The web port's header and idle timeouts (tests shorten them). */
+  httpTimeouts?: HttpTimeouts;
   random?: () => number;
 }
 
@@ -61,6 +67,73 @@ export function tickInterval(config: Config): number {
 /** Most time a graceful shutdown waits for outboxes to drain. */
 export const SHUTDOWN_GRACE_MS = 2_000;
 /**
+ * Connections the kernel holds for a port before they are accepted (capped by the system's
+ * net.core.somaxconn): after a restart a few thousand clients reconnect at once, and Deno's
+ * default of 511 lost a fifth of them.
+ */
+export const BACKLOG = 4096;
+/** Connections the metrics port serves at once (it is for a scraper and a health check). */
+export const MAX_METRICS_CONNECTIONS = 64;
+/**
+ * Stall detection for judging lines by arrival (see {@link StallClock}): a beat this often,
+ * and a gap between beats longer than {@link STALL_MS} counts as a stall.
+ */
+export const BEAT_MS = 50;
+export const STALL_MS = 150;
+
+/**
+ * What the server keeps per socket: a chat connection, or a web connection before its
+ * upgrade. Both are closed by the hub and paced the same way.
+ */
+interface Peer {
+  close(mode: CloseMode): void;
+  kick(): void;
+  setPrompt(text: string): void;
+  processed?(): void;
+  admitted?(): void;
+  readonly done: Promise<void>;
+  lastKick: number;
+  waiting: boolean;
+  dueAt: number;
+}
+
+/**
+ * When the event loop was stalled lately (a GC pause, a paused VM, a long batch). Bytes read
+ * right after a stall may have waited in the kernel all through it: the lines they carry are
+ * judged as having arrived over the stall, not all at the moment they were read, so a polite
+ * sender is never struck for the server's own pause.
+ */
+export class StallClock {
+  #lastBeat: number;
+  #stallFrom = 0;
+  #stallTo = 0;
+
+  constructor(now: number) {
+    this.#lastBeat = now;
+  }
+
+  /** Called every {@link BEAT_MS}: a long gap since the last beat was a stall. */
+  beat(now: number): void {
+    if (now - this.#lastBeat > STALL_MS) {
+      this.#stallFrom = this.#lastBeat;
+      this.#stallTo = now;
+    }
+    this.#lastBeat = now;
+  }
+
+  /**
+   * The earliest time bytes read at `now` may have arrived, given that the reader read last
+   * at `since`: before a stall that is going on (no beat for a while) or just ended, or `now`.
+   */
+  earliest(since: number, now: number): number {
+    let from = now;
+    if (now - this.#lastBeat > STALL_MS) from = this.#lastBeat; // the beat has not run yet
+    else if (now - this.#stallTo <= 2 * BEAT_MS) from = this.#stallFrom;
+    return Math.min(now, Math.max(since, from));
+  }
+}
+
+/**
  * Write pacing. On loopback a write costs 10-20 µs of CPU whatever its size, so a room of 1000
  * at a line per millisecond would spend all its time writing a line at a time. The server
  * counts the clients it wrote to in each window of PACE_WINDOW_MS; with D of them, a client
@@ -81,29 +154,47 @@ function isFdExhaustion(e: unknown): boolean {
     (e instanceof Error && /too many open files/i.test(e.message));
 }
 
+/** An accept error that is about one connection (its client gave up), not the listener. */
+function isGoneBeforeAccept(e: unknown): boolean {
+  return e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.ConnectionAborted ||
+    e instanceof Deno.errors.ConnectionReset;
+}
+
+const FULL_LINE = new TextEncoder().encode("Server is full. Please try again later.\r\n");
+const FULL_HTTP = response(
+  503,
+  { "content-type": "text/plain", connection: "close" },
+  "Server is full. Please try again later.\n",
+);
+
 /** A running chat server. */
 export class Server {
   readonly config: Config;
   readonly #log: Logger;
   readonly #queue = new AsyncQueue<HubEvent>();
   readonly #hub: Hub;
-  readonly #conns = new Map<number, Connection>();
+  readonly #conns = new Map<number, Peer>();
   readonly #banStore?: BanStore;
   readonly #now: () => number;
-  #toKick: Connection[] = [];
+  #toKick: Peer[] = [];
   /** How long a client just written to waits before the next write (see WRITES_PER_MS). */
   #writeGap = 0;
   /** The current pacing window: when it started, and the clients written to in it. */
   #windowAt = 0;
   #windowClients = 0;
   /** Clients waiting out the gap, in the order they started waiting, and the one timer. */
-  #later: Connection[] = [];
+  #later: Peer[] = [];
   #laterTimer: ReturnType<typeof setTimeout> | undefined;
   #listener: Deno.TcpListener | null = null;
+  #webListener: Deno.TcpListener | null = null;
+  #metricsListener: Deno.TcpListener | null = null;
+  #tlsListener: Deno.TcpListener | null = null;
   #tlsPort: TlsPort | null = null;
   #tls: TlsFiles | undefined;
-  #metrics: Deno.HttpServer<Deno.NetAddr> | null = null;
-  #web: Deno.HttpServer<Deno.NetAddr> | null = null;
+  #site: WebSite | null = null;
+  #metricsSite: MetricsSite | null = null;
+  #metricsOpen = 0;
+  readonly #httpTimeouts: HttpTimeouts | undefined;
   /** A spare descriptor, given up to accept-and-refuse when the process runs out. */
   #reserve: Deno.TcpListener | null = null;
   #node: string | null = null;
@@ -111,6 +202,8 @@ export class Server {
   #nextId = 1;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #lagTimer: ReturnType<typeof setInterval> | undefined;
+  #beatTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #stalls: StallClock;
   /** Sleeping accept loops (after an accept error), woken at shutdown. */
   readonly #sleepers = new Set<() => void>();
   #stopping = false;
@@ -119,7 +212,8 @@ export class Server {
   #stopped: Promise<void> | null = null;
   readonly #acceptErrors = new LogThrottle(10_000);
   readonly #tlsErrors = new LogThrottle(60_000);
-  readonly #shell = {
+  /** What the shell counts for the metrics page (the hub counts the rest). */
+  readonly #counts = {
     accepted: {} as Record<string, number>,
     tlsHandshakeFailures: 0,
     /** Event-loop delays of the last 10 s (sampled every 250 ms), in ms. */
@@ -133,10 +227,25 @@ export class Server {
     post: (ev) => this.#queue.push(ev),
     ended: (id) => this.#conns.delete(id),
     now: () => this.#now(),
+    earliest: (since, now) => this.#stalls.earliest(since, now),
     maxLine: 0,
     maxInputRate: 0,
     bytesIn: 0,
-    complete: (id, word, atLineStart) => this.#hub.complete(id, word, atLineStart),
+    complete: (id, word, atLineStart, max) => this.#hub.complete(id, word, atLineStart, max),
+  };
+  /** What web connections ask of the server. */
+  readonly #httpHost: HttpHost = {
+    admit: (id, ip, port, outbox) =>
+      this.#queue.push({ type: "open", id, ip, port, outbox, transport: "http", pending: true }),
+    upgrade: (id, stream, outbox) => {
+      this.#count("ws");
+      this.#conns.set(id, new Connection(id, stream, this.#connHost, false, outbox));
+      this.#queue.push({ type: "start", id, transport: "ws" });
+    },
+    ended: (id, reason) => {
+      this.#conns.delete(id);
+      if (reason !== null) this.#queue.push({ type: "closed", id, reason });
+    },
   };
 
   constructor(opts: ServerOptions) {
@@ -144,6 +253,8 @@ export class Server {
     this.#log = opts.log;
     this.#banStore = opts.banStore;
     this.#now = opts.now ?? Date.now;
+    this.#stalls = new StallClock(this.#now());
+    this.#httpTimeouts = opts.httpTimeouts;
     this.#tls = opts.tls;
     this.#connHost.maxLine = opts.config.maxLine;
     this.#connHost.maxInputRate = opts.config.maxInputRate;
@@ -155,6 +266,7 @@ export class Server {
       close: (id, mode) => this.#conns.get(id)?.close(mode),
       saveBans: (bans) => this.#banStore?.save(bans),
       prompt: (id, text) => this.#conns.get(id)?.setPrompt(text),
+      admitted: (id) => this.#conns.get(id)?.admitted?.(),
     };
     if (opts.config.redis) {
       this.#node = crypto.randomUUID().slice(0, 8);
@@ -186,6 +298,7 @@ export class Server {
         log: this.#log,
         deliver: (msg) => this.#queue.push({ type: "cluster", msg }),
         strikeMemoryMs: Math.max(cfg.banDuration, 60_000),
+        maxText: cfg.maxLine,
       });
     } catch (e) {
       throw new ClusterError(e instanceof Error ? e.message : String(e));
@@ -203,52 +316,33 @@ export class Server {
     const cfg = this.config;
     try {
       if (cfg.port !== -1) {
-        try {
-          this.#listener = cfg.reusePort
-            ? Deno.listen({ hostname: cfg.host, port: cfg.port, reusePort: true })
-            : Deno.listen({ hostname: cfg.host, port: cfg.port });
-        } catch (e) {
-          throw new ListenError("--port", cfg.host, cfg.port, e);
-        }
-        this.#logListening("listening", this.#listener.addr as Deno.NetAddr);
+        this.#listener = this.#bind("--port", cfg.host, cfg.port, cfg.reusePort);
+        this.#logListening("listening", this.#listener.addr);
       }
       if (cfg.webPort !== -1) {
-        try {
-          this.#web = serveWeb({
-            hostname: cfg.host,
-            port: cfg.webPort,
-            name: cfg.name,
-            trustProxy: cfg.trustProxy,
-            origins: cfg.webOrigins,
-            reusePort: cfg.reusePort,
-          }, {
-            adopt: (stream) => {
-              this.#shell.accepted.ws = (this.#shell.accepted.ws ?? 0) + 1;
-              this.#adopt(stream, "ws");
-            },
-            maxLine: cfg.maxLine,
-          }, this.#log);
-        } catch (e) {
-          throw new ListenError("--web-port", cfg.host, cfg.webPort, e);
-        }
-        this.#logListening("listening for the web page", this.#web.addr);
+        this.#webListener = this.#bind("--web-port", cfg.host, cfg.webPort, cfg.reusePort);
+        this.#site = new WebSite({
+          name: cfg.name,
+          trustProxy: cfg.trustProxy,
+          origins: cfg.webOrigins,
+          hosts: cfg.webHosts,
+          maxLine: cfg.maxLine,
+          timeouts: this.#httpTimeouts,
+        }, this.#log);
+        this.#logListening("listening for the web page", this.#webListener.addr);
       }
       if (cfg.metricsPort !== -1) {
-        try {
-          this.#metrics = serveMetrics(cfg.metricsHost, cfg.metricsPort, {
-            snapshot: () => ({ hub: this.#hub.snapshot(), shell: this.#shellSnapshot() }),
-            healthy: () => !this.#stopping,
-          }, this.#log);
-        } catch (e) {
-          throw new ListenError("--metrics-port", cfg.metricsHost, cfg.metricsPort, e);
-        }
+        this.#metricsListener = this.#bind("--metrics-port", cfg.metricsHost, cfg.metricsPort);
+        this.#metricsSite = new MetricsSite({
+          snapshot: () => ({ hub: this.#hub.snapshot(), shell: this.#shellSnapshot() }),
+          healthy: () => !this.#stopping,
+        }, this.#log);
+        const a = this.#metricsListener.addr;
+        this.#log.info("metrics listening", { host: a.hostname, port: a.port });
         this.#lagTimer = setInterval(() => this.#sampleLag(), 250);
       }
     } catch (e) {
       this.#closeListeners();
-      void this.#metrics?.shutdown();
-      void this.#web?.shutdown();
-      clearInterval(this.#lagTimer);
       throw e;
     }
     try {
@@ -257,9 +351,43 @@ export class Server {
       this.#reserve = null;
     }
     this.#hubDone = this.#runHub();
-    if (this.#listener) this.#accepting.push(this.#acceptLoop(this.#listener));
+    if (this.#listener) {
+      this.#accepting.push(this.#acceptLoop(this.#listener, FULL_LINE, (c) => this.#adoptTcp(c)));
+    }
+    if (this.#webListener) {
+      this.#accepting.push(
+        this.#acceptLoop(this.#webListener, FULL_HTTP, (c) => this.#adoptWeb(c)),
+      );
+    }
+    if (this.#metricsListener) {
+      this.#accepting.push(
+        this.#acceptLoop(this.#metricsListener, FULL_HTTP, (c) => this.#serveMetrics(c)),
+      );
+    }
     this.#ticker = setInterval(() => this.#tick(), tickInterval(this.config));
+    if (cfg.rateLimit > 0) {
+      this.#beatTimer = setInterval(() => this.#stalls.beat(this.#now()), BEAT_MS);
+    }
     return this.#listener?.addr as Deno.NetAddr;
+  }
+
+  /** Binds one TCP port for `flag`, or throws {@link ListenError} naming it. */
+  #bind(
+    flag: ListenError["flag"],
+    hostname: string,
+    port: number,
+    reusePort = false,
+  ): Deno.TcpListener {
+    try {
+      return Deno.listen({
+        hostname,
+        port,
+        tcpBacklog: BACKLOG,
+        ...(reusePort ? { reusePort: true } : {}),
+      });
+    } catch (e) {
+      throw new ListenError(flag, hostname, port, e);
+    }
   }
 
   /**
@@ -268,27 +396,17 @@ export class Server {
    */
   async listenTls(): Promise<Deno.NetAddr | undefined> {
     const cfg = this.config;
-    if (cfg.tlsPort === -1 || this.#tlsPort) return this.#tlsPort?.addr;
-    const shell = this.#shell;
-    try {
-      this.#tlsPort = await TlsPort.listen(
-        cfg.host,
-        cfg.tlsPort,
-        this.#tls!,
-        cfg.tlsHandshakeTimeout,
-        {
-          accepted: () => {
-            shell.accepted.tls = (shell.accepted.tls ?? 0) + 1;
-          },
-          failed: (why) => this.#tlsFailed(why),
-          connection: (conn) => this.#adopt(conn, "tls"),
-        },
-      );
-    } catch (e) {
-      throw new ListenError("--tls-port", cfg.host, cfg.tlsPort, toDenoError(e));
-    }
-    this.#logListening("listening for TLS", this.#tlsPort.addr);
-    return this.#tlsPort.addr;
+    if (cfg.tlsPort === -1 || this.#tlsListener) return this.#tlsListener?.addr;
+    const listener = this.#bind("--tls-port", cfg.host, cfg.tlsPort);
+    this.#tlsListener = listener;
+    const port = this.#tlsPort = new TlsPort(this.#tls!, cfg.tlsHandshakeTimeout, {
+      accepted: () => this.#count("tls"),
+      failed: (why) => this.#tlsFailed(why),
+      connection: (stream) => this.#adoptTls(stream),
+    }, cfg.ipv6Prefix);
+    this.#accepting.push(this.#acceptLoop(listener, new Uint8Array(0), (c) => port.accept(c)));
+    this.#logListening("listening for TLS", listener.addr);
+    return await Promise.resolve(listener.addr);
   }
 
   #logListening(what: string, addr: Deno.NetAddr): void {
@@ -306,17 +424,17 @@ export class Server {
 
   /** The TLS address (after {@link listenTls}, when --tls-port is on). */
   get tlsAddr(): Deno.NetAddr | undefined {
-    return this.#tlsPort?.addr;
+    return this.#tlsListener?.addr;
   }
 
   /** The web page's address (after {@link listen}, when --web-port is on). */
   get webAddr(): Deno.NetAddr | undefined {
-    return this.#web?.addr;
+    return this.#webListener?.addr;
   }
 
   /** The metrics address (after {@link listen}, when --metrics-port is on). */
   get metricsAddr(): Deno.NetAddr | undefined {
-    return this.#metrics?.addr;
+    return this.#metricsListener?.addr;
   }
 
   /** Open sockets, including those being refused or closed. */
@@ -381,15 +499,21 @@ export class Server {
     await all();
     await this.#banStore?.flush();
     clearInterval(this.#lagTimer);
-    await this.#metrics?.shutdown();
+    clearInterval(this.#beatTimer);
     this.#log.info("stopped");
   }
 
   #closeListeners(): void {
-    void this.#tlsPort?.close();
+    this.#tlsPort?.close();
     // The web port stops taking requests; the WebSockets it opened are clients like any other.
-    void this.#web?.shutdown();
-    for (const l of [this.#listener, this.#reserve]) {
+    const listeners = [
+      this.#listener,
+      this.#webListener,
+      this.#metricsListener,
+      this.#tlsListener,
+      this.#reserve,
+    ];
+    for (const l of listeners) {
       try {
         l?.close();
       } catch {
@@ -401,15 +525,23 @@ export class Server {
 
   #tick(): void {
     this.#queue.push({ type: "tick" });
-    for (const { count } of this.#tlsErrors.sweep(this.#now())) {
+    const now = this.#now();
+    for (const { count } of this.#tlsErrors.sweep(now)) {
       this.#log.warn("more TLS handshakes failed", { times: count, within: "60s" });
     }
+    this.#site?.sweep(now, performance.now());
+  }
+
+  /** One more connection accepted on `transport`'s port. */
+  #count(transport: string): void {
+    const a = this.#counts.accepted;
+    a[transport] = (a[transport] ?? 0) + 1;
   }
 
   /** Measures how late a 250 ms timer fires: the event loop's delay. */
   #sampleLag(): void {
     const now = performance.now();
-    const s = this.#shell;
+    const s = this.#counts;
     const last = s.lagAt;
     s.lagAt = now;
     if (last === 0) return;
@@ -418,7 +550,7 @@ export class Server {
   }
 
   #shellSnapshot(): ShellSnapshot {
-    const s = this.#shell;
+    const s = this.#counts;
     return {
       accepted: { ...s.accepted },
       tlsHandshakeFailures: s.tlsHandshakeFailures,
@@ -452,7 +584,7 @@ export class Server {
    * Starts the writers of `kick`, but a client written to less than the current gap ago waits
    * for the rest of it (see WRITES_PER_MS).
    */
-  #startWriters(kick: Connection[]): void {
+  #startWriters(kick: Peer[]): void {
     const now = performance.now();
     this.#pace(now);
     const gap = this.#writeGap;
@@ -479,7 +611,7 @@ export class Server {
     if (this.#later.length > 0 && this.#laterTimer === undefined) this.#armLater();
   }
 
-  #start(c: Connection, now: number): void {
+  #start(c: Peer, now: number): void {
     if (c.lastKick < this.#windowAt) this.#windowClients++;
     c.lastKick = now;
     c.kick();
@@ -523,20 +655,32 @@ export class Server {
           error: e instanceof Error ? (e.stack ?? e.message) : String(e),
         });
       }
-      if (ev.type === "input") this.#conns.get(ev.id)?.processed();
+      if (ev.type === "input") this.#conns.get(ev.id)?.processed?.();
     }
     hub.flush(now);
   }
 
-  async #acceptLoop(listener: Deno.Listener): Promise<void> {
+  /**
+   * Accepts on `listener` for as long as the server runs, handing each socket to `adopt`.
+   * Running out of descriptors is survived: the waiting client is told `full` on a spare
+   * descriptor and closed, and accepting goes on once descriptors come back.
+   */
+  async #acceptLoop(
+    listener: Deno.TcpListener,
+    full: Uint8Array,
+    adopt: (conn: Deno.TcpConn) => void,
+  ): Promise<void> {
     let backoff = 5;
     while (!this.#stopping) {
-      let conn: Deno.Conn;
+      let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
         backoff = 5;
       } catch (e) {
         if (this.#stopping || e instanceof Deno.errors.BadResource) break;
+        // A client that reset its connection before it was accepted: nothing is wrong with the
+        // listener, so no backing off (that would let anyone stall accepting for everyone).
+        if (isGoneBeforeAccept(e)) continue;
         const fds = isFdExhaustion(e);
         if (this.#acceptErrors.first(fds ? "fds" : "other", this.#now())) {
           this.#log.warn(
@@ -545,20 +689,23 @@ export class Server {
           );
         }
         this.#reportAcceptErrors();
-        if (fds && this.#reserve && await this.#shed(listener)) continue;
+        if (fds && this.#reserve && await this.#shed(listener, full)) continue;
         await this.#sleep(backoff);
         backoff = Math.min(backoff * 2, 1_000);
         continue;
       }
       this.#reportAcceptErrors();
-      const shell = this.#shell;
-      shell.accepted.tcp = (shell.accepted.tcp ?? 0) + 1;
-      this.#adopt(conn, "tcp");
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // not fatal: only latency
+      }
+      adopt(conn);
     }
   }
 
   #tlsFailed(why: string): void {
-    this.#shell.tlsHandshakeFailures++;
+    this.#counts.tlsHandshakeFailures++;
     if (this.#tlsErrors.first("tls", this.#now())) {
       this.#log.info("TLS handshake failed", { reason: why });
     }
@@ -569,7 +716,7 @@ export class Server {
    * is full and closes it, then takes the spare back. Keeps a full server from spinning on the
    * same pending connection, and the client learns why instead of hanging.
    */
-  async #shed(listener: Deno.Listener): Promise<boolean> {
+  async #shed(listener: Deno.Listener, full: Uint8Array): Promise<boolean> {
     try {
       this.#reserve?.close();
     } catch {
@@ -578,8 +725,7 @@ export class Server {
     this.#reserve = null;
     try {
       const conn = await listener.accept();
-      const bye = new TextEncoder().encode("Server is full. Please try again later.\r\n");
-      await conn.write(bye).catch(() => 0);
+      await conn.write(full).catch(() => 0);
       closeQuietly(conn);
     } catch {
       // nothing to shed after all
@@ -602,17 +748,48 @@ export class Server {
     }
   }
 
-  #adopt(conn: Deno.Conn | TlsStream | WsStream, transport: "tcp" | "tls" | "ws"): void {
+  /** A plain TCP client: a chat connection from the start. */
+  #adoptTcp(conn: Deno.TcpConn): void {
+    this.#count("tcp");
+    this.#adopt(conn, "tcp", false);
+  }
+
+  /**
+   * A TLS client, before its handshake: the hub admits or refuses it at once (a refused one is
+   * closed before any TLS work), and it becomes a chat connection once the handshake is done.
+   */
+  #adoptTls(stream: TlsStream): void {
+    const id = this.#adopt(stream, "tls", true);
+    stream.secured.then(() => this.#queue.push({ type: "start", id }), () => {});
+  }
+
+  /** A web port socket: HTTP until it upgrades to a WebSocket (see HttpHost). */
+  #adoptWeb(conn: Deno.TcpConn): void {
+    this.#count("http");
+    const id = this.#nextId++;
+    this.#conns.set(id, new HttpConnection(id, conn, this.#site!, this.#httpHost, new Outbox()));
+  }
+
+  /** A metrics scraper or health check: answered and closed, never a chat connection. */
+  #serveMetrics(conn: Deno.TcpConn): void {
+    if (this.#metricsOpen >= MAX_METRICS_CONNECTIONS) {
+      void conn.write(FULL_HTTP).catch(() => 0).finally(() => closeQuietly(conn));
+      return;
+    }
+    this.#metricsOpen++;
+    const done = () => this.#metricsOpen--;
+    const host: HttpHost = { admit: () => {}, upgrade: () => {}, ended: done };
+    new HttpConnection(0, conn, this.#metricsSite as HttpSite, host, new Outbox(), false);
+  }
+
+  #adopt(
+    conn: ByteStream & { remoteAddr: Deno.Addr },
+    transport: string,
+    pending: boolean,
+  ): number {
     const id = this.#nextId++;
     const remote = conn.remoteAddr as Deno.NetAddr;
-    if (transport === "tcp") {
-      try {
-        (conn as Deno.TcpConn).setNoDelay(true);
-      } catch {
-        // not fatal: only latency
-      }
-    }
-    const c = new Connection(id, conn, this.#connHost, transport !== "ws");
+    const c = new Connection(id, conn, this.#connHost, true);
     this.#conns.set(id, c);
     this.#queue.push({
       type: "open",
@@ -621,7 +798,9 @@ export class Server {
       port: remote.port,
       outbox: c.outbox,
       transport,
+      pending,
     });
+    return id;
   }
 
   #sleep(ms: number): Promise<void> {
@@ -643,14 +822,4 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // already closed
   }
-}
-
-/** A node:net listen error as the Deno error class main.ts explains (address in use, ...). */
-function toDenoError(e: unknown): unknown {
-  const code = (e as { code?: string }).code;
-  const msg = e instanceof Error ? e.message : String(e);
-  if (code === "EADDRINUSE") return new Deno.errors.AddrInUse(msg);
-  if (code === "EACCES") return new Deno.errors.PermissionDenied(msg);
-  if (code === "EADDRNOTAVAIL") return new Deno.errors.AddrNotAvailable(msg);
-  return e;
 }

@@ -11,6 +11,13 @@
  * up exactly that many rows. A wide character that does not fit in a row's last column is
  * printed on the next row, as terminals do; the editor fills the skipped cell with a space so
  * that no stale glyph stays there.
+ *
+ * Cost: a key costs what it changes, not the length of the line, since one client holding a
+ * movement key on a long line must not pin a core. Each character's width is worked out once,
+ * when it is typed; the screen position of every offset is cached (learnt as the text is drawn,
+ * forgotten from an edit on and at a new prompt or width), so a cursor move is a lookup; and
+ * grapheme boundaries are found by looking at a few characters around the cursor. What a feed
+ * did is reported as {@link EditResult.work}, and `maxWork` caps it.
  */
 
 // ---- Display width ----------------------------------------------------------------------------
@@ -63,6 +70,8 @@ function isWide(cp: number): boolean {
 /** Width of the code point `cp` found at `s[i]`. */
 function widthAt(s: string, i: number, cp: number): number {
   if (cp < 0x300) return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) ? 0 : 1;
+  // Combining diacriticals, then Greek and Cyrillic, whose only marks are U+0483..U+0489.
+  if (cp < 0x530) return cp < 0x370 || (cp >= 0x483 && cp <= 0x489) ? 0 : 1;
   if (isWide(cp)) {
     // The only combining marks inside the wide ranges: ideographic tone marks, kana voicing.
     return (cp >= 0x302a && cp <= 0x302d) || cp === 0x3099 || cp === 0x309a || cp === 0x16fe4
@@ -116,24 +125,66 @@ function graphemes(s: string): Intl.Segments {
 }
 
 /**
- * Start of the user-perceived character (grapheme) that ends at `pos`, so Backspace and Left
- * never split an accent from its letter, a flag or a surrogate pair. Text below U+0300 breaks
- * between any two characters, which keeps typing Latin text off the segmenter.
+ * Code units the segmenter is shown on either side of the cursor. Grapheme rules look back
+ * without bound (a run of flags pairs from its start, emoji ZWJ and Indic conjuncts chain), so
+ * segmenting the whole line made each move cost the line; a cluster longer than this may be
+ * split, which only means a key takes it in two steps.
  */
-function prevBoundary(s: string, pos: number): number {
-  if (s.charCodeAt(pos - 1) < 0x300 && (pos === 1 || s.charCodeAt(pos - 2) < 0x300)) {
-    return pos - 1;
+const GRAPHEME_WINDOW = 32;
+
+/**
+ * Whether the code point `cp` has a grapheme break before and after it wherever its neighbour
+ * passes this test too: Latin and controls below U+0300 (as before), Greek and Cyrillic letters,
+ * kana, CJK ideographs, Hangul syllables, and the emoji and symbol blocks (pictographs without
+ * the skin tone modifiers and regional indicators). None of these is a mark, a joiner, a prefix,
+ * a regional indicator, a Hangul jamo or an Indic consonant, so no rule of UAX #29 but "break
+ * everywhere else" applies between two of them (a test checks each against Intl.Segmenter). It
+ * keeps typing and moving in the common scripts off the segmenter.
+ */
+function breaksAround(cp: number): boolean {
+  if (cp < 0x10000) {
+    return cp < 0x300 || (cp >= 0x370 && cp < 0x483) || (cp >= 0x48a && cp < 0x530) ||
+      (cp >= 0x3041 && cp < 0x3097) || (cp >= 0x30a1 && cp < 0x30fb) ||
+      (cp >= 0x4e00 && cp < 0xa000) || (cp >= 0xac00 && cp < 0xd7a4);
   }
-  return graphemes(s).containing(pos - 1)?.index ?? pos - 1;
+  return (cp >= 0x1f000 && cp < 0x1f1e6) || (cp >= 0x1f200 && cp < 0x1f3fb) ||
+    (cp >= 0x1f400 && cp < 0x1fb00) || (cp >= 0x20000 && cp < 0x3fffe);
 }
 
-/** End of the grapheme that starts at (or contains) `pos`. */
-function nextBoundary(s: string, pos: number): number {
-  if (s.charCodeAt(pos) < 0x300 && (pos + 1 === s.length || s.charCodeAt(pos + 1) < 0x300)) {
-    return pos + 1;
+/** The code point that ends at offset `i` of `s` (a surrogate pair whole). */
+function codePointBefore(s: string, i: number): number {
+  const c = s.charCodeAt(i - 1);
+  if (isLow(c) && i >= 2) {
+    const h = s.charCodeAt(i - 2);
+    if (isHigh(h)) return (h - 0xd800) * 0x400 + (c - 0xdc00) + 0x10000;
   }
-  const seg = graphemes(s).containing(pos);
-  return seg ? seg.index + seg.segment.length : pos + 1;
+  return c;
+}
+
+function isHigh(c: number): boolean {
+  return c >= 0xd800 && c < 0xdc00;
+}
+
+function isLow(c: number): boolean {
+  return c >= 0xdc00 && c < 0xe000;
+}
+
+/**
+ * Columns the code unit `s[i]` adds: the width of the code point starting there, or 0 for the
+ * second half of a surrogate pair (the first half carries the pair's width). The line only
+ * holds whole code points and is only cut between them, so this never changes once the unit is
+ * in the line: it is worked out once, when the unit enters.
+ */
+function unitWidth(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c >= 0x20 && c < 0x7f) return 1;
+  if (isLow(c) && i > 0 && isHigh(s.charCodeAt(i - 1))) return 0;
+  let cp = c;
+  if (isHigh(c) && i + 1 < s.length) {
+    const d = s.charCodeAt(i + 1);
+    if (isLow(d)) cp = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
+  }
+  return widthAt(s, i, cp);
 }
 
 /** Bytes `s` takes in UTF-8 (lone surrogates count as the 3 bytes of U+FFFD). */
@@ -178,15 +229,20 @@ function isBidiControl(cp: number): boolean {
   return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-function commonPrefix(words: string[]): string {
-  let p = words[0];
-  for (const w of words) {
-    let i = 0;
-    while (i < p.length && i < w.length && p.charCodeAt(i) === w.charCodeAt(i)) i++;
-    p = p.slice(0, i);
-  }
-  const last = p.charCodeAt(p.length - 1);
-  return last >= 0xd800 && last < 0xdc00 ? p.slice(0, -1) : p;
+/** `p` without a high surrogate at its end (a prefix may end between the halves of a pair). */
+function wholeCodePoints(p: string): string {
+  return isHigh(p.charCodeAt(p.length - 1)) ? p.slice(0, -1) : p;
+}
+
+/**
+ * `s` without what no key can type (C0 and C1 controls, DEL, bidi controls; a lone surrogate
+ * becomes U+FFFD, as the UTF-8 decoder makes it), so a completion keeps to what the line may
+ * hold: whole code points, whose widths alone say where the text goes, with no escape sequence
+ * to interpret (and none echoed to the terminal).
+ */
+function typeable(s: string): string {
+  // deno-lint-ignore no-control-regex -- removing controls is the point
+  return s.toWellFormed().replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, "");
 }
 
 /** `ESC [ n letter`, leaving out n when it is 1. */
@@ -208,11 +264,34 @@ export const DEFAULT_WIDTH = 80;
 export const MAX_LISTED = 64;
 
 /**
- * Completes the word before the cursor: returns the candidates for `word` (nicks, or /commands
- * when the word starts with `/` at the start of the line). `atLineStart` is true when nothing
- * precedes the word.
+ * Work a Tab counts besides what it lists: asking the completer is a lookup in the caller's
+ * index, not free, and a held Tab key must not be (see {@link EditResult.work}).
  */
-export type Completer = (word: string, atLineStart: boolean) => string[];
+export const TAB_WORK = 64;
+
+/** What a {@link Completer} found for a word. */
+export interface Completion {
+  /** At most {@link MAX_LISTED} of the matches, in the order to list them. */
+  shown: string[];
+  /** How many matched in all; the listing ends with `(+N)` for those not shown. */
+  total: number;
+  /**
+   * The longest common prefix of all `total` matches (not only those shown): it is filled in
+   * when several match. With one match, it is that match.
+   */
+  common: string;
+}
+
+/**
+ * Completes the word before the cursor: what matches `word` (nicks, or /commands when the word
+ * starts with `/` at the start of the line); `atLineStart` is true when nothing precedes the
+ * word. The answer is bounded however many match: a Tab must cost the same in a room of ten
+ * and one of ten thousand, so the caller keeps a sorted index, lists at most
+ * {@link MAX_LISTED} and works out `common` from the first and last match. One match
+ * (`total === 1`) replaces the word; several fill in `common` and are listed; none rings the
+ * bell.
+ */
+export type Completer = (word: string, atLineStart: boolean) => Completion;
 
 /** Options for {@link LineEditor}. */
 export interface LineEditorOptions {
@@ -245,6 +324,18 @@ export interface EditResult {
   lines: string[];
   /** Ctrl-D on an empty line: the user wants to leave (input after it was not read). */
   leave: boolean;
+  /**
+   * Work done, in units of about one character cell examined or written: cells the layout
+   * walked, characters of echo, text scanned for a word or grapheme, {@link TAB_WORK} a Tab, and
+   * one per byte of a key that is not text. A caller bounds a client's CPU with it, since the
+   * cost of a key depends on the line, not on its bytes.
+   */
+  work: number;
+  /**
+   * Bytes of the input taken: all of them, unless `maxWork` stopped the feed early or the user
+   * left. Feed the rest later: a key split anywhere is put together again.
+   */
+  consumed: number;
 }
 
 /** Placeholder until the first feed (which replaces it), so an idle editor holds no array. */
@@ -276,12 +367,27 @@ export class LineEditor {
   #width: number;
   #nextPrompt: string;
   #nextWidth: number;
-  #promptRow = 0;
-  #promptCol = 0;
+  /** Where the input starts on screen: the cell after the prompt, as row × width + column. */
+  #origin = 0;
 
+  /** The line; it only ever holds what a key can type (no controls, see {@link typeable}). */
   #text = "";
   #pos = 0;
   #bytes = 0;
+
+  // The layout cache, so that a key costs what it changes rather than the whole line. Both
+  // arrays grow with the text by doubling and are dropped at Enter: an idle editor holds none.
+  /** Columns each code unit of the text adds (see {@link unitWidth}). */
+  #w: Uint8Array | null = null;
+  /**
+   * `#lay[i]` is where text offset i + 1 is on screen (row × width + column), known for offsets
+   * up to {@link #valid}; offset 0 is {@link #origin}. An edit at offset a forgets from a on,
+   * a draw (new prompt or width) all of it; what a draw or repaint writes is learnt again.
+   */
+  #lay: Float64Array | null = null;
+  #valid = 0;
+  /** Work done in this feed besides the echo (see {@link EditResult.work}). */
+  #steps = 0;
 
   /** Whether prompt and input are on screen, and where the terminal cursor is among them. */
   #drawn = false;
@@ -289,7 +395,7 @@ export class LineEditor {
   #markFirst = false;
   #row = 0;
   #col = 0;
-  // Result of #walk / #locate.
+  // Result of #locate / #render.
   #lr = 0;
   #lc = 0;
   #pend = false;
@@ -361,63 +467,92 @@ export class LineEditor {
     this.#nextWidth = effectiveWidth(cols);
   }
 
-  /** Decodes and applies the keys in `data` (telnet commands already removed). */
-  feed(data: Uint8Array): EditResult {
+  /**
+   * Decodes and applies the keys in `data` (telnet commands already removed). With `maxWork`,
+   * stops after the byte at which the work done passes it, and says how much was taken in
+   * {@link EditResult.consumed}; without it, everything is taken.
+   */
+  feed(data: Uint8Array, maxWork = Infinity): EditResult {
     this.#out = "";
     this.#lines = [];
     this.#leave = false;
     this.#rang = false;
+    this.#steps = 0;
     if (!this.#drawn) this.#draw();
     const n = data.length;
-    for (let i = 0; i < n && !this.#leave; i++) {
+    let i = 0;
+    while (i < n && !this.#leave) {
       const b = data[i];
-      if (this.#u8need > 0) {
-        if (b >= this.#u8lo && b <= this.#u8hi) {
-          this.#u8cp = (this.#u8cp << 6) | (b & 0x3f);
-          this.#u8lo = 0x80;
-          this.#u8hi = 0xbf;
-          if (--this.#u8need === 0) this.#key(this.#u8cp);
-          continue;
-        }
-        this.#u8need = 0; // cut short: the partial character is invalid, b starts afresh
+      if (this.#u8need > 0 && b >= this.#u8lo && b <= this.#u8hi) {
+        this.#u8cp = (this.#u8cp << 6) | (b & 0x3f);
         this.#u8lo = 0x80;
         this.#u8hi = 0xbf;
-        this.#key(0xfffd);
-        if (this.#leave) break;
-      }
-      if (b < 0x80) {
-        if (b >= 0x20 && b < 0x7f && this.#esc === GROUND) {
-          // A run of plain ASCII, the bulk of any paste, is taken in one piece.
-          let j = i + 1;
-          while (j < n && data[j] >= 0x20 && data[j] < 0x7f) j++;
-          this.#afterCr = false;
-          this.#ins += decoder.decode(data.subarray(i, j));
-          i = j - 1;
-        } else {
-          this.#key(b);
-        }
-      } else if (b >= 0xc2 && b <= 0xdf) {
-        this.#u8need = 1;
-        this.#u8cp = b & 0x1f;
-      } else if (b >= 0xe0 && b <= 0xef) {
-        // The bounds on the next byte refuse overlong forms and surrogates (as WHATWG does).
-        this.#u8need = 2;
-        this.#u8cp = b & 0x0f;
-        if (b === 0xe0) this.#u8lo = 0xa0;
-        if (b === 0xed) this.#u8hi = 0x9f;
-      } else if (b >= 0xf0 && b <= 0xf4) {
-        this.#u8need = 3;
-        this.#u8cp = b & 0x07;
-        if (b === 0xf0) this.#u8lo = 0x90;
-        if (b === 0xf4) this.#u8hi = 0x8f;
+        i++;
+        if (--this.#u8need === 0) this.#key(this.#u8cp);
       } else {
-        this.#key(0xfffd);
+        if (this.#u8need > 0) {
+          this.#u8need = 0; // cut short: the partial character is invalid, b starts afresh
+          this.#u8lo = 0x80;
+          this.#u8hi = 0xbf;
+          this.#key(0xfffd);
+          if (this.#leave) break;
+        }
+        i = this.#lead(data, i, maxWork - this.#spent());
       }
+      if (this.#spent() > maxWork) break;
     }
     this.#flushIns();
-    const result = { echo: this.#out, lines: this.#lines, leave: this.#leave };
+    const result = {
+      echo: this.#out,
+      lines: this.#lines,
+      leave: this.#leave,
+      work: this.#steps + this.#out.length,
+      consumed: i,
+    };
     this.#out = "";
     return result;
+  }
+
+  /** Work so far in this feed, counting the text waiting to be inserted. */
+  #spent(): number {
+    return this.#steps + this.#out.length + this.#ins.length;
+  }
+
+  /**
+   * Takes the byte at `data[i]` that is not a UTF-8 continuation, and with it a run of plain
+   * ASCII of at most `room` bytes (at least the one); returns the index after what it took.
+   */
+  #lead(data: Uint8Array, i: number, room: number): number {
+    const b = data[i];
+    if (b < 0x80) {
+      if (b >= 0x20 && b < 0x7f && this.#esc === GROUND) {
+        // A run of plain ASCII, the bulk of any paste, is taken in one piece.
+        const end = Math.min(data.length, i + Math.max(1, room));
+        let j = i + 1;
+        while (j < end && data[j] >= 0x20 && data[j] < 0x7f) j++;
+        this.#afterCr = false;
+        this.#ins += decoder.decode(data.subarray(i, j));
+        return j;
+      }
+      this.#key(b);
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      this.#u8need = 1;
+      this.#u8cp = b & 0x1f;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      // The bounds on the next byte refuse overlong forms and surrogates (as WHATWG does).
+      this.#u8need = 2;
+      this.#u8cp = b & 0x0f;
+      if (b === 0xe0) this.#u8lo = 0xa0;
+      if (b === 0xed) this.#u8hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      this.#u8need = 3;
+      this.#u8cp = b & 0x07;
+      if (b === 0xf0) this.#u8lo = 0x90;
+      if (b === 0xf4) this.#u8hi = 0x8f;
+    } else {
+      this.#key(0xfffd);
+    }
+    return i + 1;
   }
 
   /**
@@ -482,12 +617,14 @@ export class LineEditor {
       this.#afterCr = false;
       if (cp === 0 || cp === 0x0a) return; // CR NUL and CR LF are one Enter
     }
+    if (this.#esc === GROUND && cp >= 0x20 && cp !== 0x7f && (cp < 0x80 || cp >= 0xa0)) {
+      if (isBidiControl(cp)) this.#steps++;
+      else this.#ins += String.fromCodePoint(cp);
+      return;
+    }
+    this.#steps++;
     switch (this.#esc) {
       case GROUND:
-        if (cp >= 0x20 && cp !== 0x7f && (cp < 0x80 || cp >= 0xa0)) {
-          if (!isBidiControl(cp)) this.#ins += String.fromCodePoint(cp);
-          return;
-        }
         this.#flushIns();
         if (cp < 0x80) this.#control(cp);
         else this.#c1(cp);
@@ -678,29 +815,62 @@ export class LineEditor {
     const from = this.#pos;
     const t = this.#text;
     const atEnd = from === t.length;
-    this.#text = atEnd ? t + s : t.slice(0, from) + s + t.slice(from);
-    this.#pos = from + s.length;
-    this.#bytes += size;
     // A combining mark joins the character before it: typed, or pushed away from its old base,
     // it changes the look of the character before the insertion point.
     const marks = startsZeroWidth(s) || (!atEnd && startsZeroWidth(t.slice(from, from + 2)));
+    this.#splice(from, from, s);
+    this.#pos = from + s.length;
+    this.#bytes += size;
     if (atEnd && !marks) {
-      this.#lr = this.#row;
-      this.#lc = this.#col;
-      this.#pend = false;
-      this.#walk(this.#text, from, this.#pos, true);
+      this.#render(from, false, s, from);
       this.#settle();
     } else {
       this.#repaint(from, marks);
     }
   }
 
+  /**
+   * Replaces text[a, b) with `s`, keeping the widths in step and forgetting the layout from
+   * where it changed. The caller adjusts the cursor and the byte count.
+   */
+  #splice(a: number, b: number, s: string): void {
+    const t = this.#text;
+    const n = t.length - (b - a) + s.length;
+    // Appending makes a rope of the old text and `s`: V8 copies nothing until the line is read.
+    this.#text = a === t.length ? t + s : t.slice(0, a) + s + t.slice(b);
+    this.#valid = Math.min(this.#valid, a);
+    if (n === 0) return;
+    this.#grow(n);
+    const w = this.#w!;
+    const e = a + s.length;
+    if (e !== b && b < t.length) w.copyWithin(e, b, t.length);
+    // The widths of `s` come from `s`: reading the new text would make V8 copy the line out of
+    // the pieces that appending leaves, at every key.
+    for (let j = 0; j < s.length; j++) w[a + j] = unitWidth(s, j);
+  }
+
+  /** Makes room in the layout cache for a text of `n` code units. */
+  #grow(n: number): void {
+    const old = this.#w;
+    if (old && old.length >= n) return;
+    let cap = old ? old.length * 2 : 32;
+    while (cap < n) cap *= 2;
+    const w = new Uint8Array(cap);
+    const lay = new Float64Array(cap);
+    if (old) {
+      w.set(old);
+      lay.set(this.#lay!);
+    }
+    this.#w = w;
+    this.#lay = lay;
+  }
+
   /** Removes text[a, b) and adjusts the cursor. */
   #remove(a: number, b: number): string {
-    const t = this.#text;
-    const gone = t.slice(a, b);
-    this.#text = t.slice(0, a) + t.slice(b);
+    const gone = this.#text.slice(a, b);
+    this.#splice(a, b, "");
     this.#bytes -= utf8Length(gone);
+    this.#steps += gone.length;
     if (this.#pos >= b) this.#pos -= b - a;
     else if (this.#pos > a) this.#pos = a;
     return gone;
@@ -709,7 +879,7 @@ export class LineEditor {
   #backspace(): void {
     const pos = this.#pos;
     if (pos === 0) return;
-    const from = prevBoundary(this.#text, pos);
+    const from = this.#prevBoundary(pos);
     const atEnd = pos === this.#text.length;
     const gone = this.#remove(from, pos);
     const w = columns(gone);
@@ -727,7 +897,7 @@ export class LineEditor {
   #delete(): void {
     const pos = this.#pos;
     if (pos >= this.#text.length) return;
-    this.#removed(pos, this.#remove(pos, nextBoundary(this.#text, pos)));
+    this.#removed(pos, this.#remove(pos, this.#nextBoundary(pos)));
   }
 
   /** Cuts text[a, b) (Ctrl-U, Ctrl-K, Ctrl-W). */
@@ -751,7 +921,8 @@ export class LineEditor {
     const t = this.#text;
     let i = this.#pos;
     while (i > 0 && t.charCodeAt(i - 1) === 0x20) i--;
-    while (i > 0 && t.charCodeAt(i - 1) !== 0x20) i--;
+    if (i > 0) i = t.lastIndexOf(" ", i - 1) + 1;
+    this.#steps += this.#pos - i;
     return i;
   }
 
@@ -759,8 +930,49 @@ export class LineEditor {
     const t = this.#text;
     let i = this.#pos;
     while (i < t.length && t.charCodeAt(i) === 0x20) i++;
-    while (i < t.length && t.charCodeAt(i) !== 0x20) i++;
+    const space = t.indexOf(" ", i);
+    i = space < 0 ? t.length : space;
+    this.#steps += i - this.#pos;
     return i;
+  }
+
+  /**
+   * Start of the user-perceived character (grapheme) that ends at `pos`, so Backspace and Left
+   * never split an accent from its letter, a flag or a surrogate pair. Between two characters
+   * of the common scripts (see {@link breaksAround}) there is always a break, which keeps
+   * typing them off the segmenter; otherwise it looks at most {@link GRAPHEME_WINDOW} back.
+   */
+  #prevBoundary(pos: number): number {
+    const s = this.#text;
+    const cp = codePointBefore(s, pos);
+    const start = pos - (cp > 0xffff ? 2 : 1);
+    if (breaksAround(cp) && (start === 0 || breaksAround(codePointBefore(s, start)))) return start;
+    // The segmenter works through the window up to the cursor: try a short one first, and a
+    // longer one only when the grapheme may start before it.
+    for (let back = 8;; back = GRAPHEME_WINDOW) {
+      let lo = Math.max(0, pos - back);
+      if (lo > 0 && isLow(s.charCodeAt(lo)) && isHigh(s.charCodeAt(lo - 1))) lo--;
+      this.#steps += pos - lo;
+      const seg = graphemes(s.slice(lo, pos)).containing(pos - 1 - lo);
+      if (!seg) return pos - 1;
+      if (seg.index > 0 || lo === 0 || back === GRAPHEME_WINDOW) return lo + seg.index;
+    }
+  }
+
+  /**
+   * End of the grapheme that starts at `pos`. The cursor only rests on grapheme starts, and
+   * none of the rules looks back past one, so the window starts at `pos`.
+   */
+  #nextBoundary(pos: number): number {
+    const s = this.#text;
+    const cp = s.codePointAt(pos)!;
+    const end = pos + (cp > 0xffff ? 2 : 1);
+    if (breaksAround(cp) && (end === s.length || breaksAround(s.codePointAt(end)!))) return end;
+    let hi = Math.min(s.length, pos + GRAPHEME_WINDOW);
+    if (hi < s.length && isLow(s.charCodeAt(hi)) && isHigh(s.charCodeAt(hi - 1))) hi++;
+    this.#steps += hi - pos;
+    const seg = graphemes(s.slice(pos, hi)).containing(0);
+    return seg ? pos + seg.segment.length : pos + 1;
   }
 
   #clear(): void {
@@ -770,18 +982,18 @@ export class LineEditor {
   }
 
   #setLine(s: string): void {
-    this.#text = s;
+    this.#splice(0, this.#text.length, s);
     this.#pos = s.length;
     this.#bytes = utf8Length(s);
     this.#repaint(0);
   }
 
   #left(): void {
-    if (this.#pos > 0) this.#moveTo(prevBoundary(this.#text, this.#pos));
+    if (this.#pos > 0) this.#moveTo(this.#prevBoundary(this.#pos));
   }
 
   #right(): void {
-    if (this.#pos < this.#text.length) this.#moveTo(nextBoundary(this.#text, this.#pos));
+    if (this.#pos < this.#text.length) this.#moveTo(this.#nextBoundary(this.#pos));
   }
 
   #enter(): void {
@@ -798,6 +1010,8 @@ export class LineEditor {
     this.#text = "";
     this.#pos = 0;
     this.#bytes = 0;
+    this.#w = this.#lay = null; // sized for the longest line so far: let it go
+    this.#valid = 0;
     this.#histIdx = -1;
     this.#saved = "";
     this.#drawn = false;
@@ -838,9 +1052,9 @@ export class LineEditor {
   }
 
   /**
-   * Tab: one candidate replaces the word (a nick at the start of the line gets `: `, anything
-   * else a space); several are listed above the prompt and their common prefix is filled in;
-   * none rings the bell.
+   * Tab: one match replaces the word (a nick at the start of the line gets `: `, anything else
+   * a space); several are listed above the prompt and their common prefix is filled in; none
+   * rings the bell.
    */
   #tab(): void {
     if (!this.#complete) return;
@@ -848,22 +1062,23 @@ export class LineEditor {
     const pos = this.#pos;
     let start = pos;
     while (start > 0 && t.charCodeAt(start - 1) !== 0x20) start--;
+    this.#steps += TAB_WORK + pos - start;
     const word = t.slice(start, pos);
-    const found = this.#complete(word, start === 0);
-    if (found.length === 0) return this.#bell();
-    if (found.length === 1) {
+    const { shown, total, common } = this.#complete(word, start === 0);
+    if (total <= 0) return this.#bell();
+    if (total === 1) {
       let suffix = start === 0 && !word.startsWith("/") ? ": " : " ";
       if (t.charCodeAt(pos) === 0x20) suffix = suffix.trimEnd();
-      if (this.#replaceWord(start, found[0] + suffix)) this.#repaint(start);
+      const match = typeable(shown[0] ?? common);
+      if (this.#replaceWord(start, match + suffix)) this.#repaint(start);
       return;
     }
-    const prefix = commonPrefix(found);
+    const prefix = wholeCodePoints(typeable(common));
     if (prefix.length > word.length) this.#replaceWord(start, prefix);
-    const shown = found.length > MAX_LISTED
-      ? found.slice(0, MAX_LISTED).join("  ") + `  (+${found.length - MAX_LISTED})`
-      : found.join("  ");
+    const listed = shown.length > MAX_LISTED ? shown.slice(0, MAX_LISTED) : shown;
+    const more = total - listed.length;
     this.#erase();
-    this.#out += shown + "\r\n";
+    this.#out += listed.join("  ") + (more > 0 ? `  (+${more})` : "") + "\r\n";
     this.#draw();
   }
 
@@ -875,7 +1090,7 @@ export class LineEditor {
       this.#bell();
       return false;
     }
-    this.#text = t.slice(0, start) + s + t.slice(this.#pos);
+    this.#splice(start, this.#pos, s);
     this.#pos = start + s.length;
     this.#bytes = size;
     return true;
@@ -903,10 +1118,11 @@ export class LineEditor {
     this.#width = this.#nextWidth;
     this.#lr = this.#lc = 0;
     this.#pend = false;
-    this.#walk(this.#prompt, 0, this.#prompt.length, true);
-    this.#promptRow = this.#lr;
-    this.#promptCol = this.#lc;
-    this.#walk(this.#text, 0, this.#text.length, true);
+    this.#walkPrompt(this.#prompt);
+    // A new prompt or width moves everything: the layout is learnt again as the text is drawn.
+    this.#origin = this.#lr * this.#width + this.#lc;
+    this.#valid = 0;
+    this.#render(0, this.#pend, this.#text, 0);
     this.#settle();
     this.#drawn = true;
     this.#markFirst = startsZeroWidth(this.#text);
@@ -918,12 +1134,11 @@ export class LineEditor {
     const t = this.#text;
     // With `marks`, the character before `from` gains or loses a combining mark: start with it.
     // When that is the prompt's last character, only a full redraw is right.
-    if (marks && from > 0) from = prevBoundary(t, from);
+    if (marks && from > 0) from = this.#prevBoundary(from);
     if (from === 0 && (this.#markFirst || startsZeroWidth(t))) return this.#draw();
     this.#locate(from);
     this.#go(this.#lr, this.#lc);
-    this.#pend = false;
-    this.#walk(this.#text, from, this.#text.length, true);
+    this.#render(from, false, t, 0);
     this.#settle();
     this.#out += "\x1b[J";
     this.#moveTo(this.#pos);
@@ -949,12 +1164,47 @@ export class LineEditor {
     this.#col = col;
   }
 
-  /** The screen position of text offset `pos`, into #lr/#lc. */
+  /** The screen position of text offset `pos`, into #lr/#lc, from the layout cache. */
   #locate(pos: number): void {
-    this.#lr = this.#promptRow;
-    this.#lc = this.#promptCol;
+    this.#learn(pos);
+    const p = pos === 0 ? this.#origin : this.#lay![pos - 1];
+    const row = Math.floor(p / this.#width);
+    this.#lr = row;
+    this.#lc = p - row * this.#width;
     this.#pend = false;
-    this.#walk(this.#text, 0, pos, false);
+  }
+
+  /**
+   * Extends the known layout to offset `to` from where it is known, as the terminal would place
+   * the text: a row that fills up moves on to the next row; a wide character that does not fit
+   * moves to the next row, skipping a cell.
+   */
+  #learn(to: number): void {
+    const from = this.#valid;
+    if (to <= from) return;
+    const w = this.#w!;
+    const lay = this.#lay!;
+    const width = this.#width;
+    const p = from === 0 ? this.#origin : lay[from - 1];
+    let row = Math.floor(p / width);
+    let col = p - row * width;
+    for (let i = from; i < to; i++) {
+      const k = w[i];
+      if (k !== 0) {
+        if (col + k > width) {
+          row++;
+          col = 0;
+        }
+        col += k;
+        if (col >= width) {
+          row++;
+          col = 0;
+        }
+      }
+      lay[i] = row * width + col;
+    }
+    this.#valid = to;
+    this.#steps += to - from;
   }
 
   /** After output: a cursor left in pending wrap is taken to the next row, as the model says. */
@@ -968,31 +1218,76 @@ export class LineEditor {
   }
 
   /**
-   * Advances the position in #lr/#lc over s[from, to), and with `render` writes those
-   * characters out. A row that fills up moves the position to the next row at once (#pend says
-   * the terminal itself has not moved yet); a wide character that does not fit moves to the next
-   * row after a blank for the cell it skips.
+   * Writes the text from offset `from` to its end, from where `from` is on screen, and learns
+   * the layout on the way (the same steps as {@link #learn}); the end position goes to #lr/#lc.
+   * `pend` says the terminal is in pending wrap at `from`, and #pend says so at the end (then
+   * the terminal has not moved to the next row yet). A wide character that does not fit is
+   * preceded by blanks for the cells it skips. The characters are taken from `src`, which holds
+   * the text from offset `base` on (the inserted piece, when typing at the end).
    */
-  #walk(s: string, from: number, to: number, render: boolean): void {
+  #render(from: number, pend: boolean, src: string, base: number): void {
+    const to = this.#text.length;
+    this.#learn(from);
+    const width = this.#width;
+    const p = from === 0 ? this.#origin : this.#lay![from - 1];
+    let row = Math.floor(p / width);
+    let col = p - row * width;
+    if (from < to) {
+      const w = this.#w!;
+      const lay = this.#lay!;
+      let flushed = from;
+      for (let i = from; i < to; i++) {
+        const k = w[i];
+        if (k !== 0) {
+          if (col + k > width) {
+            this.#out += src.slice(flushed - base, i - base) + " ".repeat(width - col);
+            flushed = i;
+            row++;
+            col = 0;
+          }
+          col += k;
+          pend = false;
+          if (col >= width) {
+            row++;
+            col = 0;
+            pend = true;
+          }
+        }
+        lay[i] = row * width + col;
+      }
+      this.#out += src.slice(flushed - base, to - base);
+      this.#valid = to;
+    }
+    this.#lr = row;
+    this.#lc = col;
+    this.#pend = pend;
+  }
+
+  /**
+   * Advances the position in #lr/#lc over the prompt and writes it out, as {@link #render} does
+   * for the text; escape sequences (colours) take no room.
+   */
+  #walkPrompt(s: string): void {
     const width = this.#width;
     let row = this.#lr;
     let col = this.#lc;
     let pend = this.#pend;
-    let flushed = from;
-    let i = from;
+    let flushed = 0;
+    let i = 0;
+    const to = s.length;
     while (i < to) {
       const c = s.charCodeAt(i);
       let w = 1;
       let n = 1;
       if (c < 0x20 || c >= 0x7f) {
         if (c === 0x1b) {
-          i = skipSequence(s, i, to); // colours in the prompt take no room
+          i = skipSequence(s, i, to);
           continue;
         }
         let cp = c;
-        if (c >= 0xd800 && c < 0xdc00 && i + 1 < to) {
+        if (isHigh(c) && i + 1 < to) {
           const d = s.charCodeAt(i + 1);
-          if (d >= 0xdc00 && d < 0xe000) {
+          if (isLow(d)) {
             cp = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
             n = 2;
           }
@@ -1001,10 +1296,8 @@ export class LineEditor {
       }
       if (w > 0) {
         if (col + w > width) {
-          if (render) {
-            this.#out += s.slice(flushed, i) + " ".repeat(width - col);
-            flushed = i;
-          }
+          this.#out += s.slice(flushed, i) + " ".repeat(width - col);
+          flushed = i;
           row++;
           col = 0;
         }
@@ -1018,7 +1311,8 @@ export class LineEditor {
       }
       i += n;
     }
-    if (render && flushed < to) this.#out += s.slice(flushed, to);
+    if (flushed < to) this.#out += s.slice(flushed, to);
+    this.#steps += to;
     this.#lr = row;
     this.#lc = col;
     this.#pend = pend;

@@ -100,7 +100,7 @@ export class HubHarness {
     lines: string[],
     partial: boolean,
     overlong = 0,
-    opts: { at?: number; bytes?: number; telnetFloods?: number } = {},
+    opts: { at?: number; from?: number; bytes?: number; telnetFloods?: number } = {},
   ): void {
     const bytes = opts.bytes ??
       lines.reduce((n, l) => n + new TextEncoder().encode(l).length + 2, 0);
@@ -108,6 +108,7 @@ export class HubHarness {
       type: "input",
       id,
       at: opts.at ?? this.now,
+      ...(opts.from !== undefined ? { from: opts.from } : {}),
       bytes,
       lines,
       partial,

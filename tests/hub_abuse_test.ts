@@ -334,7 +334,7 @@ Deno.test("abuse: /ban and /unban take addresses strictly, in every spelling of 
       "(some tools read them as octal).",
     ],
     ["/ban ::ffff:10.0.0.7 1h", "Banned 10.0.0.7 for 1h; 0 connections closed."],
-    ["/ban 2001:DB8:0:0::1", "Banned 2001:db8::1 for 10m; 0 connections closed."],
+    ["/ban 2001:DB8:0:0::1", "Banned 2001:db8::/64 for 10m; 0 connections closed."],
     ["/ban 10.0.0.8 366d", "Bans last at most 365d."],
     ["/ban 10.0.0.8 100000000d", "Bans last at most 365d."],
     ["/ban 10.0.0.8 -5m", "Durations look like 30s, 10m, 2h or 1d."],
@@ -355,7 +355,7 @@ Deno.test("abuse: /ban and /unban take addresses strictly, in every spelling of 
   ], "the mapped spelling of a banned address is refused too");
   assert.match(h.open(6, "10.0.0.7")[0], /^Welcome/, "unbanned through its other spelling");
   const saved = h.saves.at(-1)!.map((b) => b.ip).sort();
-  assert.deepEqual(saved, ["10.0.0.8", "2001:db8::1"]);
+  assert.deepEqual(saved, ["10.0.0.8", "2001:db8::/64"]);
 });
 
 Deno.test("abuse: in safe mode, refusals and their summaries never name the address", () => {

@@ -153,15 +153,48 @@ Deno.test("views: /help tells line-mode users about Ctrl-R and telnet users abou
 
 Deno.test("views: Tab completion offers nicks by prefix and /commands at the start of a line", () => {
   const { h } = room(3, [1]);
+  const names = (id: number, word: string, start: boolean) =>
+    h.hub.complete(id, word, start, 64).shown;
   h.send(2, "/nick Alice");
   h.advance(SEC);
   h.send(3, "/nick alfred");
-  assert.deepEqual(h.hub.complete(1, "al", false), ["alfred", "Alice"]);
-  assert.deepEqual(h.hub.complete(1, "ALI", true), ["Alice"]);
-  assert.deepEqual(h.hub.complete(1, "/ni", true), ["/nick"]);
-  assert.deepEqual(h.hub.complete(1, "/ni", false), [], "a /word mid-line is not a command");
-  assert.deepEqual(h.hub.complete(1, "/k", true), [], "operator commands only with operators");
-  assert.deepEqual(h.hub.complete(1, "zz", false), []);
+  assert.deepEqual(names(1, "al", false), ["alfred", "Alice"]);
+  assert.deepEqual(h.hub.complete(1, "al", false, 64), {
+    shown: ["alfred", "Alice"],
+    total: 2,
+    common: "al",
+  });
+  assert.deepEqual(names(1, "ALI", true), ["Alice"]);
+  assert.deepEqual(names(1, "/ni", true), ["/nick"]);
+  assert.deepEqual(names(1, "/ni", false), [], "a /word mid-line is not a command");
+  assert.deepEqual(names(1, "/k", true), [], "operator commands only with operators");
+  assert.deepEqual(names(1, "zz", false), []);
+  // The index follows renames and leaves.
+  h.advance(SEC);
+  h.send(3, "/nick bert");
+  assert.deepEqual(names(1, "al", false), ["Alice"]);
+  h.hangUp(2);
+  assert.deepEqual(names(1, "al", false), []);
+  assert.deepEqual(names(1, "be", false), ["bert"]);
+});
+
+Deno.test("views: Tab in a room of 2000 lists a bounded few, with the count and the common prefix", () => {
+  const h = new HubHarness({ maxPerIp: 0, connectRate: { burst: 0, per: 0 }, announceMax: 1 });
+  const n = 2000;
+  for (let i = 1; i <= n; i++) h.open(i, `10.${i >> 8}.${i & 255}.1`);
+  for (let i = 2; i <= n; i++) {
+    h.send(i, `/nick member${String(i).padStart(4, "0")}`);
+  }
+  const all = h.hub.complete(1, "mem", false, 64);
+  assert.equal(all.total, n - 1);
+  assert.equal(all.shown.length, 64, "at most the listed number, however many match");
+  assert.equal(all.shown[0], "member0002");
+  assert.equal(all.common, "member");
+  const some = h.hub.complete(1, "member19", false, 64);
+  assert.equal(some.total, 100);
+  assert.equal(some.common, "member19");
+  const one = h.hub.complete(1, "MEMBER0777", false, 64);
+  assert.deepEqual(one, { shown: ["member0777"], total: 1, common: "member0777" });
 });
 
 Deno.test("views: history is shown in colour to a colour client", () => {

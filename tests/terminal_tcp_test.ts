@@ -211,3 +211,52 @@ Deno.test("terminal: Up never recalls /OP TOKEN or /JOIN ROOM KEY typed in upper
     await s.stop();
   }
 });
+
+Deno.test("terminal: keys that make the editor redraw a long line cost their sender, not the room", async () => {
+  const s = startServer({ rateLimit: 0 });
+  const bob = await TestClient.join(s.port, "127.0.0.3");
+  const alice = await telnetUser(s, 80, "127.0.0.2");
+  try {
+    // A long line of non-Latin text, then Home and a letter, again and again: each letter is
+    // inserted at the start, so the editor redraws the whole line for a 4-byte key.
+    await alice.write("ж".repeat(1_500));
+    await until(() => s.server.bytesIn > 3_000, "the line");
+    const before = s.server.bytesIn;
+    const keys = "\x1b[Hx".repeat(64 * 1024);
+    void alice.write(keys);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const read = s.server.bytesIn - before;
+    // Read as bytes alone, 64 KiB of burst and 32 KiB/s would let more than 96 KiB in by now;
+    // charged for the redraws, the reader stops after a fraction of the burst and TCP holds
+    // the rest.
+    assert.ok(read < 48 * 1024, `read ${read} bytes of expensive keys`);
+    // Meanwhile the room goes on, for alice too.
+    await bob.send("still here");
+    await until(() => alice.raw.includes("still here"), "bob's line at alice's");
+  } finally {
+    await alice.close();
+    await bob.close();
+    await s.stop();
+  }
+});
+
+Deno.test("terminal: a paste whose echo passes 64 KiB at once is no reason to drop anyone", async () => {
+  const s = startServer({ rateLimit: 0, maxInputRate: 0 });
+  const bob = await TestClient.join(s.port, "127.0.0.3");
+  const alice = await telnetUser(s, 80, "127.0.0.2");
+  try {
+    // One write: 40 lines of 1000 wide characters (3 KB each in UTF-8, echoed as typed), then a
+    // long unfinished line and Home, End, Home: well over 64 KiB of echo for what one read holds.
+    const paste = ("中".repeat(1_000) + "\r").repeat(40) + "ж".repeat(1_000) + "\x1b[H\x1b[F\x1b[H";
+    await alice.write(paste);
+    await until(() => bob.lines.filter((l) => l.includes("中中中")).length === 40, "40 lines");
+    assert.ok(!alice.ended, "alice is still connected");
+    await alice.write("\x05 done\r");
+    await bob.waitFor((l) => l.endsWith("ж done"));
+  } finally {
+    await alice.close();
+    await bob.close();
+    await s.stop();
+  }
+  assert.doesNotMatch(s.log.text(), /too slow/);
+});

@@ -4,10 +4,12 @@ import {
   charWidth,
   columns,
   type Completer,
+  type Completion,
   HISTORY_BYTES,
   HISTORY_LINES,
   LineEditor,
   type LineEditorOptions,
+  MAX_LISTED,
 } from "../src/terminal.ts";
 import { Screen } from "./vt.ts";
 
@@ -65,6 +67,17 @@ class Term {
   }
 }
 
+/** The answer a completer gives when `found` match: as a caller with a sorted index would. */
+function answer(found: string[]): Completion {
+  let common = found[0] ?? "";
+  for (const w of found) {
+    let i = 0;
+    while (i < common.length && i < w.length && common[i] === w[i]) i++;
+    common = common.slice(0, i);
+  }
+  return { shown: found.slice(0, MAX_LISTED), total: found.length, common };
+}
+
 // Keys as clients send them.
 const K = {
   left: "\x1b[D",
@@ -105,10 +118,14 @@ Deno.test("columns: ASCII, accents, CJK, emoji, combining and zero-width charact
 Deno.test("editor: draws the prompt, echoes typing, Enter hands the line over", () => {
   const ed = new LineEditor({ maxLine: 100, prompt: PROMPT });
   assert.equal(ed.draw(), PROMPT);
-  const r = ed.feed(enc.encode("hi"));
-  assert.deepEqual(r, { echo: "hi", lines: [], leave: false });
+  // The result also says how much work was done and how much was read (tests further down).
+  const { echo, lines, leave } = ed.feed(enc.encode("hi"));
+  assert.deepEqual({ echo, lines, leave }, { echo: "hi", lines: [], leave: false });
   const e = ed.feed(enc.encode("\r\0"));
-  assert.deepEqual(e, { echo: "\r\n" + PROMPT, lines: ["hi"], leave: false });
+  assert.deepEqual(
+    { echo: e.echo, lines: e.lines, leave: e.leave },
+    { echo: "\r\n" + PROMPT, lines: ["hi"], leave: false },
+  );
   assert.equal(ed.line, "");
 });
 
@@ -422,9 +439,9 @@ Deno.test("editor: Tab completes a nick (`: ` at line start), a /command, a nick
   const complete: Completer = (word, atStart) => {
     asked.push([word, atStart]);
     if (atStart && word.startsWith("/")) {
-      return ["/nick", "/names"].filter((c) => c.startsWith(word));
+      return answer(["/nick", "/names"].filter((c) => c.startsWith(word)));
     }
-    return ["alice", "albert", "bob"].filter((n) => n.startsWith(word));
+    return answer(["alice", "albert", "bob"].filter((n) => n.startsWith(word)));
   };
   const t = new Term({ complete });
   t.key("bo\t");
@@ -441,7 +458,8 @@ Deno.test("editor: Tab completes a nick (`: ` at line start), a /command, a nick
 });
 
 Deno.test("editor: Tab with several matches lists them above the prompt and fills the prefix", () => {
-  const complete: Completer = (w) => ["alice", "albert", "bob"].filter((n) => n.startsWith(w));
+  const complete: Completer = (w) =>
+    answer(["alice", "albert", "bob"].filter((n) => n.startsWith(w)));
   const t = new Term({ complete });
   t.key("hey a\t");
   assert.equal(t.ed.line, "hey al");
@@ -452,7 +470,7 @@ Deno.test("editor: Tab with several matches lists them above the prompt and fill
 });
 
 Deno.test("editor: Tab with no match rings the bell; without a completer it does nothing", () => {
-  const t = new Term({ complete: () => [] });
+  const t = new Term({ complete: () => answer([]) });
   assert.equal(t.key("zz\t"), "zz\x07");
   const u = new Term();
   assert.equal(u.key("zz\t"), "zz");
@@ -460,7 +478,7 @@ Deno.test("editor: Tab with no match rings the bell; without a completer it does
 });
 
 Deno.test("editor: a completion that would pass maxLine is refused", () => {
-  const t = new Term({ maxLine: 8, complete: () => ["abcdefghij"] });
+  const t = new Term({ maxLine: 8, complete: () => answer(["abcdefghij"]) });
   assert.equal(t.key("ab\t"), "ab\x07");
   assert.equal(t.ed.line, "ab");
 });

@@ -5,7 +5,10 @@
  * certificate. Without openssl these tests skip, except under CI=true, where that fails.
  */
 import assert from "node:assert/strict";
-import { TestClient, until } from "./helpers.ts";
+import type { Config } from "../src/config.ts";
+import { Logger, MemoryLog } from "../src/log.ts";
+import { Server } from "../src/server.ts";
+import { seededRandom, TestClient, testConfig, until } from "./helpers.ts";
 import { hasProgram, Proc, runShat, startShat } from "./proc.ts";
 
 const CI = Deno.env.get("CI") === "true";
@@ -208,5 +211,100 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+/** An in-process server with a TLS port (certificate from openssl) and the given settings. */
+async function tlsServer(dir: string, over: Partial<Config> = {}) {
+  await makeCert(dir, "s", "localhost");
+  const files = {
+    cert: await Deno.readTextFile(`${dir}/s.pem`),
+    key: await Deno.readTextFile(`${dir}/s.key`),
+  };
+  const config = testConfig({
+    logLevel: "debug",
+    tlsPort: 0,
+    tlsCert: `${dir}/s.pem`,
+    tlsKey: `${dir}/s.key`,
+    ...over,
+  });
+  const log = new MemoryLog();
+  const server = new Server({
+    config,
+    log: new Logger(config.logLevel, config.safeMode, log.sink),
+    tls: files,
+    random: seededRandom(),
+  });
+  server.listen();
+  const addr = await server.listenTls();
+  return { server, log, tls: addr!.port };
+}
+
+Deno.test({
+  name: "tls: handshakes in progress are capped per address and per network, the rest closed",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const { server, tls } = await tlsServer(dir, {
+      maxPerIp: 0,
+      connectRate: { burst: 0, per: 0 },
+    });
+    const held: TestClient[] = [];
+    try {
+      // Eight silent handshakes from one address are held (until the handshake timeout) ...
+      for (let i = 0; i < 8; i++) held.push(await TestClient.connect(tls, "127.0.0.9"));
+      await until(() => server.sockets === 8, "eight handshakes");
+      // ... the ninth from that address is closed at once.
+      const ninth = await TestClient.connect(tls, "127.0.0.9");
+      await ninth.waitClosed(2_000);
+      await ninth.close();
+      assert.ok(held.every((c) => !c.ended), "the first eight are still waiting");
+      // Four such addresses fill their /24 (32 in progress): a fifth address there is refused,
+      // one from another network is not.
+      for (const ip of ["127.0.0.10", "127.0.0.11", "127.0.0.12"]) {
+        for (let i = 0; i < 8; i++) held.push(await TestClient.connect(tls, ip));
+      }
+      await until(() => server.sockets === 32, "thirty-two handshakes");
+      const sameNet = await TestClient.connect(tls, "127.0.0.13");
+      await sameNet.waitClosed(2_000);
+      await sameNet.close();
+      const otherNet = await TestClient.connect(tls, "127.0.1.13");
+      await until(() => server.sockets === 33, "the other network's handshake");
+      assert.ok(!otherNet.ended);
+      held.push(otherNet);
+    } finally {
+      for (const c of held) await c.close();
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "tls: the connect rate is applied before the handshake: no TLS work is spent on the excess",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const { server, log, tls } = await tlsServer(dir, { connectRate: { burst: 2, per: 60_000 } });
+    const held: TestClient[] = [];
+    try {
+      for (let i = 0; i < 2; i++) held.push(await TestClient.connect(tls, "127.0.0.20"));
+      await until(() => server.sockets === 2, "two handshakes waiting");
+      // The third is over the connect rate: closed at once, though it never sent a byte and
+      // the handshake timeout (10 s) is far off.
+      const third = await TestClient.connect(tls, "127.0.0.20");
+      await third.waitClosed(2_000);
+      await third.close();
+      assert.ok(held.every((c) => !c.ended));
+    } finally {
+      for (const c of held) await c.close();
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+    assert.match(
+      log.text(),
+      /WARN connections from one address too fast: refusing addr=127\.0\.0\.20/,
+    );
+    assert.doesNotMatch(log.text(), /INFO connect client=/, "no chat session was started");
   },
 });

@@ -1,5 +1,5 @@
 /** Operators: /op, /kick, /ban, /unban, /bans. They work from any room. */
-import { MAX_BAN_MS, parseIp } from "../moderation.ts";
+import { ipKey, MAX_BAN_MS, parseBanTarget } from "../moderation.ts";
 import { formatDuration, parseDuration } from "../units.ts";
 import type { Command } from "./types.ts";
 import { firstWord, requireOp } from "./util.ts";
@@ -70,18 +70,20 @@ export const OP_COMMANDS: readonly Command[] = [
         ms = d;
         reason = after.trim();
       }
-      // Nicks cannot look like addresses, so the word is one or the other, never both.
+      // Nicks cannot look like addresses, so the word is one or the other, never both. An IPv6
+      // address stands for its network (--ipv6-prefix), as every per-address rule takes it.
+      const prefix = chat.config.ipv6Prefix;
       const target = chat.byNick(what);
-      let ip = target?.ip;
+      let ip = target ? ipKey(target.ip, prefix) : undefined;
       if (!ip) {
-        const parsed = parseIp(what);
+        const parsed = parseBanTarget(what, prefix);
         if ("error" in parsed) {
-          const why = /^[0-9a-f:.]+$/i.test(what) ? `: ${parsed.error}` : "";
+          const why = /^[0-9a-f:./]+$/i.test(what) ? `: ${parsed.error}` : "";
           return chat.tell(me, `${what} is neither a nick here nor an IP address${why}.`);
         }
         ip = parsed.ip;
       }
-      if (ip === me.ip) return chat.tell(me, "That would ban your own address.");
+      if (ip === ipKey(me.ip, prefix)) return chat.tell(me, "That would ban your own address.");
       const dropped = chat.ban(ip, ms, reason, me.nick, now);
       chat.audit("ban", me, { target: target?.nick ?? "", duration: formatDuration(ms) });
       const who = target ? `${target.nick}'s address` : ip;
@@ -98,7 +100,7 @@ export const OP_COMMANDS: readonly Command[] = [
       if (!requireOp(chat, me)) return;
       const text = args.trim();
       if (!text) return chat.tell(me, "Usage: /unban IP (see /bans)");
-      const parsed = parseIp(text);
+      const parsed = parseBanTarget(text, chat.config.ipv6Prefix);
       if ("error" in parsed) return chat.tell(me, `${text} is not an IP address: ${parsed.error}.`);
       const ip = parsed.ip;
       if (!chat.unban(ip)) return chat.tell(me, `${ip} is not banned.`);

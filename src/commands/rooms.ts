@@ -31,6 +31,12 @@ export const ROOM_COMMANDS: readonly Command[] = [
           return chat.tell(me, `You are already in ${r.room.label}.`);
         case "needs-key":
           return chat.tell(me, `${r.room.label} has a key: /join ${r.room.name} KEY`);
+        case "lookalike":
+          return chat.tell(
+            me,
+            `${typed.replace(/^#?/, "#")} looks too much like ${r.room.label}; ` +
+              `/join ${r.room.name} or pick another name.`,
+          );
         case "wrong-key":
           chat.strike(me, "wrong room key", now, `Wrong key for ${r.room.label}.`, true);
           return;

@@ -40,7 +40,7 @@ export interface RoomInfo {
 /** What came of a /join. */
 export type JoinOutcome =
   | { ok: true; created: boolean; room: RoomInfo }
-  | { ok: false; why: "same" | "needs-key" | "wrong-key"; room: RoomInfo }
+  | { ok: false; why: "same" | "needs-key" | "wrong-key" | "lookalike"; room: RoomInfo }
   | { ok: false; why: "too-many-rooms"; limit: number }
   | { ok: false; why: "too-fast"; wait: number };
 
