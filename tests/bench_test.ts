@@ -24,7 +24,7 @@ Deno.test("bench: the tiny run completes with every line delivered and none lost
   const rows = await bench("--tiny", "--json");
   assert.deepEqual(
     rows.map((r) => r.scenario.split(" ")[0]),
-    ["S1", "S2", "T", "R", "S3", "join"],
+    ["S1", "S2", "T", "R", "S3", "reconnect", "join"],
     "every quick scenario ran",
   );
   for (const r of rows) {
