@@ -4,7 +4,7 @@
  * 2 for a wrong configuration (flag, variable, file), 1 when the server cannot run.
  */
 import { isAbsolute, join } from "node:path";
-import { BanStore, loadBans, tempPath } from "./src/ban_store.ts";
+import { BanStore, loadBans, tempPath } from "./src/ops/ban_store.ts";
 import {
   ConfigError,
   ENV_NAMES,
@@ -12,12 +12,12 @@ import {
   MOTD_MAX_BYTES,
   parseConfig,
   VERSION,
-} from "./src/config.ts";
-import { Logger } from "./src/log.ts";
-import { BanFileError, type BanRecord } from "./src/moderation.ts";
-import { cleanText } from "./src/sanitize.ts";
-import { ListenError, Server, type TlsFiles } from "./src/server.ts";
-import { checkTls } from "./src/tls.ts";
+} from "./src/ops/config.ts";
+import { Logger } from "./src/ops/log.ts";
+import { BanFileError, type BanRecord } from "./src/chat/moderation.ts";
+import { cleanText } from "./src/lib/sanitize.ts";
+import { ListenError, Server, type TlsFiles } from "./src/shell/server.ts";
+import { checkTls } from "./src/net/tls.ts";
 
 /**
  * A second SIGINT/SIGTERM this long after the first forces the exit. Sooner, it is the same

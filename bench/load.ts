@@ -8,7 +8,7 @@
  * `<nick> B|…|E`. A line that does not parse, or whose padding has the wrong length, is garbled.
  */
 import process from "node:process";
-import { TelnetSession } from "../src/telnet.ts";
+import { TelnetSession } from "../src/net/telnet.ts";
 
 /** What one generator process is asked to do (argv[0], as JSON). */
 export interface LoadJob {

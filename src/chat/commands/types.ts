@@ -1,0 +1,146 @@
+/**
+ * What command handlers work with: the people (Member), the rooms (RoomInfo) and the one
+ * interface through which they reach the hub's state (Chat). Handlers never touch the hub.
+ */
+import type { Config } from "../../ops/config.ts";
+import type { BanRecord } from "../moderation.ts";
+
+/** A person in the room, as commands see them. */
+export interface Member {
+  readonly id: number;
+  readonly nick: string;
+  readonly ip: string;
+  readonly op: boolean;
+  /** When they last said something (or joined), for idle times. */
+  readonly lastActive: number;
+  /** The client id that last sent them a private message (0 = nobody). */
+  replyTo: number;
+  /** Why they are away ("" = here). */
+  readonly away: string;
+}
+
+/** A room as commands see it. */
+export interface RoomInfo {
+  /** The name without its `#`. */
+  name: string;
+  /** `#name`, as rooms are always shown. */
+  label: string;
+  /** People in it. */
+  members: number;
+  /** Its topic ("" when none, or hidden from someone outside a room with a key). */
+  topic: string;
+  /** Who set the topic ("" when hidden or none). */
+  topicBy: string;
+  /** It has a key. */
+  keyed: boolean;
+  /** It is the lobby (where everyone starts; never goes away). */
+  lobby: boolean;
+}
+
+/** What came of a /join. */
+export type JoinOutcome =
+  | { ok: true; created: boolean; room: RoomInfo }
+  | { ok: false; why: "same" | "needs-key" | "wrong-key" | "lookalike"; room: RoomInfo }
+  | { ok: false; why: "too-many-rooms"; limit: number }
+  | { ok: false; why: "too-fast"; wait: number };
+
+/** How someone's lines are drawn (see src/render.ts), and whether the server edits their line. */
+export interface ViewSettings {
+  color: boolean;
+  bell: boolean;
+  timestamps: boolean;
+  /** A telnet client in character mode (the server echoes and edits its line). */
+  charMode: boolean;
+  /** A browser (the web page). */
+  web: boolean;
+}
+
+/** What the hub offers command handlers. */
+export interface Chat {
+  readonly config: Config;
+  /** True when --admin-token is set. */
+  readonly opsEnabled: boolean;
+  /** Members online, in every room. */
+  readonly online: number;
+  /** Sends lines to one member only. */
+  tell(to: Member, ...lines: string[]): void;
+  /** A chat line from `from` to their room, seen as `<nick> text`. */
+  say(from: Member, text: string, now: number): void;
+  /** An action in `from`'s room, seen as `* nick action`. */
+  emote(from: Member, action: string, now: number): void;
+  /**
+   * A private message, across rooms: `to` sees `[private] <from> text` (unless ignoring
+   * `from`), `from` sees `[private to nick] text`, each drawn in their own view.
+   */
+  whisper(from: Member, to: Member, text: string, now: number): void;
+  /** How `m`'s lines are drawn. */
+  view(m: Member): ViewSettings;
+  /** Changes how `m`'s lines are drawn. */
+  setView(m: Member, change: Partial<Omit<ViewSettings, "charMode" | "web">>): void;
+  /** Members of the room named (any case), in join order; [] if there is no such room. */
+  members(room: string): Member[];
+  /** The member with this nick, any case, in any room. */
+  byNick(nick: string): Member | undefined;
+  /** The member whose nick looks like this one (same skeleton: `alice`, `aIice`, `a1ice`). */
+  lookalike(nick: string): Member | undefined;
+  /** The member with this client id, if still here. */
+  byId(id: number): Member | undefined;
+  /** The room `m` is in. */
+  roomOf(m: Member): RoomInfo;
+  /** Every room, as `viewer` may see it (a keyed room's topic only from inside). */
+  rooms(viewer: Member): RoomInfo[];
+  /** The room with this name (any case, `#` optional), as `viewer` may see it. */
+  findRoom(name: string, viewer: Member): RoomInfo | undefined;
+  /**
+   * Moves `m` to the room `name` (a valid name), making it (with `key`, if given) when it does
+   * not exist; both rooms are told, and `m` is shown the topic and history.
+   */
+  join(m: Member, name: string, key: string, now: number): JoinOutcome;
+  /** Sets the topic of `m`'s room ("" clears it); the room is told who set it. */
+  setTopic(m: Member, topic: string, now: number): void;
+  /** Marks `m` away with a reason, or back with "", and tells them. */
+  setAway(m: Member, reason: string): void;
+  /** True if `m` ignores `other`. */
+  ignores(m: Member, other: Member): boolean;
+  /** Starts or stops `m` ignoring `other`'s lines, actions and private messages. */
+  setIgnore(m: Member, other: Member, on: boolean): void;
+  /** Whom `m` ignores. */
+  ignored(m: Member): Member[];
+  /** Gives `m` a new nick (already validated and free) and tells their room. */
+  rename(m: Member, nick: string): void;
+  /** Says `message` to `m`, then closes its connection; its room sees `left (reason)`. */
+  disconnect(m: Member, message: string, reason: string, now: number): void;
+  /** Makes `m` an operator. */
+  grantOp(m: Member): void;
+  /**
+   * Gives `m`'s address a strike, telling them `message` with the count; false if that got
+   * them banned (and disconnected). A `secret` strike (a wrong token or key) is never taken
+   * away by good lines.
+   */
+  strike(m: Member, why: string, now: number, message?: string, secret?: boolean): boolean;
+  /**
+   * Bans an address (reason "" when none was given); every connection from it is closed.
+   * Returns how many were.
+   */
+  ban(ip: string, ms: number, reason: string, by: string, now: number): number;
+  /** Lifts a ban; false if the address was not banned. */
+  unban(ip: string): boolean;
+  /** Running bans. */
+  bans(now: number): BanRecord[];
+  /** Checks an operator token in constant time. */
+  checkAdminToken(attempt: string): boolean;
+  /** Records an operator action or a failed /op in the log. */
+  audit(message: string, m: Member, fields?: Record<string, string | number>): void;
+}
+
+/** One slash command. */
+export interface Command {
+  name: string;
+  usage: string;
+  help: string;
+  /** Only operators may run it. */
+  op?: boolean;
+  /** Shown in /help only when operators are enabled. */
+  needsOps?: boolean;
+  run(chat: Chat, me: Member, args: string, now: number): void;
+}

@@ -1,0 +1,831 @@
+/**
+ * The server: accepts connections (plain TCP, TLS and the web page: the same room, the same
+ * rules), runs the hub coroutine over the central queue, carries out the hub's effects (start
+ * writers, close sockets, save bans), ticks timers, serves the metrics page and shuts down
+ * gracefully. Every listener is served by one accept loop that survives running out of
+ * descriptors, and every accepted socket is a connection the hub admits or refuses at once.
+ */
+import { BanStore } from "../ops/ban_store.ts";
+import { ClusterLink } from "../cluster/link.ts";
+import type { Config } from "../ops/config.ts";
+import { type ByteStream, Connection, type ConnectionHost } from "../net/connection.ts";
+import { response } from "../net/http.ts";
+import { type CloseMode, Hub, type HubEffects, type HubEvent } from "../chat/hub.ts";
+import { type Logger, LogThrottle } from "../ops/log.ts";
+import { MetricsSite, type ShellSnapshot } from "../ops/metrics.ts";
+import type { BanRecord } from "../chat/moderation.ts";
+import { AsyncQueue } from "../lib/queue.ts";
+import { Outbox } from "../chat/shared_log.ts";
+import { type TlsFiles, TlsPort, type TlsStream } from "../net/tls.ts";
+import {
+  HttpConnection,
+  type HttpHost,
+  type HttpSite,
+  type HttpTimeouts,
+  WebSite,
+} from "../net/web.ts";
+
+export type { TlsFiles } from "../net/tls.ts";
+
+/** What a server is built from. */
+export interface ServerOptions {
+  config: Config;
+  log: Logger;
+  motd?: readonly string[];
+  bans?: readonly BanRecord[];
+  /** Where bans are saved; none keeps them in memory. */
+  banStore?: BanStore;
+  /** The TLS certificate chain and key (PEM), when --tls-port is on. */
+  tls?: TlsFiles;
+  /** The clock, epoch ms (tests may pass their own). */
+  now?: () => number;
+  /** The web port's header and idle timeouts (tests shorten them). */
+  httpTimeouts?: HttpTimeouts;
+  random?: () => number;
+}
+
+/** Redis could not be reached (or refused us) at start, with --redis. */
+export class ClusterError extends Error {
+  override name = "ClusterError";
+}
+
+/** A listener that could not be bound: which flag, where, and the runtime's error. */
+export class ListenError extends Error {
+  override name = "ListenError";
+  constructor(
+    readonly flag: "--port" | "--tls-port" | "--metrics-port" | "--web-port",
+    readonly host: string,
+    readonly port: number,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/** How often the hub gets a tick: often enough for the shortest timeout, at most once a second. */
+export function tickInterval(config: Config): number {
+  const timeouts = [config.lineTimeout, config.idleTimeout, config.token ? config.authTimeout : 0]
+    .filter((t) => t > 0);
+  const shortest = Math.min(5_000, ...timeouts);
+  return Math.max(20, Math.min(1_000, Math.floor(shortest / 5)));
+}
+
+/** Most time a graceful shutdown waits for outboxes to drain. */
+export const SHUTDOWN_GRACE_MS = 2_000;
+/**
+ * Connections the kernel holds for a port before they are accepted (capped by the system's
+ * net.core.somaxconn): after a restart a few thousand clients reconnect at once, and Deno's
+ * default of 511 lost a fifth of them.
+ */
+export const BACKLOG = 4096;
+/** Connections the metrics port serves at once (it is for a scraper and a health check). */
+export const MAX_METRICS_CONNECTIONS = 64;
+/**
+ * Stall detection for judging lines by arrival (see {@link StallClock}): a beat this often,
+ * and a gap between beats longer than {@link STALL_MS} counts as a stall.
+ */
+export const BEAT_MS = 50;
+export const STALL_MS = 150;
+
+/**
+ * What the server keeps per socket: a chat connection, or a web connection before its
+ * upgrade. Both are closed by the hub and paced the same way.
+ */
+interface Peer {
+  close(mode: CloseMode): void;
+  kick(): void;
+  setPrompt(text: string): void;
+  processed?(): void;
+  admitted?(): void;
+  readonly done: Promise<void>;
+  lastKick: number;
+  waiting: boolean;
+  dueAt: number;
+}
+
+/**
+ * When the event loop was stalled lately (a GC pause, a paused VM, a long batch). Bytes read
+ * right after a stall may have waited in the kernel all through it: the lines they carry are
+ * judged as having arrived over the stall, not all at the moment they were read, so a polite
+ * sender is never struck for the server's own pause.
+ */
+export class StallClock {
+  #lastBeat: number;
+  #stallFrom = 0;
+  #stallTo = 0;
+
+  constructor(now: number) {
+    this.#lastBeat = now;
+  }
+
+  /** Called every {@link BEAT_MS}: a long gap since the last beat was a stall. */
+  beat(now: number): void {
+    if (now - this.#lastBeat > STALL_MS) {
+      this.#stallFrom = this.#lastBeat;
+      this.#stallTo = now;
+    }
+    this.#lastBeat = now;
+  }
+
+  /**
+   * The earliest time bytes read at `now` may have arrived, given that the reader read last
+   * at `since`: before a stall that is going on (no beat for a while) or just ended, or `now`.
+   */
+  earliest(since: number, now: number): number {
+    let from = now;
+    if (now - this.#lastBeat > STALL_MS) from = this.#lastBeat; // the beat has not run yet
+    else if (now - this.#stallTo <= 2 * BEAT_MS) from = this.#stallFrom;
+    return Math.min(now, Math.max(since, from));
+  }
+}
+
+/**
+ * Write pacing. On loopback a write costs 10-20 µs of CPU whatever its size, so a room of 1000
+ * at a line per millisecond would spend all its time writing a line at a time. The server
+ * counts the clients it wrote to in each window of PACE_WINDOW_MS; with D of them, a client
+ * written to less than D / WRITES_PER_MS ms ago (at most MAX_WRITE_GAP_MS) waits out the rest
+ * of that time, and its next write carries everything that came meanwhile: a busy room of 1000
+ * gets the lines of ~30 ms in each write. A quiet server, or someone not written to lately, is
+ * written to at once.
+ */
+export const WRITES_PER_MS = 30;
+/** Writers started in one turn of the event loop; the rest start in the next turns. */
+export const START_CHUNK = 1024;
+export const MAX_WRITE_GAP_MS = 50;
+export const PACE_WINDOW_MS = 50;
+
+function isFdExhaustion(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === "EMFILE" || code === "ENFILE" ||
+    (e instanceof Error && /too many open files/i.test(e.message));
+}
+
+/** An accept error that is about one connection (its client gave up), not the listener. */
+function isGoneBeforeAccept(e: unknown): boolean {
+  return e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.ConnectionAborted ||
+    e instanceof Deno.errors.ConnectionReset;
+}
+
+const FULL_LINE = new TextEncoder().encode("Server is full. Please try again later.\r\n");
+const FULL_HTTP = response(
+  503,
+  { "content-type": "text/plain", connection: "close" },
+  "Server is full. Please try again later.\n",
+);
+
+/** A running chat server. */
+export class Server {
+  readonly config: Config;
+  readonly #log: Logger;
+  readonly #queue = new AsyncQueue<HubEvent>();
+  readonly #hub: Hub;
+  readonly #conns = new Map<number, Peer>();
+  readonly #banStore?: BanStore;
+  readonly #now: () => number;
+  #toKick: Peer[] = [];
+  /** How long a client just written to waits before the next write (see WRITES_PER_MS). */
+  #writeGap = 0;
+  /** The current pacing window: when it started, and the clients written to in it. */
+  #windowAt = 0;
+  #windowClients = 0;
+  /** Clients waiting out the gap, in the order they started waiting, and the one timer. */
+  #later: Peer[] = [];
+  #laterTimer: ReturnType<typeof setTimeout> | undefined;
+  #listener: Deno.TcpListener | null = null;
+  #webListener: Deno.TcpListener | null = null;
+  #metricsListener: Deno.TcpListener | null = null;
+  #tlsListener: Deno.TcpListener | null = null;
+  #tlsPort: TlsPort | null = null;
+  #tls: TlsFiles | undefined;
+  #site: WebSite | null = null;
+  #metricsSite: MetricsSite | null = null;
+  #metricsOpen = 0;
+  readonly #httpTimeouts: HttpTimeouts | undefined;
+  /** A spare descriptor, given up to accept-and-refuse when the process runs out. */
+  #reserve: Deno.TcpListener | null = null;
+  #node: string | null = null;
+  #cluster: ClusterLink | null = null;
+  #nextId = 1;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  #lagTimer: ReturnType<typeof setInterval> | undefined;
+  #beatTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #stalls: StallClock;
+  /** Sleeping accept loops (after an accept error), woken at shutdown. */
+  readonly #sleepers = new Set<() => void>();
+  #stopping = false;
+  #hubDone: Promise<void> = Promise.resolve();
+  readonly #accepting: Promise<void>[] = [];
+  #stopped: Promise<void> | null = null;
+  readonly #acceptErrors = new LogThrottle(10_000);
+  readonly #tlsErrors = new LogThrottle(60_000);
+  /** What the shell counts for the metrics page (the hub counts the rest). */
+  readonly #counts = {
+    accepted: {} as Record<string, number>,
+    tlsHandshakeFailures: 0,
+    /** Event-loop delays of the last 10 s (sampled every 250 ms), in ms. */
+    lags: new Array<number>(40).fill(0),
+    lagIndex: 0,
+    /** When the lag timer last fired (performance.now), 0 before the first time. */
+    lagAt: 0,
+  };
+  /** Shared by every connection (one object, not a closure per socket: idle memory counts). */
+  readonly #connHost: ConnectionHost = {
+    post: (ev) => this.#queue.push(ev),
+    ended: (id) => this.#conns.delete(id),
+    now: () => this.#now(),
+    earliest: (since, now) => this.#stalls.earliest(since, now),
+    maxLine: 0,
+    maxInputRate: 0,
+    bytesIn: 0,
+    complete: (id, word, atLineStart, max) => this.#hub.complete(id, word, atLineStart, max),
+  };
+  /** What web connections ask of the server. */
+  readonly #httpHost: HttpHost = {
+    admit: (id, ip, port, outbox) =>
+      this.#queue.push({ type: "open", id, ip, port, outbox, transport: "http", pending: true }),
+    upgrade: (id, stream, outbox) => {
+      this.#count("ws");
+      this.#conns.set(id, new Connection(id, stream, this.#connHost, false, outbox));
+      this.#queue.push({ type: "start", id, transport: "ws" });
+    },
+    ended: (id, reason) => {
+      this.#conns.delete(id);
+      if (reason !== null) this.#queue.push({ type: "closed", id, reason });
+    },
+  };
+
+  constructor(opts: ServerOptions) {
+    this.config = opts.config;
+    this.#log = opts.log;
+    this.#banStore = opts.banStore;
+    this.#now = opts.now ?? Date.now;
+    this.#stalls = new StallClock(this.#now());
+    this.#httpTimeouts = opts.httpTimeouts;
+    this.#tls = opts.tls;
+    this.#connHost.maxLine = opts.config.maxLine;
+    this.#connHost.maxInputRate = opts.config.maxInputRate;
+    const effects: HubEffects = {
+      wake: (id) => {
+        const c = this.#conns.get(id);
+        if (c) this.#toKick.push(c);
+      },
+      close: (id, mode) => this.#conns.get(id)?.close(mode),
+      saveBans: (bans) => this.#banStore?.save(bans),
+      prompt: (id, text) => this.#conns.get(id)?.setPrompt(text),
+      admitted: (id) => this.#conns.get(id)?.admitted?.(),
+    };
+    if (opts.config.redis) {
+      this.#node = crypto.randomUUID().slice(0, 8);
+      effects.cluster = (out) => this.#cluster?.send(out);
+    }
+    this.#hub = new Hub({
+      config: opts.config,
+      log: opts.log,
+      effects,
+      motd: opts.motd,
+      bans: opts.bans,
+      random: opts.random,
+      node: this.#node ?? undefined,
+    });
+  }
+
+  /**
+   * With --redis: connects to Redis and takes the cluster's state, before {@link listen}.
+   * Throws {@link ClusterError} (one line) if Redis cannot be reached or refuses.
+   */
+  async joinCluster(): Promise<void> {
+    const cfg = this.config;
+    if (!cfg.redis || this.#cluster) return;
+    try {
+      this.#cluster = await ClusterLink.start({
+        url: cfg.redis,
+        prefix: cfg.redisPrefix,
+        node: this.#node!,
+        log: this.#log,
+        deliver: (msg) => this.#queue.push({ type: "cluster", msg }),
+        strikeMemoryMs: Math.max(cfg.banDuration, 60_000),
+        maxText: cfg.maxLine,
+      });
+    } catch (e) {
+      throw new ClusterError(e instanceof Error ? e.message : String(e));
+    }
+    this.#log.info("joined the cluster", { node: this.#node!, prefix: cfg.redisPrefix });
+  }
+
+  /**
+   * Binds the plain and metrics ports (those that are on) and starts serving; the TLS port
+   * follows with {@link listenTls}. Throws {@link ListenError} naming the flag whose address
+   * cannot be bound; nothing is left listening then. Returns the plain address (undefined when
+   * --port is off).
+   */
+  listen(): Deno.NetAddr {
+    const cfg = this.config;
+    try {
+      if (cfg.port !== -1) {
+        this.#listener = this.#bind("--port", cfg.host, cfg.port, cfg.reusePort);
+        this.#logListening("listening", this.#listener.addr);
+      }
+      if (cfg.webPort !== -1) {
+        this.#webListener = this.#bind("--web-port", cfg.host, cfg.webPort, cfg.reusePort);
+        this.#site = new WebSite({
+          name: cfg.name,
+          trustProxy: cfg.trustProxy,
+          origins: cfg.webOrigins,
+          hosts: cfg.webHosts,
+          maxLine: cfg.maxLine,
+          timeouts: this.#httpTimeouts,
+        }, this.#log);
+        this.#logListening("listening for the web page", this.#webListener.addr);
+      }
+      if (cfg.metricsPort !== -1) {
+        this.#metricsListener = this.#bind("--metrics-port", cfg.metricsHost, cfg.metricsPort);
+        this.#metricsSite = new MetricsSite({
+          snapshot: () => ({ hub: this.#hub.snapshot(), shell: this.#shellSnapshot() }),
+          healthy: () => !this.#stopping,
+        }, this.#log);
+        const a = this.#metricsListener.addr;
+        this.#log.info("metrics listening", { host: a.hostname, port: a.port });
+        this.#lagTimer = setInterval(() => this.#sampleLag(), 250);
+      }
+    } catch (e) {
+      this.#closeListeners();
+      throw e;
+    }
+    try {
+      this.#reserve = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    } catch {
+      this.#reserve = null;
+    }
+    this.#hubDone = this.#runHub();
+    if (this.#listener) {
+      this.#accepting.push(this.#acceptLoop(this.#listener, FULL_LINE, (c) => this.#adoptTcp(c)));
+    }
+    if (this.#webListener) {
+      this.#accepting.push(
+        this.#acceptLoop(this.#webListener, FULL_HTTP, (c) => this.#adoptWeb(c)),
+      );
+    }
+    if (this.#metricsListener) {
+      this.#accepting.push(
+        this.#acceptLoop(this.#metricsListener, FULL_HTTP, (c) => this.#serveMetrics(c)),
+      );
+    }
+    this.#ticker = setInterval(() => this.#tick(), tickInterval(this.config));
+    if (cfg.rateLimit > 0) {
+      this.#beatTimer = setInterval(() => this.#stalls.beat(this.#now()), BEAT_MS);
+    }
+    return this.#listener?.addr as Deno.NetAddr;
+  }
+
+  /** Binds one TCP port for `flag`, or throws {@link ListenError} naming it. */
+  #bind(
+    flag: ListenError["flag"],
+    hostname: string,
+    port: number,
+    reusePort = false,
+  ): Deno.TcpListener {
+    try {
+      return Deno.listen({
+        hostname,
+        port,
+        tcpBacklog: BACKLOG,
+        ...(reusePort ? { reusePort: true } : {}),
+      });
+    } catch (e) {
+      throw new ListenError(flag, hostname, port, e);
+    }
+  }
+
+  /**
+   * Binds the TLS port (when --tls-port is on, after {@link listen}): the same room and rules as
+   * the plain port. Rejects with {@link ListenError} when it cannot be bound.
+   */
+  async listenTls(): Promise<Deno.NetAddr | undefined> {
+    const cfg = this.config;
+    if (cfg.tlsPort === -1 || this.#tlsListener) return this.#tlsListener?.addr;
+    const listener = this.#bind("--tls-port", cfg.host, cfg.tlsPort);
+    this.#tlsListener = listener;
+    const port = this.#tlsPort = new TlsPort(this.#tls!, cfg.tlsHandshakeTimeout, {
+      accepted: () => this.#count("tls"),
+      failed: (why) => this.#tlsFailed(why),
+      connection: (stream) => this.#adoptTls(stream),
+    }, cfg.ipv6Prefix);
+    this.#accepting.push(this.#acceptLoop(listener, new Uint8Array(0), (c) => port.accept(c)));
+    this.#logListening("listening for TLS", listener.addr);
+    return await Promise.resolve(listener.addr);
+  }
+
+  #logListening(what: string, addr: Deno.NetAddr): void {
+    this.#log.info(what, {
+      host: this.#log.safeMode ? undefined : addr.hostname,
+      port: addr.port,
+      name: this.config.name,
+    });
+  }
+
+  /** The plain TCP address (after {@link listen}; undefined when --port is off). */
+  get addr(): Deno.NetAddr {
+    return this.#listener?.addr as Deno.NetAddr;
+  }
+
+  /** The TLS address (after {@link listenTls}, when --tls-port is on). */
+  get tlsAddr(): Deno.NetAddr | undefined {
+    return this.#tlsListener?.addr;
+  }
+
+  /** The web page's address (after {@link listen}, when --web-port is on). */
+  get webAddr(): Deno.NetAddr | undefined {
+    return this.#webListener?.addr;
+  }
+
+  /** The metrics address (after {@link listen}, when --metrics-port is on). */
+  get metricsAddr(): Deno.NetAddr | undefined {
+    return this.#metricsListener?.addr;
+  }
+
+  /** Open sockets, including those being refused or closed. */
+  get sockets(): number {
+    return this.#conns.size;
+  }
+
+  /** Members in the room. */
+  get online(): number {
+    return this.#hub.online;
+  }
+
+  /** Bytes read from all clients so far. */
+  get bytesIn(): number {
+    return this.#connHost.bytesIn;
+  }
+
+  /**
+   * Serves new TLS connections with a new certificate and key (a renewal), without a restart;
+   * connections already open keep theirs. A pair that cannot be used changes nothing, and why
+   * is returned.
+   */
+  reloadTls(files: TlsFiles): string | undefined {
+    if (!this.#tlsPort || this.#stopping) return "TLS is off";
+    const problem = this.#tlsPort.reload(files);
+    if (!problem) this.#tls = files;
+    return problem;
+  }
+
+  /**
+   * Stops accepting, tells every client `Server is shutting down.`, waits up to
+   * {@link SHUTDOWN_GRACE_MS} for outboxes to drain, closes everything and saves the bans.
+   * The health check answers 503 from the start of it.
+   */
+  shutdown(): Promise<void> {
+    this.#stopped ??= this.#shutdown();
+    return this.#stopped;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stopping = true;
+    this.#log.info("shutting down", { clients: this.#hub.connections });
+    this.#closeListeners();
+    clearInterval(this.#ticker);
+    for (const wake of [...this.#sleepers]) wake();
+    this.#queue.push({ type: "shutdown" });
+    this.#queue.close();
+    await this.#hubDone;
+    // The others hear that everyone here left, then that this process is gone.
+    await this.#cluster?.close();
+    // Whoever was waiting for a turn to write was closed with a flush, which writes anyway.
+    clearTimeout(this.#laterTimer);
+    await Promise.all(this.#accepting);
+    const all = () => Promise.all([...this.#conns.values()].map((c) => c.done));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      all(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+    for (const c of this.#conns.values()) c.close("drop");
+    await all();
+    await this.#banStore?.flush();
+    clearInterval(this.#lagTimer);
+    clearInterval(this.#beatTimer);
+    this.#log.info("stopped");
+  }
+
+  #closeListeners(): void {
+    this.#tlsPort?.close();
+    // The web port stops taking requests; the WebSockets it opened are clients like any other.
+    const listeners = [
+      this.#listener,
+      this.#webListener,
+      this.#metricsListener,
+      this.#tlsListener,
+      this.#reserve,
+    ];
+    for (const l of listeners) {
+      try {
+        l?.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.#reserve = null;
+  }
+
+  #tick(): void {
+    this.#queue.push({ type: "tick" });
+    const now = this.#now();
+    for (const { count } of this.#tlsErrors.sweep(now)) {
+      this.#log.warn("more TLS handshakes failed", { times: count, within: "60s" });
+    }
+    this.#site?.sweep(now, performance.now());
+  }
+
+  /** One more connection accepted on `transport`'s port. */
+  #count(transport: string): void {
+    const a = this.#counts.accepted;
+    a[transport] = (a[transport] ?? 0) + 1;
+  }
+
+  /** Measures how late a 250 ms timer fires: the event loop's delay. */
+  #sampleLag(): void {
+    const now = performance.now();
+    const s = this.#counts;
+    const last = s.lagAt;
+    s.lagAt = now;
+    if (last === 0) return;
+    s.lags[s.lagIndex] = Math.max(0, now - last - 250);
+    s.lagIndex = (s.lagIndex + 1) % s.lags.length;
+  }
+
+  #shellSnapshot(): ShellSnapshot {
+    const s = this.#counts;
+    return {
+      accepted: { ...s.accepted },
+      tlsHandshakeFailures: s.tlsHandshakeFailures,
+      bytesIn: this.#connHost.bytesIn,
+      loopLag: Math.max(...s.lags) / 1_000,
+      rss: Deno.memoryUsage().rss,
+      ...(this.#cluster ? { cluster: { ...this.#cluster.stats } } : {}),
+    };
+  }
+
+  async #runHub(): Promise<void> {
+    while (true) {
+      const batch = await this.#queue.drain();
+      if (!batch) break;
+      this.#handle(batch);
+      if (this.#toKick.length === 0) continue;
+      // Output is waiting. Give input already on its way (the rest of a burst, other senders'
+      // lines) one turn of the event loop to arrive and handle it too, so that each client
+      // gets one write for all of it instead of one per batch. While the hub waits, readers
+      // stop after MAX_INFLIGHT unhandled events, so what piles up stays bounded.
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      const more = this.#queue.takeAll();
+      if (more.length > 0) this.#handle(more);
+      const kick = this.#toKick;
+      this.#toKick = [];
+      this.#startWriters(kick);
+    }
+  }
+
+  /**
+   * Starts the writers of `kick`, but a client written to less than the current gap ago waits
+   * for the rest of it (see WRITES_PER_MS).
+   */
+  #startWriters(kick: Peer[]): void {
+    const now = performance.now();
+    this.#pace(now);
+    const gap = this.#writeGap;
+    if (kick.length > START_CHUNK) {
+      // A write starts at once (the kernel takes it during the call), so thousands of writers
+      // started together would all send the first line of a burst before the rest of it is even
+      // read. Started a chunk per turn, the later ones get the whole burst in one write.
+      const rest = kick.slice(START_CHUNK);
+      kick = kick.slice(0, START_CHUNK);
+      setTimeout(() => {
+        if (!this.#stopping) this.#startWriters(rest);
+      }, 0);
+    }
+    for (const c of kick) {
+      if (c.waiting) continue;
+      if (now - c.lastKick >= gap) {
+        this.#start(c, now);
+      } else {
+        c.waiting = true;
+        c.dueAt = c.lastKick + gap;
+        this.#later.push(c);
+      }
+    }
+    if (this.#later.length > 0 && this.#laterTimer === undefined) this.#armLater();
+  }
+
+  #start(c: Peer, now: number): void {
+    if (c.lastKick < this.#windowAt) this.#windowClients++;
+    c.lastKick = now;
+    c.kick();
+  }
+
+  /** Closes the pacing window when it is over: the gap follows how many were written to. */
+  #pace(now: number): void {
+    if (now - this.#windowAt < PACE_WINDOW_MS) return;
+    const clients = now - this.#windowAt < 2 * PACE_WINDOW_MS ? this.#windowClients : 0;
+    this.#writeGap = Math.min(MAX_WRITE_GAP_MS, clients / WRITES_PER_MS);
+    this.#windowAt = now;
+    this.#windowClients = 0;
+  }
+
+  #armLater(): void {
+    const wait = Math.max(0, this.#later[0].dueAt - performance.now());
+    this.#laterTimer = setTimeout(() => {
+      this.#laterTimer = undefined;
+      const now = performance.now();
+      this.#pace(now);
+      const list = this.#later;
+      let i = 0;
+      for (; i < list.length && list[i].dueAt <= now + 1; i++) {
+        list[i].waiting = false;
+        this.#start(list[i], now);
+      }
+      this.#later = i === list.length ? [] : list.slice(i);
+      if (this.#later.length > 0) this.#armLater();
+    }, wait);
+  }
+
+  #handle(batch: HubEvent[]): void {
+    const hub = this.#hub;
+    const now = this.#now();
+    for (const ev of batch) {
+      try {
+        hub.handle(ev, now);
+      } catch (e) {
+        this.#log.error("internal error while handling an event", {
+          event: ev.type,
+          error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+        });
+      }
+      if (ev.type === "input") this.#conns.get(ev.id)?.processed?.();
+    }
+    hub.flush(now);
+  }
+
+  /**
+   * Accepts on `listener` for as long as the server runs, handing each socket to `adopt`.
+   * Running out of descriptors is survived: the waiting client is told `full` on a spare
+   * descriptor and closed, and accepting goes on once descriptors come back.
+   */
+  async #acceptLoop(
+    listener: Deno.TcpListener,
+    full: Uint8Array,
+    adopt: (conn: Deno.TcpConn) => void,
+  ): Promise<void> {
+    let backoff = 5;
+    while (!this.#stopping) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+        backoff = 5;
+      } catch (e) {
+        if (this.#stopping || e instanceof Deno.errors.BadResource) break;
+        // A client that reset its connection before it was accepted: nothing is wrong with the
+        // listener, so no backing off (that would let anyone stall accepting for everyone).
+        if (isGoneBeforeAccept(e)) continue;
+        const fds = isFdExhaustion(e);
+        if (this.#acceptErrors.first(fds ? "fds" : "other", this.#now())) {
+          this.#log.warn(
+            fds ? "out of file descriptors: refusing new connections" : "accept failed",
+            { error: e instanceof Error ? e.message : String(e), clients: this.#conns.size },
+          );
+        }
+        this.#reportAcceptErrors();
+        if (fds && this.#reserve && await this.#shed(listener, full)) continue;
+        await this.#sleep(backoff);
+        backoff = Math.min(backoff * 2, 1_000);
+        continue;
+      }
+      this.#reportAcceptErrors();
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // not fatal: only latency
+      }
+      adopt(conn);
+    }
+  }
+
+  #tlsFailed(why: string): void {
+    this.#counts.tlsHandshakeFailures++;
+    if (this.#tlsErrors.first("tls", this.#now())) {
+      this.#log.info("TLS handshake failed", { reason: why });
+    }
+  }
+
+  /**
+   * Out of descriptors: frees the spare one, accepts the waiting client, tells it the server
+   * is full and closes it, then takes the spare back. Keeps a full server from spinning on the
+   * same pending connection, and the client learns why instead of hanging.
+   */
+  async #shed(listener: Deno.Listener, full: Uint8Array): Promise<boolean> {
+    try {
+      this.#reserve?.close();
+    } catch {
+      // ignore
+    }
+    this.#reserve = null;
+    try {
+      const conn = await listener.accept();
+      await conn.write(full).catch(() => 0);
+      closeQuietly(conn);
+    } catch {
+      // nothing to shed after all
+    }
+    if (this.#stopping) return false;
+    try {
+      this.#reserve = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #reportAcceptErrors(): void {
+    for (const { key, count } of this.#acceptErrors.sweep(this.#now())) {
+      this.#log.warn(
+        key === "fds" ? "connections refused for lack of file descriptors" : "accept failures",
+        { times: count, within: "10s" },
+      );
+    }
+  }
+
+  /** A plain TCP client: a chat connection from the start. */
+  #adoptTcp(conn: Deno.TcpConn): void {
+    this.#count("tcp");
+    this.#adopt(conn, "tcp", false);
+  }
+
+  /**
+   * A TLS client, before its handshake: the hub admits or refuses it at once (a refused one is
+   * closed before any TLS work), and it becomes a chat connection once the handshake is done.
+   */
+  #adoptTls(stream: TlsStream): void {
+    const id = this.#adopt(stream, "tls", true);
+    stream.secured.then(() => this.#queue.push({ type: "start", id }), () => {});
+  }
+
+  /** A web port socket: HTTP until it upgrades to a WebSocket (see HttpHost). */
+  #adoptWeb(conn: Deno.TcpConn): void {
+    this.#count("http");
+    const id = this.#nextId++;
+    this.#conns.set(id, new HttpConnection(id, conn, this.#site!, this.#httpHost, new Outbox()));
+  }
+
+  /** A metrics scraper or health check: answered and closed, never a chat connection. */
+  #serveMetrics(conn: Deno.TcpConn): void {
+    if (this.#metricsOpen >= MAX_METRICS_CONNECTIONS) {
+      void conn.write(FULL_HTTP).catch(() => 0).finally(() => closeQuietly(conn));
+      return;
+    }
+    this.#metricsOpen++;
+    const done = () => this.#metricsOpen--;
+    const host: HttpHost = { admit: () => {}, upgrade: () => {}, ended: done };
+    new HttpConnection(0, conn, this.#metricsSite as HttpSite, host, new Outbox(), false);
+  }
+
+  #adopt(
+    conn: ByteStream & { remoteAddr: Deno.Addr },
+    transport: string,
+    pending: boolean,
+  ): number {
+    const id = this.#nextId++;
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const c = new Connection(id, conn, this.#connHost, true);
+    this.#conns.set(id, c);
+    this.#queue.push({
+      type: "open",
+      id,
+      ip: remote.hostname,
+      port: remote.port,
+      outbox: c.outbox,
+      transport,
+      pending,
+    });
+    return id;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
+    });
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}

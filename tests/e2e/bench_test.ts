@@ -1,0 +1,55 @@
+/**
+ * The bench end to end at tiny sizes: it starts the real server, drives every quick scenario
+ * and reports every line delivered, none lost or garbled. Timings are printed by the bench,
+ * never asserted here.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import type { Row } from "../../bench/run.ts";
+
+const RUN = fileURLToPath(new URL("../../bench/run.ts", import.meta.url));
+
+async function bench(...args: string[]): Promise<Row[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-run", "--allow-read", "--allow-env", RUN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `bench failed:\n${stderr}`);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+Deno.test("bench: the tiny run completes with every line delivered and none lost or garbled", async () => {
+  const rows = await bench("--tiny", "--json");
+  assert.deepEqual(
+    rows.map((r) => r.scenario.split(" ")[0]),
+    ["S1", "S2", "T", "R", "S3", "reconnect", "join"],
+    "every quick scenario ran",
+  );
+  for (const r of rows) {
+    assert.ok(r.expected > 0, `${r.scenario}: something was expected`);
+    assert.equal(r.lost, 0, `${r.scenario}: lines lost`);
+    assert.equal(r.garbled, 0, `${r.scenario}: lines garbled`);
+    assert.equal(r.deliveries, r.expected, `${r.scenario}: deliveries`);
+    assert.ok(r.rssMiB > 0, `${r.scenario}: server memory was read`);
+    assert.ok(r.cpuPerDeliveryNs > 0, `${r.scenario}: server CPU was read`);
+    assert.ok(r.v8Sending >= 0 && r.v8Sending < 1, `${r.scenario}: V8 threads' share`);
+  }
+  const s1 = rows[0];
+  // 4 senders × 20 lines, each to the 19 other clients.
+  assert.equal(s1.expected, 4 * 20 * 19);
+});
+
+Deno.test("bench: both floor servers deliver every line of S1, S2 and S3, none lost or garbled", async () => {
+  for (const server of ["floor", "floor-batched"]) {
+    const rows = await bench("--tiny", "--json", "--only", "s1,s2,s3", "--server", server);
+    assert.deepEqual(rows.map((r) => r.scenario.split(" ")[0]), ["S1", "S2", "S3"], server);
+    for (const r of rows) {
+      assert.ok(r.expected > 0, `${server} ${r.scenario}: something was expected`);
+      assert.equal(r.deliveries, r.expected, `${server} ${r.scenario}: deliveries`);
+      assert.equal(r.lost + r.garbled, 0, `${server} ${r.scenario}: lost or garbled`);
+      assert.ok(r.cpuPerDeliveryNs > 0, `${server} ${r.scenario}: server CPU was read`);
+    }
+  }
+});
