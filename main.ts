@@ -14,7 +14,8 @@ import {
   VERSION,
 } from "./src/ops/config.ts";
 import { Logger } from "./src/ops/log.ts";
-import { BanFileError, type BanRecord } from "./src/chat/moderation.ts";
+import { type BanRecord } from "./src/chat/moderation.ts";
+import { BanFileError } from "./src/ops/ban_store.ts";
 import { cleanText } from "./src/lib/sanitize.ts";
 import { ListenError, Server, type TlsFiles } from "./src/shell/server.ts";
 import { checkTls } from "./src/net/tls.ts";

@@ -33,14 +33,11 @@ import {
   BanList,
   type BanRecord,
   burstWait,
-  ipKey,
   MAX_BAN_MS,
   mayBurst,
-  normalizeIp,
-  parseIp,
-  rekey,
   tooSoon,
 } from "./moderation.ts";
+import { ipKey, normalizeIp, parseIp, rekey } from "../lib/ip.ts";
 import { Mirror, type RemoteMember } from "./mirror.ts";
 import { isGuestForm, nickProblem, skeleton } from "./nicks.ts";
 import { cleanText } from "../lib/sanitize.ts";

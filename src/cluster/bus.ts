@@ -10,7 +10,8 @@
  * need no order beyond Redis's own.
  */
 import { AWAY_MAX, TOPIC_MAX } from "../chat/limits.ts";
-import { type BanRecord, parseIp } from "../chat/moderation.ts";
+import { type BanRecord } from "../chat/moderation.ts";
+import { parseIp } from "../lib/ip.ts";
 import { isGuestForm, NICK_PATTERN, nickProblem } from "../chat/nicks.ts";
 import { roomName } from "../chat/room.ts";
 import { cleanText } from "../lib/sanitize.ts";

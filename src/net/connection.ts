@@ -11,7 +11,9 @@
 import { SECRET_LINE } from "../chat/commands/mod.ts";
 import { LineFramer } from "./framing.ts";
 import type { CloseMode, HubEvent } from "../chat/hub.ts";
-import { type Bucket, fullBucket, take } from "../chat/moderation.ts";
+import { type Bucket, charge, fullBucket, take } from "../lib/bucket.ts";
+import { describeError } from "../lib/errors.ts";
+import { longerThan } from "../lib/utf8.ts";
 import { Outbox } from "../chat/shared_log.ts";
 import { cleanLine, cleanText } from "../lib/sanitize.ts";
 import { TelnetSession } from "./telnet.ts";
@@ -103,9 +105,7 @@ const REFUSING = 32;
 /** A connection's input allowance and the pause it imposes (see Connection's #charge). */
 interface Allowance {
   /** Bytes it may still read (see ConnectionHost.maxInputRate); may run into debt. */
-  tokens: number;
-  /** When it last read (-Infinity: never). */
-  at: number;
+  bytes: Bucket;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Ends the pause early (the connection closes). */
   unpause: (() => void) | null;
@@ -139,16 +139,6 @@ function smallRead(): Uint8Array {
 /** Takes back a read buffer from {@link smallRead} (larger ones are left to the GC). */
 function releaseRead(buf: Uint8Array): void {
   if (buf.length === SMALL_READ) spareReads.push(buf);
-}
-
-/** Describes a socket error in a few words for the "left (reason)" notice and the log. */
-export function describeError(e: unknown): string {
-  if (e instanceof Deno.errors.ConnectionReset) return "connection reset";
-  if (e instanceof Deno.errors.BrokenPipe) return "connection broken";
-  if (e instanceof Deno.errors.TimedOut) return "connection timed out";
-  if (e instanceof Deno.errors.ConnectionAborted) return "connection aborted";
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.replace(/\s*\(os error \d+\)/, "").toLowerCase() || "connection error";
 }
 
 /** A connected client's socket and buffers. */
@@ -397,11 +387,9 @@ export class Connection {
     }
     if (typed.length > 0) {
       framer.push(typed, (line) => {
-        const text = cleanLine(line);
         // Cleaning can make text longer than its bytes (U+FFFD is 3 bytes): the limit is on
         // what would be sent.
-        if (text.length * 3 > maxLine && utf8Length(text) > maxLine) framer.overlong++;
-        else lines.push(text);
+        this.#accept(cleanLine(line), lines);
       });
     }
     if (switched >= 0 && charMode) {
@@ -544,13 +532,14 @@ export class Connection {
     editWork += r.work;
     if (r.consumed < keys.length && !r.leave) this.#keys = keys.slice(r.consumed);
     this.#echo(r.echo);
-    const maxLine = this.#host.maxLine;
-    for (const line of r.lines) {
-      const text = cleanText(line);
-      if (text.length * 3 > maxLine && utf8Length(text) > maxLine) this.#framer!.overlong++;
-      else lines.push(text);
-    }
+    for (const line of r.lines) this.#accept(cleanText(line), lines);
     if (r.leave) lines.push("/quit"); // Ctrl-D on an empty line
+  }
+
+  /** A finished, cleaned line goes to `lines`, or is counted as over the length limit. */
+  #accept(text: string, lines: string[]): void {
+    if (longerThan(text, this.#host.maxLine)) this.#framer!.overlong++;
+    else lines.push(text);
   }
 
   /** Edits the keys left from an earlier read, posting the lines they finish. */
@@ -595,12 +584,8 @@ export class Connection {
    */
   #charge(n: number, at: number): number {
     const rate = this.#host.maxInputRate;
-    const burst = Math.max(LARGE_READ, rate);
-    const a = this.#allowance ??= { tokens: 0, at: -Infinity, timer: undefined, unpause: null };
-    const elapsed = a.at === -Infinity ? Infinity : Math.max(0, at - a.at);
-    a.tokens = Math.min(burst, a.tokens + (elapsed * rate) / 1_000) - n;
-    a.at = at;
-    return a.tokens >= 0 ? 0 : Math.ceil((-a.tokens * 1_000) / rate);
+    const a = this.#allowance ??= { bytes: fullBucket(), timer: undefined, unpause: null };
+    return charge(a.bytes, n, Math.max(LARGE_READ, rate), rate / 1_000, at);
   }
 
   /**
@@ -660,21 +645,6 @@ export class Connection {
       unpause?.();
     }
   }
-}
-
-/** Bytes `text` takes in UTF-8. */
-function utf8Length(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }
 
 /** Pieces smaller than this are joined with their neighbours into one write. */

@@ -18,7 +18,8 @@
 import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { ByteQueue } from "../lib/byte_queue.ts";
-import { ipKey, IPV6_PREFIX, normalizeIp } from "../chat/moderation.ts";
+import { describeError } from "../lib/errors.ts";
+import { ipKey, IPV6_PREFIX, normalizeIp } from "../lib/ip.ts";
 
 /** A certificate chain and its private key, as PEM text. */
 export interface TlsFiles {
@@ -223,9 +224,9 @@ function bump(map: Map<string, number>, key: string, delta: number): void {
   else map.delete(key);
 }
 
+/** A handshake error in a few words (at most 120 characters: it comes from the client). */
 function describe(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.replace(/\s*\(os error \d+\)/, "").slice(0, 120) || "handshake error";
+  return describeError(e).slice(0, 120) || "handshake error";
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { hasToken, HEAD_MAX, type HttpRequest, parseHead, response } from "./http.ts";
 import { type Logger, LogThrottle } from "../ops/log.ts";
-import { ipKey, parseIp } from "../chat/moderation.ts";
+import { ipKey, parseIp } from "../lib/ip.ts";
 import type { Outbox } from "../chat/shared_log.ts";
 import { APP_CSS, APP_JS, pageHtml } from "./web_page.ts";
 import {

@@ -5,7 +5,8 @@
  * newest list.
  */
 import type { Logger } from "./log.ts";
-import { type BanRecord, parseBanFile, serializeBans } from "../chat/moderation.ts";
+import { type BanRecord, MAX_BAN_MS } from "../chat/moderation.ts";
+import { parseKey } from "../lib/ip.ts";
 
 /** The temporary file a ban file is written through. */
 export function tempPath(path: string): string {
@@ -95,4 +96,69 @@ async function writeAtomically(path: string, text: string): Promise<void> {
     file.close();
   }
   await Deno.rename(tmp, path);
+}
+
+/** A ban file whose content cannot be used; the message says what is wrong. */
+export class BanFileError extends Error {
+  override name = "BanFileError";
+}
+
+/**
+ * Reads the ban file's JSON. Expired entries are dropped; anything malformed throws
+ * {@link BanFileError} so the server refuses to start rather than lose or overwrite bans.
+ */
+export function parseBanFile(text: string, now: number): BanRecord[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new BanFileError(`not valid JSON (${(e as Error).message})`);
+  }
+  const list = (data as { bans?: unknown })?.bans;
+  if (typeof data !== "object" || data === null || !Array.isArray(list)) {
+    throw new BanFileError('expected an object with a "bans" list');
+  }
+  const out: BanRecord[] = [];
+  list.forEach((entry: unknown, i: number) => {
+    const e = entry as Record<string, unknown>;
+    const until = typeof e?.until === "string" ? Date.parse(e.until) : NaN;
+    const since = typeof e?.since === "string" ? Date.parse(e.since) : NaN;
+    const ip = typeof e?.ip === "string" ? parseKey(e.ip) : { error: "missing" };
+    if (!("ip" in ip) || !Number.isFinite(until)) {
+      throw new BanFileError(`entry ${i + 1} needs an "ip" address and an "until" time`);
+    }
+    if (until <= now) return;
+    out.push({
+      ip: ip.ip,
+      until: Math.min(until, now + MAX_BAN_MS),
+      reason: typeof e.reason === "string" ? e.reason : "",
+      by: typeof e.by === "string" ? e.by : "",
+      since: Number.isFinite(since) ? since : now,
+    });
+  });
+  return out;
+}
+
+/**
+ * The ban file's JSON for a list of bans (times as ISO 8601, readable and editable). A record
+ * whose times cannot be written (out of the date range) is left out and counted in `skipped`,
+ * so one bad record never stops the others from being saved.
+ */
+export function serializeBans(records: readonly BanRecord[]): { text: string; skipped: number } {
+  const bans = [];
+  let skipped = 0;
+  for (const b of records) {
+    try {
+      bans.push({
+        ip: b.ip,
+        until: new Date(b.until).toISOString(),
+        reason: b.reason,
+        by: b.by,
+        since: new Date(b.since).toISOString(),
+      });
+    } catch {
+      skipped++;
+    }
+  }
+  return { text: JSON.stringify({ version: 1, bans }, null, 2) + "\n", skipped };
 }

@@ -5,7 +5,8 @@
  */
 import { parseRedisUrl } from "../cluster/redis/client.ts";
 import { parseArgs } from "node:util";
-import { type ConnectRate, MAX_BAN_MS, parseIp } from "../chat/moderation.ts";
+import { type ConnectRate, MAX_BAN_MS } from "../chat/moderation.ts";
+import { parseIp } from "../lib/ip.ts";
 import { roomName } from "../chat/room.ts";
 import { formatDuration, formatSize, parseDuration, parseSize } from "../lib/units.ts";
 import denoJson from "../../deno.json" with { type: "json" };

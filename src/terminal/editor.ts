@@ -20,6 +20,8 @@
  * did is reported as {@link EditResult.work}, and `maxWork` caps it.
  */
 
+import { fitBytes, utf8Length } from "../lib/utf8.ts";
+
 // ---- Display width ----------------------------------------------------------------------------
 
 /**
@@ -185,39 +187,6 @@ function unitWidth(s: string, i: number): number {
     if (isLow(d)) cp = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
   }
   return widthAt(s, i, cp);
-}
-
-/** Bytes `s` takes in UTF-8 (lone surrogates count as the 3 bytes of U+FFFD). */
-function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n++;
-    else if (
-      c >= 0xd800 && c < 0xdc00 && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00
-    ) {
-      n += 2; // 4 bytes for 2 code units
-      i++;
-    } else n += 2;
-  }
-  return n;
-}
-
-/** The longest prefix of `s` that fits in `room` UTF-8 bytes, cut between code points. */
-function fitBytes(s: string, room: number): string {
-  let used = 0;
-  let i = 0;
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    const pair = c >= 0xd800 && c < 0xdc00 && i + 1 < s.length &&
-      (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
-    const size = c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
-    if (used + size > room) break;
-    used += size;
-    i += pair ? 2 : 1;
-  }
-  return s.slice(0, i);
 }
 
 function startsZeroWidth(s: string): boolean {

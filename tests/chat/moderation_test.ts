@@ -1,15 +1,8 @@
 /** Moderation helpers and the queue. */
 import assert from "node:assert/strict";
-import {
-  Addresses,
-  BanFileError,
-  BanList,
-  normalizeIp,
-  parseBanFile,
-  parseIp,
-  serializeBans,
-  tooSoon,
-} from "../../src/chat/moderation.ts";
+import { Addresses, BanList, tooSoon } from "../../src/chat/moderation.ts";
+import { normalizeIp, parseIp } from "../../src/lib/ip.ts";
+import { BanFileError, parseBanFile, serializeBans } from "../../src/ops/ban_store.ts";
 import { AsyncQueue } from "../../src/lib/queue.ts";
 
 Deno.test("moderation: tooSoon follows the rate limit; 0 turns it off", () => {

@@ -1,5 +1,6 @@
 /** Operators: /op, /kick, /ban, /unban, /bans. They work from any room. */
-import { ipKey, MAX_BAN_MS, parseBanTarget } from "../moderation.ts";
+import { MAX_BAN_MS } from "../moderation.ts";
+import { ipKey, parseBanTarget } from "../../lib/ip.ts";
 import { formatDuration, parseDuration } from "../../lib/units.ts";
 import type { Command } from "./types.ts";
 import { firstWord, requireOp } from "./util.ts";

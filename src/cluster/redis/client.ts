@@ -25,6 +25,7 @@ import {
   RespWriter,
 } from "./resp.ts";
 
+import { describeError } from "../../lib/errors.ts";
 export { type RedisArg, RedisError, type RespValue } from "./resp.ts";
 
 /** Where and how to connect, as read from a `redis://` or `rediss://` URL. */
@@ -195,18 +196,6 @@ function settings(o: RedisOptions): Settings {
     throw new RangeError(`redis option whenDisconnected must be "wait" or "fail"`);
   }
   return s;
-}
-
-/** Describes a socket error in a few words (the runtime's own messages carry OS error codes). */
-function describeNetError(e: unknown): string {
-  if (e instanceof Deno.errors.ConnectionRefused) return "connection refused";
-  if (e instanceof Deno.errors.ConnectionReset) return "connection reset";
-  if (e instanceof Deno.errors.BrokenPipe) return "connection broken";
-  if (e instanceof Deno.errors.TimedOut) return "connection timed out";
-  if (e instanceof Deno.errors.ConnectionAborted) return "connection aborted";
-  const msg = (e instanceof Error ? e.message : String(e))
-    .replace(/\s*\(os error \d+\)/, "").replace(/\s+/g, " ").trim();
-  return msg ? msg[0].toLowerCase() + msg.slice(1) : "connection error";
 }
 
 /** A command on its way: its promise's settlers and what the reply matching needs. */
@@ -465,7 +454,7 @@ export abstract class RedisConnection {
         link.writer.recycle(buf);
       }
     } catch (e) {
-      this.#lost(link, describeNetError(e));
+      this.#lost(link, describeError(e));
     }
     link.writing = false;
   }
@@ -483,9 +472,7 @@ export abstract class RedisConnection {
       }
     } catch (e) {
       if (link.dead) return;
-      reason = e instanceof RespProtocolError
-        ? `protocol error: ${e.message}`
-        : describeNetError(e);
+      reason = e instanceof RespProtocolError ? `protocol error: ${e.message}` : describeError(e);
     }
     this.#lost(link, reason);
   }
@@ -536,7 +523,7 @@ export abstract class RedisConnection {
           ? "client closed"
           : ac.signal.aborted
           ? `no connection within ${ms} ms`
-          : describeNetError(e),
+          : describeError(e),
       );
     } finally {
       clearTimeout(t);
