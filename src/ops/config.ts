@@ -3,7 +3,7 @@
  * validated {@link Config}. A flag beats its environment variable, which beats the default.
  * Everything here is pure (the environment is passed in), so every refusal is unit-tested.
  */
-import { parseRedisUrl } from "../cluster/redis/client.ts";
+import { parseRedisUrl } from "../cluster/redis/url.ts";
 import { parseArgs } from "node:util";
 import { type ConnectRate, MAX_BAN_MS } from "../chat/moderation.ts";
 import { parseIp } from "../lib/ip.ts";
