@@ -2,8 +2,18 @@
  * Leveled logging to stderr as `LEVEL message key=value`, or as one JSON object per line for log
  * shippers (the same fields, plus the time). Every client address goes through
  * {@link Logger.addr}, the one redaction point: in safe mode it never returns an address.
+ * A leaf: it imports nothing of ours, so any module may log without pulling in the options.
  */
-import { LOG_LEVELS, type LogFormat, type LogLevel } from "./config.ts";
+
+/** Log levels, least to most severe. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** Log line formats: `key=value` text, or one JSON object per line. */
+export const LOG_FORMATS = ["text", "json"] as const;
+/** One of {@link LOG_FORMATS}. */
+export type LogFormat = typeof LOG_FORMATS[number];
 
 /** Fields attached to a log line; values are quoted when they contain spaces or quotes. */
 export type LogFields = Record<string, string | number | boolean | undefined>;
