@@ -81,3 +81,11 @@ export function nickProblem(name: string): string | undefined {
   if (RESERVED.includes(skeleton(name))) return `${name} is reserved; pick another name.`;
   return undefined;
 }
+
+/**
+ * Whether `nick` is one some Shat process could have given out or let someone take: checked on
+ * what comes from the other processes, which could have been put in Redis by anything.
+ */
+export function acceptableNick(nick: string): boolean {
+  return NICK_PATTERN.test(nick) && (isGuestForm(nick) || nickProblem(nick) === undefined);
+}

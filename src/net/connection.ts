@@ -8,24 +8,18 @@
  * wrapped in an erase of the prompt and input before it and a redraw after it, so incoming
  * messages never land in the middle of what the person is typing.
  */
-import { SECRET_LINE } from "../chat/commands/mod.ts";
 import { LineFramer } from "./framing.ts";
-import type { CloseMode, HubEvent } from "../chat/hub.ts";
+import type { CloseMode, HubEvent, Outbox } from "../chat/events.ts";
 import { type Bucket, charge, fullBucket, take } from "../lib/bucket.ts";
 import { describeError } from "../lib/errors.ts";
 import { longerThan } from "../lib/utf8.ts";
-import { Outbox } from "../chat/shared_log.ts";
 import { cleanLine, cleanText } from "../lib/sanitize.ts";
 import { TelnetSession } from "./telnet.ts";
 import { type Completion, LineEditor, MAX_LISTED } from "../terminal/editor.ts";
+import { gather, LARGE_READ, releaseRead, SMALL_READ, smallRead } from "./buffers.ts";
 
-/**
- * Read buffer while a connection is quiet: idle clients must cost little memory (most chat lines
- * fit; a longer burst grows the buffer for as long as reads keep filling it).
- */
-export const SMALL_READ = 128;
-/** Largest read buffer, reached by doubling while reads keep filling the buffer. */
-export const LARGE_READ = 64 * 1024;
+export { LARGE_READ, SMALL_READ } from "./buffers.ts";
+
 /** Most bytes handed to one write call (what is left waits for the next). */
 export const MAX_WRITE = 256 * 1024;
 /** Input events a connection may have waiting in the hub's queue before it stops reading. */
@@ -90,6 +84,8 @@ export interface ConnectionHost {
   maxInputRate: number;
   /** Bytes read from every connection so far. */
   bytesIn: number;
+  /** Whether a line carries a secret (the operator token, a room key): Up never recalls it. */
+  secret(line: string): boolean;
   /** Tab completion for client `id`'s line editor (see LineEditor's Completer), `max` listed. */
   complete(id: number, word: string, atLineStart: boolean, max: number): Completion;
 }
@@ -113,33 +109,6 @@ interface Allowance {
 
 const encoder = new TextEncoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
-
-/**
- * Small read buffers are views into shared slabs, given back when their reader is done with
- * them (no read pending) and handed out again: an ArrayBuffer of its own costs a connection
- * about 300 bytes besides its contents (the object and the runtime's bookkeeping). The spares
- * are as many as the most connections that were idle at once.
- */
-const SLAB = 256 * SMALL_READ;
-let slab: Uint8Array = EMPTY;
-let slabUsed = 0;
-const spareReads: Uint8Array[] = [];
-
-function smallRead(): Uint8Array {
-  const spare = spareReads.pop();
-  if (spare) return spare;
-  if (slabUsed === slab.length) {
-    slab = new Uint8Array(SLAB);
-    slabUsed = 0;
-  }
-  slabUsed += SMALL_READ;
-  return slab.subarray(slabUsed - SMALL_READ, slabUsed);
-}
-
-/** Takes back a read buffer from {@link smallRead} (larger ones are left to the GC). */
-function releaseRead(buf: Uint8Array): void {
-  if (buf.length === SMALL_READ) spareReads.push(buf);
-}
 
 /** A connected client's socket and buffers. */
 export class Connection {
@@ -185,13 +154,7 @@ export class Connection {
    * `telnet` false: the peer cannot speak telnet (a browser's WebSocket): its bytes are lines,
    * and it is never offered a telnet option.
    */
-  constructor(
-    id: number,
-    conn: ByteStream,
-    host: ConnectionHost,
-    telnet = true,
-    outbox: Outbox = new Outbox(),
-  ) {
+  constructor(id: number, conn: ByteStream, host: ConnectionHost, telnet: boolean, outbox: Outbox) {
     this.id = id;
     this.conn = conn;
     this.outbox = outbox;
@@ -503,7 +466,7 @@ export class Connection {
       complete: (word, atLineStart) => host.complete(id, word, atLineStart, MAX_LISTED),
       // No secret is recalled by Up: nothing typed before the hub gave a prompt (before joining:
       // the room token), no operator token, no room key.
-      remember: (line) => this.#prompt !== "" && !SECRET_LINE.test(line),
+      remember: (line) => this.#prompt !== "" && !host.secret(line),
     });
     this.#echo(this.#editor.draw());
     host.post({ type: "terminal", id, charMode: true });
@@ -645,45 +608,4 @@ export class Connection {
       unpause?.();
     }
   }
-}
-
-/** Pieces smaller than this are joined with their neighbours into one write. */
-const GATHER = 16 * 1024;
-
-/**
- * The writes for `parts`, in order: runs of small pieces joined into one buffer (one write for
- * many short lines), large pieces (views into shared log blocks) written as they are, never
- * copied.
- */
-function gather(parts: Uint8Array[]): Uint8Array[] {
-  if (parts.length <= 1) return parts;
-  const out: Uint8Array[] = [];
-  let run: Uint8Array[] = [];
-  let size = 0;
-  const close = () => {
-    if (run.length === 1) out.push(run[0]);
-    else if (run.length > 1) {
-      const joined = new Uint8Array(size);
-      let off = 0;
-      for (const p of run) {
-        joined.set(p, off);
-        off += p.length;
-      }
-      out.push(joined);
-    }
-    run = [];
-    size = 0;
-  };
-  for (const p of parts) {
-    if (p.length >= GATHER) {
-      close();
-      out.push(p);
-    } else {
-      if (size + p.length > GATHER) close();
-      run.push(p);
-      size += p.length;
-    }
-  }
-  close();
-  return out;
 }

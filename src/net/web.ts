@@ -3,26 +3,17 @@
  * are accepted by the server's own accept loop, like the plain port's, and each is a connection
  * to the hub from the moment it is accepted: the same bans, per-address caps, connect rate and
  * total cap apply, and an HTTP connection that does nothing is closed after a header or idle
- * timeout. The HTTP here is small on purpose (src/http.ts): GET and HEAD for the page and its
- * two assets, and the upgrade to a WebSocket (src/websocket.ts), after which the socket is a chat
- * connection like a telnet one. The page is served with a strict Content-Security-Policy and
+ * timeout. The HTTP here is small on purpose (src/net/http.ts, one socket's life in
+ * src/net/http_connection.ts): GET and HEAD for the page and its two assets, and the upgrade to a
+ * WebSocket (src/net/websocket.ts), after which the socket is a chat connection like a telnet one. The page is served with a strict Content-Security-Policy and
  * shows everything as text.
  */
-import { hasToken, HEAD_MAX, type HttpRequest, parseHead, response } from "./http.ts";
+import { hasToken, type HttpRequest, response } from "./http.ts";
 import { type Logger, LogThrottle } from "../ops/log.ts";
 import { ipKey, parseIp } from "../lib/ip.ts";
-import type { Outbox } from "../chat/shared_log.ts";
-import { APP_CSS, APP_JS, pageHtml } from "./web_page.ts";
-import {
-  acceptKey,
-  CLOSE_POLICY,
-  closePayload,
-  encodeFrame,
-  OP_CLOSE,
-  OP_TEXT,
-  validKey,
-  WsStream,
-} from "./websocket.ts";
+import type { Outbox } from "../chat/events.ts";
+import { APP_CSS, appJs, pageHtml } from "./web_page.ts";
+import { acceptKey, validKey, WsStream } from "./websocket.ts";
 
 export { WS_IDLE_SECONDS } from "./websocket.ts";
 
@@ -61,6 +52,8 @@ export interface WebOptions {
   maxLine: number;
   /** The header and idle timeouts (tests shorten them; default {@link TIMEOUTS}). */
   timeouts?: HttpTimeouts;
+  /** Command lines that carry a secret, which the page's Up never recalls. */
+  secretLine: RegExp;
 }
 
 /** How long an HTTP connection may take to send a request head, and may idle between requests. */
@@ -168,6 +161,7 @@ export class WebSite implements HttpSite {
   readonly timeouts: Readonly<HttpTimeouts>;
   readonly #log: Logger;
   readonly #page: string;
+  readonly #script: string;
   /** Refusals are logged once per address and kind, then counted (see {@link sweep}). */
   readonly #refusals = new LogThrottle(60_000);
   readonly #sockets = new Set<WsStream>();
@@ -178,6 +172,7 @@ export class WebSite implements HttpSite {
     this.timeouts = opts.timeouts ?? TIMEOUTS;
     this.#log = log;
     this.#page = pageHtml(opts.name);
+    this.#script = appJs(opts.secretLine);
   }
 
   /** The WebSockets open now. */
@@ -242,7 +237,7 @@ export class WebSite implements HttpSite {
       case "/":
         return text(200, this.#page, "text/html; charset=utf-8");
       case "/app.js":
-        return text(200, APP_JS, "text/javascript; charset=utf-8");
+        return text(200, this.#script, "text/javascript; charset=utf-8");
       case "/app.css":
         return text(200, APP_CSS, "text/css; charset=utf-8");
       case "/ws":
@@ -301,310 +296,4 @@ export class WebSite implements HttpSite {
       }),
     };
   }
-}
-
-/**
- * One socket of an HTTP port until it becomes a WebSocket (or closes): reads request heads
- * within the timeouts, answers them, and hands the socket over on an upgrade. On the web port
- * the hub knows it from the start (as a pending "http" connection), so a refusal (a ban, a cap)
- * closes it with a 503 carrying the hub's words.
- */
-export class HttpConnection {
-  readonly id: number;
-  readonly #conn: Deno.Conn;
-  readonly #site: HttpSite;
-  readonly #host: HttpHost;
-  readonly #outbox: Outbox;
-  readonly #peer: string;
-  readonly #port: number;
-  /** The peer is a trusted proxy: each request speaks for the address it forwards. */
-  readonly #proxied: boolean;
-  #admitted = false;
-  #ip: string;
-  #buf = new Uint8Array(1024);
-  #len = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  /** Why the connection is ending (null: the hub closed it). */
-  #reason: string | null = "connection closed";
-  #closed = false;
-  /** A response is being written (a refusal must not cut into it). */
-  #answering = false;
-  #upgraded = false;
-  /** Between requests (the idle timeout runs until the next one starts). */
-  #idle = false;
-  /** Settles once the hub has admitted the connection or closed it; requests wait for it. */
-  readonly #decided: Promise<void>;
-  #decide: () => void = () => {};
-  /** A request waits for the hub's decision (a refusal is then answered to it). */
-  #waiting = false;
-  /** The hub's words when it refused the connection. */
-  #refusal: string | null = null;
-  /** Pacing fields the server keeps on every connection (unused until it is a chat one). */
-  lastKick = 0;
-  waiting = false;
-  dueAt = 0;
-  readonly done: Promise<void>;
-
-  /**
-   * `gated`: requests are answered only once the hub has decided ({@link admitted} or
-   * {@link close}); without it (the metrics port) at once.
-   */
-  constructor(
-    id: number,
-    conn: Deno.Conn,
-    site: HttpSite,
-    host: HttpHost,
-    outbox: Outbox,
-    gated = true,
-  ) {
-    this.id = id;
-    this.#decided = gated ? new Promise((resolve) => (this.#decide = resolve)) : Promise.resolve();
-    this.#conn = conn;
-    this.#site = site;
-    this.#host = host;
-    this.#outbox = outbox;
-    const remote = conn.remoteAddr as Deno.NetAddr;
-    const parsed = parseIp(remote.hostname);
-    this.#peer = this.#ip = "ip" in parsed ? parsed.ip : remote.hostname;
-    this.#port = remote.port;
-    this.#proxied = site.trustProxy.includes(this.#peer);
-    if (!this.#proxied) {
-      this.#admitted = true;
-      host.admit(id, this.#ip, this.#port, outbox);
-    }
-    this.done = this.#run();
-  }
-
-  /** The hub has nothing to write here before an upgrade; a refusal is written by {@link close}. */
-  kick(): void {}
-
-  /** The hub admitted the connection: its requests may be answered. */
-  admitted(): void {
-    this.#decide();
-  }
-
-  /** Prompts are for character-mode terminals. */
-  setPrompt(_text: string): void {}
-
-  /**
-   * Closed by the hub. A refusal is answered with the hub's words: to a request waiting for the
-   * decision (a WebSocket is opened just to carry them, so the page can show why), or as a 503
-   * to a connection with no request under way. Anything else just closes.
-   */
-  close(mode: "flush" | "drop" | "refuse"): void {
-    if (this.#closed || this.#upgraded) return;
-    this.#reason = null;
-    const said = new TextDecoder().decode(takeAll(this.#outbox)).trim();
-    if (mode === "refuse" && said) {
-      this.#refusal = said;
-      if (this.#waiting) return this.#decide(); // the request is answered in #run
-      if (!this.#answering) {
-        this.#answering = true;
-        void this.#write(refusalResponse(said)).finally(() => this.#shut());
-        return;
-      }
-    }
-    this.#decide();
-    this.#shut();
-  }
-
-  #shut(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed
-    }
-  }
-
-  /** Closes with `reason` for the hub unless something else closed it first. */
-  #end(reason: string): void {
-    if (!this.#closed && this.#reason !== null) this.#reason = reason;
-    this.#shut();
-  }
-
-  #arm(ms: number, reason: string): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#timedOut(reason), ms);
-  }
-
-  #timedOut(reason: string): void {
-    if (this.#closed || this.#upgraded) return;
-    if (this.#len > 0 && !this.#answering) {
-      // Half a request: tell the client, then close.
-      this.#answering = true;
-      this.#site.refused("timeout", this.#ip, "web request refused: the head never came");
-      void this.#write(response(408, { connection: "close" }, "request timeout\n"))
-        .finally(() => this.#end(reason));
-    } else {
-      this.#end(reason);
-    }
-  }
-
-  /** Answers `req` with the hub's refusal, then closes. */
-  async #refuse(req: HttpRequest, said: string): Promise<void> {
-    this.#answering = true;
-    const site = this.#site;
-    const up = site.upgrade && hasToken(req.headers.get("upgrade"), "websocket")
-      ? site.upgrade(req, this.#ip, this.#proxied)
-      : null;
-    if (up?.ok) {
-      const text = new TextEncoder().encode(said + "\r\n");
-      await this.#write(up.bytes);
-      await this.#write(encodeFrame(OP_TEXT, text));
-      await this.#write(encodeFrame(OP_CLOSE, closePayload(CLOSE_POLICY, "refused")));
-    } else {
-      await this.#write(up ? up.bytes : refusalResponse(said));
-    }
-    this.#shut();
-  }
-
-  async #write(bytes: Uint8Array): Promise<void> {
-    let off = 0;
-    try {
-      while (off < bytes.length) {
-        off += await this.#conn.write(off === 0 ? bytes : bytes.subarray(off));
-      }
-    } catch {
-      this.#end("connection broken");
-    }
-  }
-
-  async #run(): Promise<void> {
-    let served = 0;
-    try {
-      this.#arm(this.#site.timeouts.header, "no request in time");
-      while (!this.#closed) {
-        const parsed = parseHead(this.#buf, this.#len);
-        if ("incomplete" in parsed) {
-          if (this.#len === this.#buf.length) {
-            const bigger = new Uint8Array(Math.min(this.#buf.length * 2, HEAD_MAX + 1));
-            bigger.set(this.#buf);
-            this.#buf = bigger;
-          }
-          const n = await this.#conn.read(this.#buf.subarray(this.#len));
-          if (n === null) break;
-          if (this.#idle) {
-            this.#idle = false;
-            this.#arm(this.#site.timeouts.header, "request head too slow");
-          }
-          this.#len += n;
-          continue;
-        }
-        clearTimeout(this.#timer);
-        if ("status" in parsed) {
-          this.#site.refused(String(parsed.status), this.#ip, "web request refused", {
-            why: parsed.why,
-          });
-          this.#answering = true;
-          await this.#write(response(parsed.status, { connection: "close" }, parsed.why + "\n"));
-          this.#end("bad request");
-          break;
-        }
-        const req = parsed.request;
-        if (this.#proxied) {
-          this.#ip = clientAddress(
-            this.#peer,
-            req.headers.get("x-forwarded-for"),
-            this.#site.trustProxy,
-          );
-          if (!this.#admitted) {
-            this.#admitted = true;
-            this.#host.admit(this.id, this.#ip, this.#port, this.#outbox);
-          }
-        }
-        this.#waiting = true;
-        await this.#decided;
-        this.#waiting = false;
-        if (this.#refusal !== null) {
-          await this.#refuse(req, this.#refusal);
-          break;
-        }
-        if (this.#closed) break;
-        if (req.contentLength > 0) {
-          this.#answering = true;
-          await this.#write(response(400, { connection: "close" }, "bodies are not taken\n"));
-          this.#end("bad request");
-          break;
-        }
-        const rest = this.#buf.slice(req.length, this.#len);
-        this.#len = 0;
-        const site = this.#site;
-        if (site.upgrade && site.socket && hasToken(req.headers.get("upgrade"), "websocket")) {
-          const up = site.upgrade(req, this.#ip, this.#proxied);
-          this.#answering = true;
-          await this.#write(up.bytes);
-          this.#answering = false;
-          if (!up.ok) {
-            this.#end("upgrade refused");
-            break;
-          }
-          if (this.#closed) break;
-          this.#upgraded = true;
-          clearTimeout(this.#timer);
-          this.#host.upgrade(
-            this.id,
-            site.socket(this.#conn, this.#ip, this.#port, rest),
-            this.#outbox,
-          );
-          return;
-        }
-        const { bytes, keep } = site.answer(req, this.#ip);
-        const close = !keep || req.minor === 0 || this.#proxied ||
-          hasToken(req.headers.get("connection"), "close") || ++served >= MAX_REQUESTS;
-        this.#answering = true;
-        await this.#write(close ? withClose(bytes) : bytes);
-        this.#answering = false;
-        if (close) {
-          this.#end("request served");
-          break;
-        }
-        this.#buf.set(rest);
-        this.#len = rest.length;
-        this.#idle = rest.length === 0;
-        const t = this.#site.timeouts;
-        this.#arm(this.#idle ? t.idle : t.header, "idle");
-      }
-    } catch (e) {
-      this.#end(e instanceof Error ? e.message : String(e));
-    }
-    if (this.#upgraded) return;
-    this.#shut();
-    this.#host.ended(this.id, this.#reason);
-  }
-}
-
-/** A refused connection's answer: the hub's words, as a 503. */
-function refusalResponse(said: string): Uint8Array {
-  const type = "text/plain; charset=utf-8";
-  return response(503, { "content-type": type, connection: "close" }, said + "\n");
-}
-
-/** The same response with `connection: close` added to its head. */
-function withClose(bytes: Uint8Array): Uint8Array {
-  const at = bytes.indexOf(0x0d); // the end of the status line
-  const extra = new TextEncoder().encode("\r\nconnection: close");
-  const out = new Uint8Array(bytes.length + extra.length);
-  out.set(bytes.subarray(0, at));
-  out.set(extra, at);
-  out.set(bytes.subarray(at), at + extra.length);
-  return out;
-}
-
-function takeAll(ob: Outbox): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (let b = ob.take(); b; b = ob.take()) {
-    parts.push(b);
-    size += b.length;
-  }
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

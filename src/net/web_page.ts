@@ -5,8 +5,6 @@
  * the same hash) and a line that names you is highlighted. The strings below are the files.
  */
 
-import { SECRET_LINE } from "../chat/commands/mod.ts";
-
 /** The page; `{{NAME}}` is replaced with the server's name, escaped. */
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -119,9 +117,11 @@ button {
 
 /**
  * The script. Written without backquotes or dollar-brace so that it can live in this string;
- * everything received goes into the page through textContent.
+ * everything received goes into the page through textContent. `secretLine` is the pattern of
+ * command lines that carry a secret (the operator token, a room key): Up never recalls them.
  */
-export const APP_JS = `"use strict";
+export function appJs(secretLine: RegExp): string {
+  return `"use strict";
 (function () {
   var log = document.getElementById("log");
   var form = document.getElementById("form");
@@ -138,7 +138,7 @@ export const APP_JS = `"use strict";
   var recall = -1;
   var draft = "";
   var MAX_LINES = 2000;
-  var SECRET = ${SECRET_LINE};
+  var SECRET = ${secretLine};
 
   /** The colour of a nick: FNV-1a of its lower case, as the server computes it. */
   function color(nick) {
@@ -286,6 +286,7 @@ export const APP_JS = `"use strict";
   connect();
 })();
 `;
+}
 
 /** The page with the server's name in it (escaped: it is text). */
 export function pageHtml(name: string): string {

@@ -1,44 +1,10 @@
 /**
  * Operations as read-only views: the hub and the shell keep plain counters, and this module
- * renders them in the Prometheus text format and answers health checks over HTTP. Nothing here
- * changes state, and no client address ever appears.
+ * renders them in the Prometheus text format. Nothing here changes state, and no client address
+ * ever appears.
  */
+import type { HubSnapshot } from "../chat/stats.ts";
 import type { ClusterStats } from "../cluster/link.ts";
-import { type HttpRequest, response } from "../net/http.ts";
-import type { Logger } from "./log.ts";
-import { type HttpSite, TIMEOUTS } from "../net/web.ts";
-
-/** Counters the hub keeps: cheap increments, no allocation per line. */
-export class HubStats {
-  /** Chat lines and actions said in rooms. */
-  lines = 0;
-  /** Lines queued for members (room lines, notices, private messages, replies). */
-  deliveries = 0;
-  strikes = 0;
-  bans = 0;
-  /** Connections refused, by reason. */
-  refusedBanned = 0;
-  refusedFull = 0;
-  refusedPerAddress = 0;
-  refusedThrottled = 0;
-  slowReaders = 0;
-  /** People who joined the server (gave the token, if any). */
-  joins = 0;
-}
-
-/** What the hub reports at a scrape: its counters and gauges counted then. */
-export interface HubSnapshot {
-  stats: HubStats;
-  /** Open connections the hub holds, by transport (`tcp`, `tls`, `ws`). */
-  connections: Record<string, number>;
-  members: number;
-  rooms: number;
-  bansActive: number;
-  /** Bytes queued in every outbox, not yet written. */
-  outboxBytes: number;
-  /** Members on the other processes (--redis), 0 alone. */
-  remoteMembers?: number;
-}
 
 /** What the shell reports at a scrape. */
 export interface ShellSnapshot {
@@ -176,53 +142,4 @@ function clusterFamilies(c: ClusterStats, remote: number): string[] {
     ),
     family("shat_remote_members", "gauge", "Members on the other processes.", remote),
   ];
-}
-
-/** What the metrics listener needs from the server. */
-export interface MetricsSource {
-  snapshot(): { hub: HubSnapshot; shell: ShellSnapshot };
-  /** False while shutting down: /healthz answers 503. */
-  healthy(): boolean;
-}
-
-/**
- * The metrics port's answers: `GET /metrics` and `GET /healthz`; everything else is 404, and
- * methods other than GET and HEAD are 405. Served by the same small HTTP as the web port
- * (src/web.ts), so it survives running out of descriptors like every other port.
- */
-export class MetricsSite implements HttpSite {
-  readonly trustProxy: readonly string[] = [];
-  readonly timeouts = TIMEOUTS;
-  readonly #source: MetricsSource;
-  readonly #log: Logger;
-
-  constructor(source: MetricsSource, log: Logger) {
-    this.#source = source;
-    this.#log = log;
-  }
-
-  answer(req: HttpRequest): { bytes: Uint8Array; keep: boolean } {
-    const head = req.method === "HEAD";
-    if (req.method !== "GET" && !head) {
-      return { bytes: response(405, { allow: "GET, HEAD" }, "method not allowed\n"), keep: false };
-    }
-    if (req.path === "/metrics") {
-      const { hub, shell } = this.#source.snapshot();
-      const type = "text/plain; version=0.0.4; charset=utf-8";
-      return {
-        bytes: response(200, { "content-type": type }, renderMetrics(hub, shell), head),
-        keep: true,
-      };
-    }
-    if (req.path === "/healthz") {
-      const ok = this.#source.healthy();
-      const body = ok ? "ok\n" : "shutting down\n";
-      return { bytes: response(ok ? 200 : 503, {}, body, head), keep: ok };
-    }
-    return { bytes: response(404, {}, "not found: try /metrics or /healthz\n", head), keep: true };
-  }
-
-  refused(kind: string, _ip: string, message: string, fields: Record<string, string> = {}): void {
-    this.#log.debug(message, { ...fields, why: kind });
-  }
 }

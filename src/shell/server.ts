@@ -10,20 +10,21 @@ import { ClusterLink } from "../cluster/link.ts";
 import type { Config } from "../ops/config.ts";
 import { type ByteStream, Connection, type ConnectionHost } from "../net/connection.ts";
 import { response } from "../net/http.ts";
+import { SECRET_LINE } from "../chat/commands/mod.ts";
 import { type CloseMode, Hub, type HubEffects, type HubEvent } from "../chat/hub.ts";
 import { type Logger, LogThrottle } from "../ops/log.ts";
-import { MetricsSite, type ShellSnapshot } from "../ops/metrics.ts";
+import type { ShellSnapshot } from "../ops/metrics.ts";
+import { Acceptor, closeQuietly } from "./accept.ts";
+import { busRules } from "./bus_rules.ts";
+import { MetricsSite } from "./metrics_site.ts";
+import { WritePacer } from "./pacing.ts";
+import { BEAT_MS, StallClock } from "./stall.ts";
 import type { BanRecord } from "../chat/moderation.ts";
 import { AsyncQueue } from "../lib/queue.ts";
 import { Outbox } from "../chat/shared_log.ts";
 import { type TlsFiles, TlsPort, type TlsStream } from "../net/tls.ts";
-import {
-  HttpConnection,
-  type HttpHost,
-  type HttpSite,
-  type HttpTimeouts,
-  WebSite,
-} from "../net/web.ts";
+import { HttpConnection } from "../net/http_connection.ts";
+import { type HttpHost, type HttpSite, type HttpTimeouts, WebSite } from "../net/web.ts";
 
 export type { TlsFiles } from "../net/tls.ts";
 
@@ -80,12 +81,8 @@ export const SHUTDOWN_GRACE_MS = 2_000;
 export const BACKLOG = 4096;
 /** Connections the metrics port serves at once (it is for a scraper and a health check). */
 export const MAX_METRICS_CONNECTIONS = 64;
-/**
- * Stall detection for judging lines by arrival (see {@link StallClock}): a beat this often,
- * and a gap between beats longer than {@link STALL_MS} counts as a stall.
- */
-export const BEAT_MS = 50;
-export const STALL_MS = 150;
+/** What an accept loop hands a new socket to. */
+type Adopt = (conn: Deno.TcpConn) => void;
 
 /**
  * What the server keeps per socket: a chat connection, or a web connection before its
@@ -101,69 +98,6 @@ interface Peer {
   lastKick: number;
   waiting: boolean;
   dueAt: number;
-}
-
-/**
- * When the event loop was stalled lately (a GC pause, a paused VM, a long batch). Bytes read
- * right after a stall may have waited in the kernel all through it: the lines they carry are
- * judged as having arrived over the stall, not all at the moment they were read, so a polite
- * sender is never struck for the server's own pause.
- */
-export class StallClock {
-  #lastBeat: number;
-  #stallFrom = 0;
-  #stallTo = 0;
-
-  constructor(now: number) {
-    this.#lastBeat = now;
-  }
-
-  /** Called every {@link BEAT_MS}: a long gap since the last beat was a stall. */
-  beat(now: number): void {
-    if (now - this.#lastBeat > STALL_MS) {
-      this.#stallFrom = this.#lastBeat;
-      this.#stallTo = now;
-    }
-    this.#lastBeat = now;
-  }
-
-  /**
-   * The earliest time bytes read at `now` may have arrived, given that the reader read last
-   * at `since`: before a stall that is going on (no beat for a while) or just ended, or `now`.
-   */
-  earliest(since: number, now: number): number {
-    let from = now;
-    if (now - this.#lastBeat > STALL_MS) from = this.#lastBeat; // the beat has not run yet
-    else if (now - this.#stallTo <= 2 * BEAT_MS) from = this.#stallFrom;
-    return Math.min(now, Math.max(since, from));
-  }
-}
-
-/**
- * Write pacing. On loopback a write costs 10-20 µs of CPU whatever its size, so a room of 1000
- * at a line per millisecond would spend all its time writing a line at a time. The server
- * counts the clients it wrote to in each window of PACE_WINDOW_MS; with D of them, a client
- * written to less than D / WRITES_PER_MS ms ago (at most MAX_WRITE_GAP_MS) waits out the rest
- * of that time, and its next write carries everything that came meanwhile: a busy room of 1000
- * gets the lines of ~30 ms in each write. A quiet server, or someone not written to lately, is
- * written to at once.
- */
-export const WRITES_PER_MS = 30;
-/** Writers started in one turn of the event loop; the rest start in the next turns. */
-export const START_CHUNK = 1024;
-export const MAX_WRITE_GAP_MS = 50;
-export const PACE_WINDOW_MS = 50;
-
-function isFdExhaustion(e: unknown): boolean {
-  const code = (e as { code?: string }).code;
-  return code === "EMFILE" || code === "ENFILE" ||
-    (e instanceof Error && /too many open files/i.test(e.message));
-}
-
-/** An accept error that is about one connection (its client gave up), not the listener. */
-function isGoneBeforeAccept(e: unknown): boolean {
-  return e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.ConnectionAborted ||
-    e instanceof Deno.errors.ConnectionReset;
 }
 
 const FULL_LINE = new TextEncoder().encode("Server is full. Please try again later.\r\n");
@@ -182,15 +116,9 @@ export class Server {
   readonly #conns = new Map<number, Peer>();
   readonly #banStore?: BanStore;
   readonly #now: () => number;
+  /** Clients whose outbox got bytes in the current batch: their writers start after it. */
   #toKick: Peer[] = [];
-  /** How long a client just written to waits before the next write (see WRITES_PER_MS). */
-  #writeGap = 0;
-  /** The current pacing window: when it started, and the clients written to in it. */
-  #windowAt = 0;
-  #windowClients = 0;
-  /** Clients waiting out the gap, in the order they started waiting, and the one timer. */
-  #later: Peer[] = [];
-  #laterTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #pacer = new WritePacer(() => this.#stopping);
   #listener: Deno.TcpListener | null = null;
   #webListener: Deno.TcpListener | null = null;
   #metricsListener: Deno.TcpListener | null = null;
@@ -201,8 +129,7 @@ export class Server {
   #metricsSite: MetricsSite | null = null;
   #metricsOpen = 0;
   readonly #httpTimeouts: HttpTimeouts | undefined;
-  /** A spare descriptor, given up to accept-and-refuse when the process runs out. */
-  #reserve: Deno.TcpListener | null = null;
+  #acceptor: Acceptor | null = null;
   #node: string | null = null;
   #cluster: ClusterLink | null = null;
   #nextId = 1;
@@ -210,13 +137,10 @@ export class Server {
   #lagTimer: ReturnType<typeof setInterval> | undefined;
   #beatTimer: ReturnType<typeof setInterval> | undefined;
   readonly #stalls: StallClock;
-  /** Sleeping accept loops (after an accept error), woken at shutdown. */
-  readonly #sleepers = new Set<() => void>();
   #stopping = false;
   #hubDone: Promise<void> = Promise.resolve();
   readonly #accepting: Promise<void>[] = [];
   #stopped: Promise<void> | null = null;
-  readonly #acceptErrors = new LogThrottle(10_000);
   readonly #tlsErrors = new LogThrottle(60_000);
   /** What the shell counts for the metrics page (the hub counts the rest). */
   readonly #counts = {
@@ -238,6 +162,7 @@ export class Server {
     maxInputRate: 0,
     bytesIn: 0,
     complete: (id, word, atLineStart, max) => this.#hub.complete(id, word, atLineStart, max),
+    secret: (line) => SECRET_LINE.test(line),
   };
   /** What web connections ask of the server. */
   readonly #httpHost: HttpHost = {
@@ -304,7 +229,7 @@ export class Server {
         log: this.#log,
         deliver: (msg) => this.#queue.push({ type: "cluster", msg }),
         strikeMemoryMs: Math.max(cfg.banDuration, 60_000),
-        maxText: cfg.maxLine,
+        rules: busRules(cfg.maxLine),
       });
     } catch (e) {
       throw new ClusterError(e instanceof Error ? e.message : String(e));
@@ -334,6 +259,7 @@ export class Server {
           hosts: cfg.webHosts,
           maxLine: cfg.maxLine,
           timeouts: this.#httpTimeouts,
+          secretLine: SECRET_LINE,
         }, this.#log);
         this.#logListening("listening for the web page", this.#webListener.addr);
       }
@@ -351,25 +277,14 @@ export class Server {
       this.#closeListeners();
       throw e;
     }
-    try {
-      this.#reserve = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    } catch {
-      this.#reserve = null;
-    }
+    const acceptor = this.#acceptor = new Acceptor(this.#log, this.#now, () => this.#conns.size);
     this.#hubDone = this.#runHub();
-    if (this.#listener) {
-      this.#accepting.push(this.#acceptLoop(this.#listener, FULL_LINE, (c) => this.#adoptTcp(c)));
-    }
-    if (this.#webListener) {
-      this.#accepting.push(
-        this.#acceptLoop(this.#webListener, FULL_HTTP, (c) => this.#adoptWeb(c)),
-      );
-    }
-    if (this.#metricsListener) {
-      this.#accepting.push(
-        this.#acceptLoop(this.#metricsListener, FULL_HTTP, (c) => this.#serveMetrics(c)),
-      );
-    }
+    const accept = (l: Deno.TcpListener | null, full: Uint8Array, adopt: Adopt) => {
+      if (l) this.#accepting.push(acceptor.loop(l, full, adopt));
+    };
+    accept(this.#listener, FULL_LINE, (c) => this.#adoptTcp(c));
+    accept(this.#webListener, FULL_HTTP, (c) => this.#adoptWeb(c));
+    accept(this.#metricsListener, FULL_HTTP, (c) => this.#serveMetrics(c));
     this.#ticker = setInterval(() => this.#tick(), tickInterval(this.config));
     if (cfg.rateLimit > 0) {
       this.#beatTimer = setInterval(() => this.#stalls.beat(this.#now()), BEAT_MS);
@@ -410,7 +325,7 @@ export class Server {
       failed: (why) => this.#tlsFailed(why),
       connection: (stream) => this.#adoptTls(stream),
     }, cfg.ipv6Prefix);
-    this.#accepting.push(this.#acceptLoop(listener, new Uint8Array(0), (c) => port.accept(c)));
+    this.#accepting.push(this.#acceptor!.loop(listener, new Uint8Array(0), (c) => port.accept(c)));
     this.#logListening("listening for TLS", listener.addr);
     return await Promise.resolve(listener.addr);
   }
@@ -485,14 +400,13 @@ export class Server {
     this.#log.info("shutting down", { clients: this.#hub.connections });
     this.#closeListeners();
     clearInterval(this.#ticker);
-    for (const wake of [...this.#sleepers]) wake();
     this.#queue.push({ type: "shutdown" });
     this.#queue.close();
     await this.#hubDone;
     // The others hear that everyone here left, then that this process is gone.
     await this.#cluster?.close();
     // Whoever was waiting for a turn to write was closed with a flush, which writes anyway.
-    clearTimeout(this.#laterTimer);
+    this.#pacer.stop();
     await Promise.all(this.#accepting);
     const all = () => Promise.all([...this.#conns.values()].map((c) => c.done));
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -512,13 +426,7 @@ export class Server {
   #closeListeners(): void {
     this.#tlsPort?.close();
     // The web port stops taking requests; the WebSockets it opened are clients like any other.
-    const listeners = [
-      this.#listener,
-      this.#webListener,
-      this.#metricsListener,
-      this.#tlsListener,
-      this.#reserve,
-    ];
+    const listeners = [this.#listener, this.#webListener, this.#metricsListener, this.#tlsListener];
     for (const l of listeners) {
       try {
         l?.close();
@@ -526,7 +434,7 @@ export class Server {
         // already closed
       }
     }
-    this.#reserve = null;
+    this.#acceptor?.stop();
   }
 
   #tick(): void {
@@ -582,71 +490,8 @@ export class Server {
       if (more.length > 0) this.#handle(more);
       const kick = this.#toKick;
       this.#toKick = [];
-      this.#startWriters(kick);
+      this.#pacer.start(kick);
     }
-  }
-
-  /**
-   * Starts the writers of `kick`, but a client written to less than the current gap ago waits
-   * for the rest of it (see WRITES_PER_MS).
-   */
-  #startWriters(kick: Peer[]): void {
-    const now = performance.now();
-    this.#pace(now);
-    const gap = this.#writeGap;
-    if (kick.length > START_CHUNK) {
-      // A write starts at once (the kernel takes it during the call), so thousands of writers
-      // started together would all send the first line of a burst before the rest of it is even
-      // read. Started a chunk per turn, the later ones get the whole burst in one write.
-      const rest = kick.slice(START_CHUNK);
-      kick = kick.slice(0, START_CHUNK);
-      setTimeout(() => {
-        if (!this.#stopping) this.#startWriters(rest);
-      }, 0);
-    }
-    for (const c of kick) {
-      if (c.waiting) continue;
-      if (now - c.lastKick >= gap) {
-        this.#start(c, now);
-      } else {
-        c.waiting = true;
-        c.dueAt = c.lastKick + gap;
-        this.#later.push(c);
-      }
-    }
-    if (this.#later.length > 0 && this.#laterTimer === undefined) this.#armLater();
-  }
-
-  #start(c: Peer, now: number): void {
-    if (c.lastKick < this.#windowAt) this.#windowClients++;
-    c.lastKick = now;
-    c.kick();
-  }
-
-  /** Closes the pacing window when it is over: the gap follows how many were written to. */
-  #pace(now: number): void {
-    if (now - this.#windowAt < PACE_WINDOW_MS) return;
-    const clients = now - this.#windowAt < 2 * PACE_WINDOW_MS ? this.#windowClients : 0;
-    this.#writeGap = Math.min(MAX_WRITE_GAP_MS, clients / WRITES_PER_MS);
-    this.#windowAt = now;
-    this.#windowClients = 0;
-  }
-
-  #armLater(): void {
-    const wait = Math.max(0, this.#later[0].dueAt - performance.now());
-    this.#laterTimer = setTimeout(() => {
-      this.#laterTimer = undefined;
-      const now = performance.now();
-      this.#pace(now);
-      const list = this.#later;
-      let i = 0;
-      for (; i < list.length && list[i].dueAt <= now + 1; i++) {
-        list[i].waiting = false;
-        this.#start(list[i], now);
-      }
-      this.#later = i === list.length ? [] : list.slice(i);
-      if (this.#later.length > 0) this.#armLater();
-    }, wait);
   }
 
   #handle(batch: HubEvent[]): void {
@@ -666,91 +511,10 @@ export class Server {
     hub.flush(now);
   }
 
-  /**
-   * Accepts on `listener` for as long as the server runs, handing each socket to `adopt`.
-   * Running out of descriptors is survived: the waiting client is told `full` on a spare
-   * descriptor and closed, and accepting goes on once descriptors come back.
-   */
-  async #acceptLoop(
-    listener: Deno.TcpListener,
-    full: Uint8Array,
-    adopt: (conn: Deno.TcpConn) => void,
-  ): Promise<void> {
-    let backoff = 5;
-    while (!this.#stopping) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-        backoff = 5;
-      } catch (e) {
-        if (this.#stopping || e instanceof Deno.errors.BadResource) break;
-        // A client that reset its connection before it was accepted: nothing is wrong with the
-        // listener, so no backing off (that would let anyone stall accepting for everyone).
-        if (isGoneBeforeAccept(e)) continue;
-        const fds = isFdExhaustion(e);
-        if (this.#acceptErrors.first(fds ? "fds" : "other", this.#now())) {
-          this.#log.warn(
-            fds ? "out of file descriptors: refusing new connections" : "accept failed",
-            { error: e instanceof Error ? e.message : String(e), clients: this.#conns.size },
-          );
-        }
-        this.#reportAcceptErrors();
-        if (fds && this.#reserve && await this.#shed(listener, full)) continue;
-        await this.#sleep(backoff);
-        backoff = Math.min(backoff * 2, 1_000);
-        continue;
-      }
-      this.#reportAcceptErrors();
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // not fatal: only latency
-      }
-      adopt(conn);
-    }
-  }
-
   #tlsFailed(why: string): void {
     this.#counts.tlsHandshakeFailures++;
     if (this.#tlsErrors.first("tls", this.#now())) {
       this.#log.info("TLS handshake failed", { reason: why });
-    }
-  }
-
-  /**
-   * Out of descriptors: frees the spare one, accepts the waiting client, tells it the server
-   * is full and closes it, then takes the spare back. Keeps a full server from spinning on the
-   * same pending connection, and the client learns why instead of hanging.
-   */
-  async #shed(listener: Deno.Listener, full: Uint8Array): Promise<boolean> {
-    try {
-      this.#reserve?.close();
-    } catch {
-      // ignore
-    }
-    this.#reserve = null;
-    try {
-      const conn = await listener.accept();
-      await conn.write(full).catch(() => 0);
-      closeQuietly(conn);
-    } catch {
-      // nothing to shed after all
-    }
-    if (this.#stopping) return false;
-    try {
-      this.#reserve = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  #reportAcceptErrors(): void {
-    for (const { key, count } of this.#acceptErrors.sweep(this.#now())) {
-      this.#log.warn(
-        key === "fds" ? "connections refused for lack of file descriptors" : "accept failures",
-        { times: count, within: "10s" },
-      );
     }
   }
 
@@ -795,7 +559,7 @@ export class Server {
   ): number {
     const id = this.#nextId++;
     const remote = conn.remoteAddr as Deno.NetAddr;
-    const c = new Connection(id, conn, this.#connHost, true);
+    const c = new Connection(id, conn, this.#connHost, true, new Outbox());
     this.#conns.set(id, c);
     this.#queue.push({
       type: "open",
@@ -807,25 +571,5 @@ export class Server {
       pending,
     });
     return id;
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.#sleepers.add(wake);
-    });
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
   }
 }

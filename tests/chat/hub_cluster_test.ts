@@ -6,17 +6,14 @@ import assert from "node:assert/strict";
 import {
   type BusIn,
   type ClusterOut,
-  decodeBus,
-  type Dropped,
   encodeDirect,
   encodeRoom,
   type MemberInfo,
-  readBan,
-  readMember,
-  readRoomMeta,
   type RoomEv,
   type Snapshot,
 } from "../../src/cluster/bus.ts";
+import type { Dropped } from "../../src/cluster/decode.ts";
+import { decodeBus, readBan, readMember, readRoomMeta } from "../support/bus_rules.ts";
 import { HubHarness } from "../support/helpers.ts";
 
 const EMPTY: Snapshot = { members: [], rooms: [], bans: [], history: [] };

@@ -2,18 +2,15 @@
 import assert from "node:assert/strict";
 import {
   type BusIn,
-  decodeBus,
   type DirectEv,
   encodeDirect,
   encodeRoom,
   type MemberInfo,
-  readBan,
-  readMember,
-  readRoomMeta,
   type RoomEv,
-  SeqTracker,
-  TEXT_MAX,
 } from "../../src/cluster/bus.ts";
+import { TEXT_MAX } from "../../src/cluster/decode.ts";
+import { SeqTracker } from "../../src/cluster/sequence.ts";
+import { decodeBus, readBan, readMember, readRoomMeta } from "../support/bus_rules.ts";
 import { AWAY_MAX, TOPIC_MAX } from "../../src/chat/commands/mod.ts";
 import { Mirror } from "../../src/chat/mirror.ts";
 

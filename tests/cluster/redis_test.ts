@@ -6,26 +6,25 @@
  * AUTH, TLS). With CI=true a missing redis-server fails those tests instead of skipping them.
  */
 import assert from "node:assert/strict";
+import { RedisClient } from "../../src/cluster/redis/client.ts";
+import { RedisClientError, type RedisClientErrorKind } from "../../src/cluster/redis/connection.ts";
 import {
   backoffDelay,
-  parseRedisUrl,
   type ReconnectFailure,
   type ReconnectInfo,
-  RedisClient,
-  RedisClientError,
-  type RedisClientErrorKind,
-  RedisError,
   type RedisOptions,
-  RedisSubscriber,
-} from "../../src/cluster/redis/client.ts";
+} from "../../src/cluster/redis/options.ts";
 import {
   encodeCommand,
+  RedisError,
   RESP_LIMITS,
   RespParser,
   RespProtocolError,
   type RespValue,
   RespWriter,
 } from "../../src/cluster/redis/resp.ts";
+import { RedisSubscriber } from "../../src/cluster/redis/subscriber.ts";
+import { parseRedisUrl } from "../../src/cluster/redis/url.ts";
 import { FakeRedis, sha1 } from "../support/fake_redis.ts";
 import { freePort, RedisServer } from "../support/redis_server.ts";
 

@@ -151,10 +151,10 @@ export class RespParser {
     const arrays = this.#arrays;
     const left = this.#left;
     for (;;) {
-      const v = this.#element();
-      if (v === INCOMPLETE) return undefined;
-      if (v === OPENED) continue;
-      let value: RespValue = v;
+      const element = this.#element();
+      if (element === INCOMPLETE) return undefined;
+      if (element === OPENED) continue;
+      let value: RespValue = element;
       let done = true;
       while (arrays.length > 0) {
         const top = arrays[arrays.length - 1];
@@ -180,54 +180,21 @@ export class RespParser {
 
   /** Parses one element at #start: a scalar, an empty/null aggregate, or an opened array. */
   #element(): RespValue | typeof OPENED | typeof INCOMPLETE {
-    const buf = this.#buf;
-    const s = this.#start;
-    const end = this.#end;
-    if (s >= end) return INCOMPLETE;
-    const type = buf[s];
+    const start = this.#start;
+    if (start >= this.#end) return INCOMPLETE;
+    const type = this.#buf[start];
     switch (type) {
       case 0x24: // $ bulk string
       case 0x3d: // = verbatim string (RESP3)
-      case 0x21: { // ! bulk error (RESP3)
-        const eol = this.#number(s + 1, this.#limits.maxBulk, "bulk string");
-        if (eol < 0) return INCOMPLETE;
-        const len = this.#num;
-        const data = eol + 2;
-        if (len === -1) {
-          this.#start = data;
-          return null;
-        }
-        if (end < data + len + 2) return INCOMPLETE;
-        if (buf[data + len] !== CR || buf[data + len + 1] !== LF) {
-          throw new RespProtocolError("bulk string not followed by CRLF");
-        }
-        this.#start = data + len + 2;
-        if (type === 0x21) return new RedisError(decoder.decode(buf.subarray(data, data + len)));
-        // A verbatim string starts with its format, e.g. "txt:", which callers do not want.
-        const from = type === 0x3d ? Math.min(data + 4, data + len) : data;
-        if (this.bytes) return buf.slice(from, data + len);
-        return (data + len - from <= SHORT_ASCII ? shortAscii(buf, from, data + len) : null) ??
-          decoder.decode(buf.subarray(from, data + len));
-      }
+      case 0x21: // ! bulk error (RESP3)
+        return this.#bulk(type, start);
       case 0x2a: // * array
       case 0x3e: // > push (RESP3): same shape as an array
       case 0x7e: // ~ set (RESP3)
-      case 0x25: { // % map (RESP3): read as a flat key, value, ... array
-        const eol = this.#number(s + 1, this.#limits.maxArray, "array");
-        if (eol < 0) return INCOMPLETE;
-        const count = type === 0x25 ? this.#num * 2 : this.#num;
-        this.#start = eol + 2;
-        if (count === -1 || count === -2) return null;
-        if (count === 0) return [];
-        if (this.#arrays.length >= this.#limits.maxDepth) {
-          throw new RespProtocolError(`arrays nested deeper than ${this.#limits.maxDepth}`);
-        }
-        this.#arrays.push([]);
-        this.#left.push(count);
-        return OPENED;
-      }
+      case 0x25: // % map (RESP3): read as a flat key, value, ... array
+        return this.#aggregate(type, start);
       case 0x3a: { // : integer
-        const eol = this.#number(s + 1, Number.MAX_VALUE, "integer");
+        const eol = this.#number(start + 1, Number.MAX_VALUE, "integer");
         if (eol < 0) return INCOMPLETE;
         this.#start = eol + 2;
         return this.#num;
@@ -236,31 +203,13 @@ export class RespParser {
       case 0x2d: // - error
       case 0x2c: // , double (RESP3)
       case 0x28: // ( big number (RESP3)
-      case 0x23: { // # boolean (RESP3): 1 or 0, as RESP2 replies booleans
-        const eol = this.#line(s + 1);
-        if (eol < 0) return INCOMPLETE;
-        this.#start = eol + 2;
-        if (type === 0x2b) {
-          // The commonest reply by far; skip the decoder for it.
-          if (eol === s + 3 && buf[s + 1] === 0x4f && buf[s + 2] === 0x4b) return "OK";
-          return decoder.decode(buf.subarray(s + 1, eol));
-        }
-        const text = decoder.decode(buf.subarray(s + 1, eol));
-        if (type === 0x2d) return new RedisError(text);
-        if (type === 0x23) {
-          if (text !== "t" && text !== "f") throw new RespProtocolError("bad boolean");
-          return text === "t" ? 1 : 0;
-        }
-        const n = type === 0x2c ? parseDouble(text) : Number(text);
-        if (Number.isNaN(n) && text.toLowerCase() !== "nan") {
-          throw new RespProtocolError(`bad number ${JSON.stringify(text.slice(0, 40))}`);
-        }
-        return n;
-      }
+      case 0x23: // # boolean (RESP3): 1 or 0, as RESP2 replies booleans
+        return this.#simple(type, start);
       case 0x5f: { // _ null (RESP3)
-        if (end < s + 3) return INCOMPLETE;
-        if (buf[s + 1] !== CR || buf[s + 2] !== LF) throw new RespProtocolError("bad null");
-        this.#start = s + 3;
+        const buf = this.#buf;
+        if (this.#end < start + 3) return INCOMPLETE;
+        if (buf[start + 1] !== CR || buf[start + 2] !== LF) throw new RespProtocolError("bad null");
+        this.#start = start + 3;
         return null;
       }
       default:
@@ -270,6 +219,70 @@ export class RespParser {
             : `unknown reply type byte 0x${type.toString(16).padStart(2, "0")}`,
         );
     }
+  }
+
+  /** A bulk string (or RESP3 verbatim string or bulk error) whose type byte is at `start`. */
+  #bulk(type: number, start: number): RespValue | typeof INCOMPLETE {
+    const buf = this.#buf;
+    const eol = this.#number(start + 1, this.#limits.maxBulk, "bulk string");
+    if (eol < 0) return INCOMPLETE;
+    const len = this.#num;
+    const data = eol + 2;
+    if (len === -1) {
+      this.#start = data;
+      return null;
+    }
+    if (this.#end < data + len + 2) return INCOMPLETE;
+    if (buf[data + len] !== CR || buf[data + len + 1] !== LF) {
+      throw new RespProtocolError("bulk string not followed by CRLF");
+    }
+    this.#start = data + len + 2;
+    if (type === 0x21) return new RedisError(decoder.decode(buf.subarray(data, data + len)));
+    // A verbatim string starts with its format, e.g. "txt:", which callers do not want.
+    const from = type === 0x3d ? Math.min(data + 4, data + len) : data;
+    if (this.bytes) return buf.slice(from, data + len);
+    return (data + len - from <= SHORT_ASCII ? shortAscii(buf, from, data + len) : null) ??
+      decoder.decode(buf.subarray(from, data + len));
+  }
+
+  /** An array header (or RESP3 push, set or map): null, `[]`, or a level opened on the stack. */
+  #aggregate(type: number, start: number): RespValue | typeof OPENED | typeof INCOMPLETE {
+    const eol = this.#number(start + 1, this.#limits.maxArray, "array");
+    if (eol < 0) return INCOMPLETE;
+    const count = type === 0x25 ? this.#num * 2 : this.#num;
+    this.#start = eol + 2;
+    if (count === -1 || count === -2) return null;
+    if (count === 0) return [];
+    if (this.#arrays.length >= this.#limits.maxDepth) {
+      throw new RespProtocolError(`arrays nested deeper than ${this.#limits.maxDepth}`);
+    }
+    this.#arrays.push([]);
+    this.#left.push(count);
+    return OPENED;
+  }
+
+  /** A one-line reply: simple string, error, or RESP3 double, big number or boolean. */
+  #simple(type: number, start: number): RespValue | typeof INCOMPLETE {
+    const buf = this.#buf;
+    const eol = this.#line(start + 1);
+    if (eol < 0) return INCOMPLETE;
+    this.#start = eol + 2;
+    if (type === 0x2b) {
+      // The commonest reply by far; skip the decoder for it.
+      if (eol === start + 3 && buf[start + 1] === 0x4f && buf[start + 2] === 0x4b) return "OK";
+      return decoder.decode(buf.subarray(start + 1, eol));
+    }
+    const text = decoder.decode(buf.subarray(start + 1, eol));
+    if (type === 0x2d) return new RedisError(text);
+    if (type === 0x23) {
+      if (text !== "t" && text !== "f") throw new RespProtocolError("bad boolean");
+      return text === "t" ? 1 : 0;
+    }
+    const n = type === 0x2c ? parseDouble(text) : Number(text);
+    if (Number.isNaN(n) && text.toLowerCase() !== "nan") {
+      throw new RespProtocolError(`bad number ${JSON.stringify(text.slice(0, 40))}`);
+    }
+    return n;
   }
 
   /**

@@ -1,0 +1,82 @@
+/**
+ * What passes between the hub and the shell: the events the hub consumes and the effects it
+ * asks for. The shell's adapters (src/net/) know the hub through these types only.
+ */
+import type { ClusterIn, ClusterOut } from "../cluster/bus.ts";
+import type { BanRecord } from "./moderation.ts";
+import type { Outbox } from "./shared_log.ts";
+
+export type { Outbox } from "./shared_log.ts";
+
+/**
+ * How the shell should close a connection: `flush` sends what is queued first (and waits a
+ * little for the client to hang up), `drop` closes at once and discards it, `refuse` makes one
+ * attempt to send the queued line and closes at once (a refused connection holds nothing).
+ */
+export type CloseMode = "flush" | "drop" | "refuse";
+
+/** What the hub asks of the shell. */
+export interface HubEffects {
+  /** Client `id`'s outbox has bytes and no writer is draining it: start one. */
+  wake(id: number): void;
+  /** Close client `id` (see {@link CloseMode}). */
+  close(id: number, mode: CloseMode): void;
+  /** The ban list changed; persist this snapshot. */
+  saveBans(bans: BanRecord[]): void;
+  /** The prompt of character-mode client `id` changed (its nick or room did). */
+  prompt(id: number, text: string): void;
+  /** Pending connection `id` (see the "open" event) is admitted: it may go on. */
+  admitted?(id: number): void;
+  /** Several processes (--redis): carry this to the others (see src/cluster/link.ts). */
+  cluster?(out: ClusterOut): void;
+}
+
+/** Input from one connection: what one or more reads produced. */
+export interface InputEvent {
+  type: "input";
+  id: number;
+  /** When the bytes were read (epoch ms): lines are judged by when they arrived. */
+  at: number;
+  /**
+   * The earliest the bytes may have arrived, when the server was stalled before reading them
+   * (see the shell's StallClock): the lines are taken as spread over [from, at], not as a burst.
+   */
+  from?: number;
+  /** Bytes read since the connection's last input event. */
+  bytes: number;
+  /** Whole lines, already cleaned. */
+  lines: string[];
+  /** An unfinished line is pending. */
+  partial: boolean;
+  /** Lines refused for their length. */
+  overlong: number;
+  /** Times the connection went past its budget of telnet commands. */
+  telnetFloods: number;
+}
+
+/** Events the hub consumes, posted by the shell. */
+export type HubEvent =
+  | {
+    type: "open";
+    id: number;
+    ip: string;
+    port: number;
+    outbox: Outbox;
+    /** How the client came (`tcp`, `tls`, `http`, `ws`), for metrics. */
+    transport?: string;
+    /**
+     * Admitted now, but not a chat session until {@link HubEvent} `start` (a TLS handshake, an
+     * HTTP connection that may upgrade to a WebSocket): it counts against the caps meanwhile.
+     */
+    pending?: boolean;
+  }
+  /** A pending connection became a chat session (now over `transport`, when that changed). */
+  | { type: "start"; id: number; transport?: string }
+  | InputEvent
+  /** A telnet client switched to (or out of) character mode: the server now edits its line. */
+  | { type: "terminal"; id: number; charMode: boolean }
+  | { type: "closed"; id: number; reason: string }
+  | { type: "tick" }
+  | { type: "shutdown" }
+  /** From the other processes, through the cluster link (src/cluster/link.ts). */
+  | { type: "cluster"; msg: ClusterIn };

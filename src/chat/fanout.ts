@@ -1,0 +1,171 @@
+/**
+ * Delivery: what the hub says reaches outboxes. A room line is rendered once per view and
+ * appended once to that view's shared log (src/chat/shared_log.ts), whatever the number of
+ * readers; only the exceptions cost per person (the author's own copy, someone ignoring the
+ * author, a highlighted mention). A client past --max-outbox is marked slow and dropped once the
+ * current event is done.
+ */
+import type { Client } from "./client.ts";
+import type { ClientTable } from "./clients.ts";
+import type { HubContext } from "./context.ts";
+import type { NickTable } from "./names.ts";
+import { mentionWords, render, type RoomLine, VIEWS } from "./render.ts";
+import type { ChatRoom } from "./room.ts";
+import type { Outbox, SharedLog } from "./shared_log.ts";
+
+const encoder = new TextEncoder();
+
+/** The hub's way of putting bytes in front of people. */
+export class Fanout {
+  readonly #ctx: HubContext;
+  readonly #clients: ClientTable;
+  readonly #nicks: NickTable;
+  /** Where the last broadcast went in each view's log: start and end, or -1 (reused). */
+  readonly #appended = new Array<number>(VIEWS * 2).fill(-1);
+  /** Logs appended to since the last flush: their readers need their writers started. */
+  readonly #grownLogs = new Set<SharedLog>();
+  /** Clients whose outbox passed the limit, to drop once the current event is done. */
+  #slow: Client[] = [];
+
+  constructor(ctx: HubContext, clients: ClientTable, nicks: NickTable) {
+    this.#ctx = ctx;
+    this.#clients = clients;
+    this.#nicks = nicks;
+  }
+
+  /** Queues bytes for `c` if it is still being served. */
+  send(c: Client, bytes: Uint8Array): void {
+    if (c.gone || c.slow) return;
+    this.#enqueue(c, bytes);
+  }
+
+  /**
+   * Queues bytes for a member still being served; one past --max-outbox is marked slow instead
+   * (and dropped once the current event is done).
+   */
+  #enqueue(c: Client, bytes: Uint8Array): void {
+    const ob = c.outbox;
+    if (ob.bytes + bytes.length > this.#ctx.config.maxOutbox) {
+      c.slow = true;
+      this.#slow.push(c);
+      return;
+    }
+    ob.push(bytes);
+    this.#ctx.stats.deliveries++;
+    this.wakeWriter(c.id, ob);
+  }
+
+  /** Queues what the server itself must say (a welcome, last words), whatever the limit. */
+  push(c: Client, bytes: Uint8Array): void {
+    c.outbox.push(bytes);
+    this.wakeWriter(c.id, c.outbox);
+  }
+
+  /** Asks the shell to start the writer of an outbox that has just got bytes. */
+  wakeWriter(id: number, ob: Outbox): void {
+    if (!ob.armed) {
+      ob.armed = true;
+      this.#ctx.effects.wake(id);
+    }
+  }
+
+  /** Lines for `c` alone. */
+  tell(c: Client, ...lines: string[]): void {
+    this.send(c, encoder.encode(lines.join("\r\n") + "\r\n"));
+  }
+
+  /**
+   * A line to every member of `room` but `except`: rendered once per view that someone in the
+   * room reads, and appended once to that view's shared log, whatever the number of readers.
+   * Only the exceptions cost per person: `except` (the author) is skipped, or shown the line as
+   * their own if their screen shows nothing of what they typed; those in `skip` (ignoring the
+   * author) are skipped; a reader whose nick the line mentions (with colour or the bell on)
+   * gets a highlighted copy in its place. Returns the plain rendering's length in bytes.
+   */
+  broadcast(
+    room: ChatRoom<Client>,
+    line: RoomLine,
+    except?: Client,
+    skip?: Set<Client> | null,
+  ): number {
+    const clock = this.#ctx.clock;
+    const appended = this.#appended;
+    let plain = -1;
+    let readers = 0;
+    for (let v = 0; v < VIEWS; v++) {
+      const log = room.logs[v];
+      appended[2 * v] = -1;
+      if (!log || log.readers.size === 0) continue;
+      const bytes = encoder.encode(render(line, v, clock));
+      if (v === 0) plain = bytes.length;
+      appended[2 * v] = log.append(bytes);
+      appended[2 * v + 1] = log.head;
+      readers += log.readers.size;
+      this.#grownLogs.add(log);
+    }
+    this.#ctx.stats.deliveries += readers;
+    const mentionable = line.kind === "chat" || line.kind === "action";
+    if (except?.room === room) {
+      // Someone whose screen shows nothing of what they sent (the server edits their line, or
+      // a browser) sees their own line once, as they'd read it back; others not at all.
+      const echo = (except.charMode || except.transport === "ws") && mentionable;
+      this.#replaceFor(except, echo ? render(line, except.view, clock, { own: true }) : null);
+    }
+    if (skip) {
+      for (const o of skip) {
+        if (o !== except && o.room === room) this.#replaceFor(o, null);
+      }
+    }
+    if (mentionable && room.alerts > 0) {
+      for (const word of mentionWords(line.text)) {
+        const m = this.#nicks.get(word);
+        if (!m || m.room !== room || !m.alert || m === except || skip?.has(m)) continue;
+        this.#replaceFor(m, render(line, m.view, clock, { mention: true, bell: m.bell }));
+      }
+    }
+    return plain >= 0 ? plain : encoder.encode(render(line, 0, clock)).length;
+  }
+
+  /** For `c`, the broadcast just appended is left out, or replaced by `text`. */
+  #replaceFor(c: Client, text: string | null): void {
+    const v = c.view;
+    const start = this.#appended[2 * v];
+    const bytes = text === null ? null : encoder.encode(text);
+    if (start >= 0) c.outbox.skip(start, this.#appended[2 * v + 1], bytes);
+    else if (bytes) c.outbox.push(bytes);
+  }
+
+  /** A notice (`*** …`) for everyone in `room` but `except`. */
+  notice(room: ChatRoom<Client>, text: string, except?: Client): void {
+    this.broadcast(room, { kind: "notice", nick: "", text, at: 0 }, except);
+  }
+
+  /**
+   * After a batch of events: starts the writers of everyone whose log got lines, and marks
+   * readers that fell more than --max-outbox behind (see {@link takeSlow}). This is the one place
+   * that costs per reader, once per batch rather than once per line.
+   */
+  flush(): void {
+    const max = this.#ctx.config.maxOutbox;
+    for (const log of this.#grownLogs) {
+      for (const r of log.readers) {
+        const ob = r as Outbox;
+        const c = this.#clients.get(ob.owner);
+        if (!c || c.gone || c.slow) continue;
+        if (ob.bytes > max) {
+          c.slow = true;
+          this.#slow.push(c);
+        } else if (!ob.armed) {
+          ob.armed = true;
+          this.#ctx.effects.wake(c.id);
+        }
+      }
+    }
+    this.#grownLogs.clear();
+  }
+
+  /** The next client marked slow, most recent first (undefined when there is none). */
+  takeSlow(): Client | undefined {
+    return this.#slow.pop();
+  }
+}

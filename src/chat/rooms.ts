@@ -1,0 +1,211 @@
+/**
+ * The rooms: which exist (by lower-case name, and by the skeleton of their name so a look-alike
+ * is refused), who is in each here and elsewhere, what a viewer may see of one, moving a member
+ * from room to room, topics, and each room's nick index for Tab.
+ */
+import { sameSecret } from "../lib/secret.ts";
+import { type Client, promptFor } from "./client.ts";
+import type { JoinOutcome, RoomInfo } from "./commands/mod.ts";
+import type { HubContext } from "./context.ts";
+import type { Fanout } from "./fanout.ts";
+import type { Mirror } from "./mirror.ts";
+import { burstWait, mayBurst } from "./moderation.ts";
+import { skeleton } from "./nicks.ts";
+import { VIEW_COLOR } from "./render.ts";
+import { ChatRoom } from "./room.ts";
+import type { Outbound } from "./sync.ts";
+
+/** Every room, the lobby included. */
+export class Rooms {
+  readonly #ctx: HubContext;
+  readonly #fanout: Fanout;
+  readonly #mirror: Mirror;
+  readonly #sync: Outbound;
+  /** Rooms by lower-case name; the lobby is always there. */
+  readonly #byId = new Map<string, ChatRoom<Client>>();
+  /** Rooms by the skeleton of their name, so a look-alike (`#Iobby`, `#l0bby`) is refused. */
+  readonly #bySkeleton = new Map<string, ChatRoom<Client>>();
+  readonly lobby: ChatRoom<Client>;
+  /** Counts changes in who is where under which nick (the rooms' Tab indexes follow it). */
+  #epoch = 0;
+
+  constructor(ctx: HubContext, fanout: Fanout, mirror: Mirror, sync: Outbound) {
+    this.#ctx = ctx;
+    this.#fanout = fanout;
+    this.#mirror = mirror;
+    this.#sync = sync;
+    this.lobby = new ChatRoom<Client>(ctx.config.lobby);
+    this.add(this.lobby);
+  }
+
+  /** The room with this lower-case name. */
+  get(id: string): ChatRoom<Client> | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Rooms that exist (the lobby included). */
+  get count(): number {
+    return this.#byId.size;
+  }
+
+  all(): IterableIterator<ChatRoom<Client>> {
+    return this.#byId.values();
+  }
+
+  /** A room now exists (made here, or heard of from the others). */
+  add(room: ChatRoom<Client>): void {
+    this.#byId.set(room.id, room);
+    this.#bySkeleton.set(skeleton(room.id), room);
+  }
+
+  /** Who is where, under which nick, changed (here or elsewhere). */
+  changed(): void {
+    this.#epoch++;
+  }
+
+  /** People in `room`, here and on the other processes. */
+  size(room: ChatRoom<Client>): number {
+    return room.members.size + this.#mirror.inRoom(room.id);
+  }
+
+  /** Whether joins and leaves are announced in `room` (--announce-max, per room). */
+  announcing(room: ChatRoom<Client>): boolean {
+    const max = this.#ctx.config.announceMax;
+    return max === 0 || this.size(room) <= max;
+  }
+
+  /** What `viewer` may see of `room`: a keyed room's topic only from inside. */
+  info(room: ChatRoom<Client>, viewer?: Client): RoomInfo {
+    const visible = !room.secret || viewer?.room === room;
+    return {
+      name: room.name,
+      label: room.label,
+      members: this.size(room),
+      topic: visible ? room.topic : "",
+      topicBy: visible ? room.topicBy : "",
+      keyed: room.secret !== "",
+      lobby: room === this.lobby,
+    };
+  }
+
+  /** Takes `c` out of its room; a room other than the lobby goes away once empty. */
+  leave(c: Client): void {
+    const room = c.room;
+    room.members.delete(c);
+    this.#epoch++;
+    this.maybeGone(room);
+  }
+
+  /** A room other than the lobby goes away once nobody, here or elsewhere, is in it. */
+  maybeGone(room: ChatRoom<Client>): void {
+    if (this.size(room) === 0 && room !== this.lobby && this.#byId.get(room.id) === room) {
+      this.#byId.delete(room.id);
+      if (this.#bySkeleton.get(skeleton(room.id)) === room) {
+        this.#bySkeleton.delete(skeleton(room.id));
+      }
+      this.#ctx.log.info("room emptied", { room: room.label });
+    }
+  }
+
+  /**
+   * Moves `c` to the room `name` (a valid name), making it (with `key`, if given) when it does
+   * not exist; both rooms are told, and `c` is shown the topic and history.
+   */
+  join(c: Client, name: string, key: string, now: number): JoinOutcome {
+    const found = this.#byId.get(name.toLowerCase());
+    if (found === c.room) return { ok: false, why: "same", room: this.info(found, c) };
+    if (found) {
+      if (found.secret && !key) return { ok: false, why: "needs-key", room: this.info(found, c) };
+      if (found.secret && !sameSecret(this.#sync.keyDigest(key), found.secret)) {
+        return { ok: false, why: "wrong-key", room: this.info(found, c) };
+      }
+      this.#move(c, found, false, key);
+      return { ok: true, created: false, room: this.info(found, c) };
+    }
+    const cfg = this.#ctx.config;
+    if (cfg.maxRooms > 0 && this.#byId.size >= cfg.maxRooms) {
+      return { ok: false, why: "too-many-rooms", limit: cfg.maxRooms };
+    }
+    if (!mayBurst(c.addr.rooms, now, cfg.roomRate)) {
+      return { ok: false, why: "too-fast", wait: burstWait(c.addr.rooms, now, cfg.roomRate) };
+    }
+    const twin = this.#bySkeleton.get(skeleton(name));
+    if (twin) return { ok: false, why: "lookalike", room: this.info(twin, c) };
+    const room = new ChatRoom<Client>(name, this.#sync.keyDigest(key));
+    this.add(room);
+    this.#ctx.log.info("room created", {
+      room: room.label,
+      client: c.id,
+      nick: c.nick,
+      key: key ? "yes" : "no",
+    });
+    this.#move(c, room, true, key);
+    return { ok: true, created: true, room: this.info(room, c) };
+  }
+
+  /** `c` goes from its room to `room`: both are told, the others too, and `c` is welcomed. */
+  #move(c: Client, room: ChatRoom<Client>, created: boolean, key: string): void {
+    const fanout = this.#fanout;
+    const old = c.room;
+    const leaving = this.announcing(old);
+    this.leave(c);
+    if (c.alert) old.alerts--;
+    c.room = room;
+    room.members.add(c);
+    this.#epoch++;
+    if (c.alert) room.alerts++;
+    // The switch to the new room's log comes before anything more is said in the old one.
+    c.outbox.read(room.logFor(c.view));
+    if (leaving) fanout.notice(old, `${c.nick} left for ${room.label}`);
+    const n = this.size(room);
+    const here = n === 1 ? "you are the only one here" : `${n} people are here`;
+    const lines = [`You are now in ${room.label}; ${here}.`];
+    const left = leaving ? `${c.nick} left for ${room.label}` : "";
+    this.#sync.propose(old.id, { t: "leave", id: c.id, nick: c.nick, notice: left });
+    this.#sync.enter(c, room, this.announcing(room) ? `${c.nick} joined` : "", created);
+    if (created && key) lines.push(`It has a key: only those who know it can join.`);
+    if (room.topic) lines.push(`Topic: ${room.topic} (set by ${room.topicBy})`);
+    fanout.tell(c, ...lines);
+    const history = room.historyBlock(c.view & VIEW_COLOR, this.#ctx.clock);
+    if (history) fanout.send(c, history);
+    if (this.announcing(room)) fanout.notice(room, `${c.nick} joined`, c);
+    if (c.charMode) this.#ctx.effects.prompt(c.id, promptFor(c.nick, room.name));
+    this.#ctx.log.info("join room", {
+      client: c.id,
+      nick: c.nick,
+      room: room.label,
+      from: old.label,
+    });
+  }
+
+  /** Sets the topic of `c`'s room ("" clears it); the room is told who set it. */
+  setTopic(c: Client, topic: string): void {
+    const room = c.room;
+    room.topic = topic;
+    room.topicBy = topic ? c.nick : "";
+    const said = topic ? `${c.nick} set the topic: ${topic}` : `${c.nick} cleared the topic`;
+    this.#fanout.tell(c, topic ? `The topic of ${room.label} is now: ${topic}` : "Topic cleared.");
+    this.#fanout.notice(room, said, c);
+    this.#sync.propose(room.id, { t: "topic", topic, by: c.nick, id: c.id });
+    this.#ctx.log.info("topic", { client: c.id, nick: c.nick, room: room.label });
+  }
+
+  /**
+   * Everyone in `room` (here and elsewhere) sorted by nick key, for Tab: made on the first Tab
+   * after a change in who is where.
+   */
+  nickIndex(room: ChatRoom<Client>): { keys: string[]; nicks: string[] } {
+    if (!room.nickIndex || room.nickIndex.epoch !== this.#epoch) {
+      const all: { key: string; nick: string }[] = [];
+      for (const m of room.members) all.push({ key: m.key, nick: m.nick });
+      for (const m of this.#mirror.membersOf(room.id)) all.push({ key: m.key, nick: m.nick });
+      all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      room.nickIndex = {
+        epoch: this.#epoch,
+        keys: all.map((m) => m.key),
+        nicks: all.map((m) => m.nick),
+      };
+    }
+    return room.nickIndex;
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * Sessions: a member's life from arrival to departure. The start of a session (the room token
+ * asked for, or a welcome in the lobby), the one way out (Sessions.drop), and what a member sets
+ * for themselves: nick, terminal mode and view, away, whom they ignore.
+ */
+import { type Client, type DropOptions, promptFor } from "./client.ts";
+import type { Member, ViewSettings } from "./commands/mod.ts";
+import type { ClientTable } from "./clients.ts";
+import type { HubContext } from "./context.ts";
+import type { Fanout } from "./fanout.ts";
+import type { Mirror, RemoteMember } from "./mirror.ts";
+import type { NickTable } from "./names.ts";
+import { VIEW_COLOR, VIEW_STAMPS } from "./render.ts";
+import type { Rooms } from "./rooms.ts";
+import type { Outbound } from "./sync.ts";
+
+const encoder = new TextEncoder();
+
+/** Members from arrival to departure. */
+export class Sessions {
+  readonly #ctx: HubContext;
+  readonly #clients: ClientTable;
+  readonly #fanout: Fanout;
+  readonly #nicks: NickTable;
+  readonly #rooms: Rooms;
+  readonly #mirror: Mirror;
+  readonly #sync: Outbound;
+  /** The message of the day, encoded once and shared by every welcome. */
+  readonly #motd: Uint8Array | null;
+
+  constructor(
+    ctx: HubContext,
+    parts: {
+      clients: ClientTable;
+      fanout: Fanout;
+      nicks: NickTable;
+      rooms: Rooms;
+      mirror: Mirror;
+      sync: Outbound;
+    },
+    motd: readonly string[],
+  ) {
+    this.#ctx = ctx;
+    this.#clients = parts.clients;
+    this.#fanout = parts.fanout;
+    this.#nicks = parts.nicks;
+    this.#rooms = parts.rooms;
+    this.#mirror = parts.mirror;
+    this.#sync = parts.sync;
+    this.#motd = motd.length > 0 ? encoder.encode(motd.join("\r\n") + "\r\n") : null;
+  }
+
+  /**
+   * `c` was admitted: a chat session starts now, or, for a pending connection (a TLS handshake,
+   * an HTTP request), once the shell says so ({@link start}).
+   */
+  admitted(c: Client, pending: boolean | undefined, now: number): void {
+    if (!pending) return this.#begin(c, now);
+    c.pending = true;
+    const log = this.#ctx.log;
+    if (log.enabled("debug")) {
+      log.debug("accepted", { client: c.id, addr: log.addr(c.ip, c.port), transport: c.transport });
+    }
+    this.#ctx.effects.admitted?.(c.id);
+  }
+
+  /** A pending connection (TLS handshake done, WebSocket upgraded) becomes a chat session. */
+  start(id: number, transport: string | undefined, now: number): void {
+    const c = this.#clients.get(id);
+    if (!c || c.gone || !c.pending) return;
+    c.pending = false;
+    if (transport && transport !== c.transport) this.#clients.moveTransport(c, transport);
+    this.#begin(c, now);
+  }
+
+  /** The start of a chat session: the room token is asked for, or the client joins. */
+  #begin(c: Client, now: number): void {
+    const { config: cfg, log } = this.#ctx;
+    if (log.enabled("info")) log.info("connect", { client: c.id, addr: log.addr(c.ip, c.port) });
+    if (cfg.token) {
+      this.#fanout.tell(
+        c,
+        `${cfg.name}: this room is private. Type the room token and press Enter.`,
+      );
+    } else {
+      this.join(c, now);
+    }
+  }
+
+  /** `c` becomes a member: a guest nick, the lobby, and the welcome. */
+  join(c: Client, now: number): void {
+    const ctx = this.#ctx;
+    const fanout = this.#fanout;
+    c.authed = true;
+    c.nick = this.#nicks.guest();
+    c.key = c.nick.toLowerCase();
+    c.lastActive = now;
+    this.#nicks.add(c);
+    this.#rooms.changed();
+    const lobby = this.#rooms.lobby;
+    c.room = lobby;
+    lobby.members.add(c);
+    if (c.alert) lobby.alerts++;
+    c.outbox.read(lobby.logFor(c.view));
+    ctx.stats.joins++;
+    const n = ++this.#clients.members + this.#mirror.size;
+    const others = n === 1 ? "you are the only one here" : `${n} people are online`;
+    // The welcome is the server's own doing: it is always queued, never counted against the
+    // reader (the configuration guarantees it fits in half an outbox), and the motd and history
+    // are buffers shared by every newcomer rather than copies.
+    fanout.push(
+      c,
+      encoder.encode(
+        `Welcome to ${ctx.config.name}! You are ${c.nick} in ${lobby.label}; ${others}.\r\n` +
+          "Type /help for the commands and /nick NAME to choose your name.\r\n",
+      ),
+    );
+    if (this.#motd) fanout.push(c, this.#motd);
+    if (lobby.topic) fanout.push(c, encoder.encode(`Topic: ${lobby.topic}\r\n`));
+    const history = lobby.historyBlock(c.view & VIEW_COLOR, ctx.clock);
+    if (history) fanout.push(c, history);
+    const joined = this.#rooms.announcing(lobby) ? `${c.nick} joined` : "";
+    if (joined) fanout.notice(lobby, joined, c);
+    this.#sync.enter(c, lobby, joined);
+    if (c.charMode) ctx.effects.prompt(c.id, promptFor(c.nick, lobby.name));
+    if (ctx.log.enabled("info")) {
+      ctx.log.info("join", { client: c.id, nick: c.nick, room: lobby.label, online: n });
+    }
+  }
+
+  /** The one way out of the room: closes the connection and tells the others. */
+  drop(c: Client, reason: string, now: number, opts: DropOptions): void {
+    if (c.gone) return;
+    const ctx = this.#ctx;
+    c.outbox.stop(); // nothing said from now on reaches it
+    if (opts.message) {
+      c.slow = false; // a last word is always queued, even past the limit
+      this.#fanout.push(c, encoder.encode(opts.message + "\r\n"));
+    }
+    c.gone = true;
+    this.#clients.remove(c);
+    c.addr.conns--;
+    c.addr.lastSeen = now;
+    const mode = opts.mode ?? "flush";
+    if (mode === "drop") c.outbox.clear();
+    ctx.effects.close(c.id, mode);
+    if (c.ignoring) { for (const o of c.ignoring) o.ignoredBy?.delete(c); }
+    if (c.ignoredBy) { for (const o of c.ignoredBy) o.ignoring?.delete(c); }
+    c.ignoring = c.ignoredBy = null;
+    if (c.authed) this.#leaveAll(c, reason, opts.quiet === true);
+    if (c.pending) {
+      // Never a chat session (a failed handshake, a page load): worth a line only when debugging.
+      if (ctx.log.enabled("debug")) ctx.log.debug("closed", { client: c.id, reason });
+    } else if (ctx.log.enabled("info")) {
+      ctx.log.info("disconnect", { client: c.id, nick: c.nick || undefined, reason });
+    }
+  }
+
+  /** A member leaving: out of its room and its nick; the room (unless `quiet`) and the others told. */
+  #leaveAll(c: Client, reason: string, quiet: boolean): void {
+    const room = c.room;
+    const left = this.#rooms.announcing(room) ? `${c.nick} left (${reason})` : "";
+    this.#rooms.leave(c);
+    if (c.alert) room.alerts--;
+    this.#clients.members--;
+    this.#nicks.remove(c);
+    if (left && !quiet) this.#fanout.notice(room, left);
+    // A quiet leave (this process stopping) is still news on the others.
+    this.#sync.propose(room.id, { t: "leave", id: c.id, nick: c.nick, notice: left }, null, c.key);
+  }
+
+  /** Drops the clients whose outbox passed the limit during the last event or flush. */
+  reapSlow(now: number): void {
+    const log = this.#ctx.log;
+    for (let c = this.#fanout.takeSlow(); c; c = this.#fanout.takeSlow()) {
+      if (c.gone) continue;
+      this.#ctx.stats.slowReaders++;
+      log.warn("slow reader disconnected", {
+        client: c.id,
+        nick: c.nick || undefined,
+        queued: c.outbox.bytes,
+      });
+      this.drop(c, "too slow: stopped reading", now, { mode: "drop" });
+    }
+  }
+
+  /**
+   * Renames `c`. `knownAs` is the nick the other processes know `c` by, when that is not its
+   * nick here (a rename the cluster refused), or null when they do not know `c` at all.
+   */
+  rename(c: Client, nick: string, knownAs: string | null = c.nick): void {
+    const rooms = this.#rooms;
+    const old = c.nick;
+    this.#nicks.rename(c, nick);
+    rooms.changed();
+    this.#fanout.tell(c, `You are now ${nick}.`);
+    if (c.charMode) this.#ctx.effects.prompt(c.id, promptFor(nick, c.room.name));
+    const said = rooms.announcing(c.room) ? `${old} is now ${nick}` : "";
+    if (said) this.#fanout.notice(c.room, said, c);
+    const oldKey = old.toLowerCase();
+    if (knownAs === null) {
+      // The others never heard of `c` (its arrival was refused): it arrives now.
+      this.#sync.enter(c, c.room, rooms.announcing(c.room) ? `${nick} joined` : "");
+    } else {
+      const told = said && knownAs !== old ? `${knownAs} is now ${nick}` : said;
+      this.#sync.propose(
+        c.room.id,
+        { t: "nick", id: c.id, from: knownAs, to: nick, notice: told },
+        c,
+        oldKey !== c.key ? oldKey : undefined,
+      );
+    }
+    this.#ctx.log.info("nick", { client: c.id, from: old, to: nick });
+  }
+
+  /**
+   * A telnet client's terminal mode changed. In character mode the server echoes and edits the
+   * line, so the client gets what a terminal user expects: colours, the bell, and their own
+   * lines shown back once.
+   */
+  terminal(id: number, charMode: boolean): void {
+    const c = this.#clients.get(id);
+    if (!c || c.gone || c.charMode === charMode) return;
+    c.charMode = charMode;
+    this.setView(c, { color: charMode, bell: charMode });
+    if (charMode && c.authed) this.#ctx.effects.prompt(c.id, promptFor(c.nick, c.room.name));
+  }
+
+  /** How `c`'s lines are drawn. */
+  view(c: Client | undefined): ViewSettings {
+    return {
+      color: ((c?.view ?? 0) & VIEW_COLOR) !== 0,
+      bell: c?.bell ?? false,
+      timestamps: ((c?.view ?? 0) & VIEW_STAMPS) !== 0,
+      charMode: c?.charMode ?? false,
+      web: c?.transport === "ws",
+    };
+  }
+
+  /** Changes how `c`'s lines are drawn (colour, bell, timestamps). */
+  setView(c: Client, change: Partial<Omit<ViewSettings, "charMode" | "web">>): void {
+    const bit = (on: boolean | undefined, b: number) => {
+      if (on !== undefined) c.view = on ? c.view | b : c.view & ~b;
+    };
+    bit(change.color, VIEW_COLOR);
+    bit(change.timestamps, VIEW_STAMPS);
+    if (change.bell !== undefined) c.bell = change.bell;
+    const alert = (c.view & VIEW_COLOR) !== 0 || c.bell;
+    if (c.authed && alert !== c.alert) c.room.alerts += alert ? 1 : -1;
+    c.alert = alert;
+    // Another view reads another log, from now on.
+    if (c.authed) c.outbox.read(c.room.logFor(c.view));
+  }
+
+  /** Marks `c` away with a reason, or back with "", and tells them. */
+  setAway(c: Client, reason: string): void {
+    c.away = reason;
+    if (c.authed) this.#sync.propose(c.room.id, { t: "away", id: c.id, away: reason }, c);
+    this.#fanout.tell(
+      c,
+      reason ? `You are marked away (${reason}). /back when you return.` : "Welcome back.",
+    );
+  }
+
+  /** This process's client with id `id`, or a member elsewhere by its (negative) handle. */
+  anyone(id: number): Client | RemoteMember | undefined {
+    return id < 0 ? this.#mirror.byHandle(id) : this.#clients.get(id);
+  }
+
+  /** True if `m` ignores `other`. */
+  ignores(m: Member, other: Member): boolean {
+    const c = this.#clients.get(m.id);
+    const o = this.anyone(other.id);
+    return !!(c && o && c.ignoring?.has(o));
+  }
+
+  /** Starts or stops `m` ignoring `other`'s lines, actions and private messages. */
+  setIgnore(m: Member, other: Member, on: boolean): void {
+    const c = this.#clients.get(m.id);
+    const o = this.anyone(other.id);
+    if (!c || !o || c === o) return;
+    if (on) {
+      (c.ignoring ??= new Set()).add(o);
+      (o.ignoredBy ??= new Set()).add(c);
+    } else {
+      c.ignoring?.delete(o);
+      o.ignoredBy?.delete(c);
+    }
+  }
+}

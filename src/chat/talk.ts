@@ -1,0 +1,86 @@
+/**
+ * Talk: a member's line or action in their room, and private messages across rooms and
+ * processes. With others linked (--redis), a room line is proposed to the cluster and shown when
+ * it comes back, so every process shows a room's lines in one order.
+ */
+import type { DirectEv } from "../cluster/bus.ts";
+import type { Client } from "./client.ts";
+import type { HubContext } from "./context.ts";
+import type { Fanout } from "./fanout.ts";
+import type { RemoteMember } from "./mirror.ts";
+import { render, type RoomLine } from "./render.ts";
+import type { HistoryLimits } from "./room.ts";
+import type { Outbound } from "./sync.ts";
+
+const encoder = new TextEncoder();
+
+/** Lines people say. */
+export class Talk {
+  readonly #ctx: HubContext;
+  readonly #fanout: Fanout;
+  readonly #sync: Outbound;
+  /** What a room keeps for newcomers. */
+  readonly limits: HistoryLimits;
+
+  constructor(ctx: HubContext, fanout: Fanout, sync: Outbound) {
+    this.#ctx = ctx;
+    this.#fanout = fanout;
+    this.#sync = sync;
+    this.limits = { lines: ctx.config.history, bytes: ctx.config.historyBytes };
+  }
+
+  /** A chat line (`<nick> text`) or an action (`* nick text`) from `c` to its room. */
+  speak(c: Client, kind: "chat" | "action", text: string, now: number): void {
+    const ctx = this.#ctx;
+    ctx.stats.lines++;
+    if (this.#sync.linked) {
+      // Everyone sees a room's lines in one order: this one is shown when it comes back.
+      this.#sync.propose(c.room.id, { t: "say", kind, id: c.id, nick: c.nick, text, at: now });
+    } else {
+      const line: RoomLine = { kind, nick: c.nick, text, at: now };
+      c.room.remember(line, this.#fanout.broadcast(c.room, line, c, c.ignoredBy), this.limits);
+    }
+    if (ctx.log.enabled("debug")) {
+      ctx.log.debug(kind, { nick: c.nick, room: c.room.label, text });
+    }
+  }
+
+  /**
+   * A private message, across rooms: `to` sees `[private] <from> text` (unless ignoring
+   * `from`), `from` sees `[private to nick] text`, each drawn in their own view.
+   */
+  whisper(a: Client, to: Client | RemoteMember | undefined, text: string, now: number): void {
+    if (!to) return;
+    const clock = this.#ctx.clock;
+    const fanout = this.#fanout;
+    if (to.id < 0) {
+      const r = to as RemoteMember;
+      const ev: DirectEv = {
+        t: "msg",
+        to: r.node,
+        toId: r.info.id,
+        id: a.id,
+        nick: a.nick,
+        text,
+        at: now,
+      };
+      if (!this.#sync.direct(ev)) {
+        fanout.tell(a, `${r.nick} is on another server, which cannot be reached right now.`);
+        return;
+      }
+      const out: RoomLine = { kind: "privateOut", nick: r.nick, text, at: now };
+      fanout.send(a, encoder.encode(render(out, a.view, clock)));
+      return;
+    }
+    const b = to as Client;
+    // Someone who ignores the sender does not get it; the sender is not told (ignoring is
+    // private), so their own copy looks the same either way.
+    if (!b.ignoring?.has(a)) {
+      const line: RoomLine = { kind: "private", nick: a.nick, text, at: now };
+      fanout.send(b, encoder.encode(render(line, b.view, clock, { bell: b.bell })));
+      b.replyTo = a.id;
+    }
+    const out: RoomLine = { kind: "privateOut", nick: b.nick, text, at: now };
+    fanout.send(a, encoder.encode(render(out, a.view, clock)));
+  }
+}
