@@ -64,14 +64,14 @@ export class Rooms {
   }
 
   /** People in `room`, here and on the other processes. */
-  size(room: ChatRoom<Client>): number {
+  peopleIn(room: ChatRoom<Client>): number {
     return room.members.size + this.#mirror.inRoom(room.id);
   }
 
   /** Whether joins and leaves are announced in `room` (--announce-max, per room). */
   announcing(room: ChatRoom<Client>): boolean {
     const max = this.#ctx.config.announceMax;
-    return max === 0 || this.size(room) <= max;
+    return max === 0 || this.peopleIn(room) <= max;
   }
 
   /** What `viewer` may see of `room`: a keyed room's topic only from inside. */
@@ -80,7 +80,7 @@ export class Rooms {
     return {
       name: room.name,
       label: room.label,
-      members: this.size(room),
+      members: this.peopleIn(room),
       topic: visible ? room.topic : "",
       topicBy: visible ? room.topicBy : "",
       keyed: room.secret !== "",
@@ -98,7 +98,7 @@ export class Rooms {
 
   /** A room other than the lobby goes away once nobody, here or elsewhere, is in it. */
   maybeGone(room: ChatRoom<Client>): void {
-    if (this.size(room) === 0 && room !== this.lobby && this.#byId.get(room.id) === room) {
+    if (this.peopleIn(room) === 0 && room !== this.lobby && this.#byId.get(room.id) === room) {
       this.#byId.delete(room.id);
       if (this.#bySkeleton.get(skeleton(room.id)) === room) {
         this.#bySkeleton.delete(skeleton(room.id));
@@ -157,7 +157,7 @@ export class Rooms {
     // The switch to the new room's log comes before anything more is said in the old one.
     c.outbox.read(room.logFor(c.view));
     if (leaving) fanout.notice(old, `${c.nick} left for ${room.label}`);
-    const n = this.size(room);
+    const n = this.peopleIn(room);
     const here = n === 1 ? "you are the only one here" : `${n} people are here`;
     const lines = [`You are now in ${room.label}; ${here}.`];
     const left = leaving ? `${c.nick} left for ${room.label}` : "";

@@ -90,36 +90,23 @@ export function cleanText(s: string): string {
     const t = s.trimEnd();
     return high ? capMarks(t) : t;
   }
+  return cleanFrom(s, i);
+}
 
+/**
+ * The slow path of {@link cleanText}: `s` is clean before `i`. Text goes into `pending` and
+ * joins `out` only when a backspace needs the parts to erase from.
+ */
+function cleanFrom(s: string, i: number): string {
+  const n = s.length;
   const out: string[] = [s.slice(0, i)];
-  let pendingOut = "";
-  const flush = () => {
-    if (pendingOut) {
-      out.push(pendingOut);
-      pendingOut = "";
-    }
-  };
-  const erase = () => {
-    flush();
-    while (out.length > 0) {
-      const last = out[out.length - 1];
-      if (last.length === 0) {
-        out.pop();
-        continue;
-      }
-      const code = last.charCodeAt(last.length - 1);
-      const cut = code >= 0xdc00 && code <= 0xdfff && last.length >= 2 ? 2 : 1;
-      out[out.length - 1] = last.slice(0, last.length - cut);
-      return;
-    }
-  };
-
+  let pending = "";
   while (i < n) {
     const c = s.charCodeAt(i);
     if (!special(c)) {
       let j = i + 1;
       while (j < n && !special(s.charCodeAt(j))) j++;
-      pendingOut += s.slice(i, j);
+      pending += s.slice(i, j);
       i = j;
       continue;
     }
@@ -130,27 +117,47 @@ export function cleanText(s: string): string {
     } else if (c === 0x9d || c === 0x90 || c === 0x98 || c === 0x9e || c === 0x9f) {
       i = skipString(s, i + 1);
     } else if (c === 0x09 || otherSpace(c)) {
-      pendingOut += " ";
+      pending += " ";
       i++;
     } else if (c === 0x08 || c === 0x7f) {
-      erase();
+      if (pending) out.push(pending);
+      pending = "";
+      eraseLast(out);
       i++;
     } else if (c === 0xfffd) {
-      pendingOut += "\ufffd";
+      pending += "\ufffd";
       i++;
     } else if (c === 0xdb40) {
       const low = s.charCodeAt(i + 1);
       if (low >= 0xdc00 && low <= 0xdc7f) i += 2; // a tag character: invisible
       else {
-        pendingOut += s.slice(i, i + 2);
+        pending += s.slice(i, i + 2);
         i += 2;
       }
     } else {
       i++; // other C0/C1 controls, invisible characters and bidi controls are dropped
     }
   }
-  flush();
+  if (pending) out.push(pending);
   return tidy(out.join("").trimEnd());
+}
+
+/**
+ * A backspace: removes the last character of the last non-empty part (both halves of a
+ * surrogate pair when the part holds both).
+ */
+function eraseLast(out: string[]): void {
+  while (out.length > 0) {
+    const last = out[out.length - 1];
+    if (last.length === 0) {
+      out.pop();
+      continue;
+    }
+    const code = last.charCodeAt(last.length - 1);
+    const cut = code >= 0xdc00 && code <= 0xdfff && last.length >= 2 ? 2 : 1;
+    out[out.length - 1] = last.slice(0, last.length - cut);
+    return;
+  }
 }
 
 const SPACE_RUN = new RegExp(` {${MAX_SPACES + 1},}`, "g");

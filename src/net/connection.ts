@@ -42,7 +42,7 @@ export const TELNET_RATE = 64;
  * the server stops reading from the client until they are written, so the server's own echo
  * never counts against a client, and one that types without reading only waits.
  */
-export const MAX_DIRECT = 64 * 1024;
+export const MAX_OWN = 64 * 1024;
 
 /**
  * Editor work (see LineEditor's EditResult.work: cells walked and written) charged to the input
@@ -134,8 +134,8 @@ export class Connection {
    * Bytes for the client that are not the hub's, in order: telnet answers and the editor's
    * echo. They go out before the hub's lines, so the editor's idea of the screen holds.
    */
-  #direct: Uint8Array[] | null = null;
-  #directBytes = 0;
+  #own: Uint8Array[] | null = null;
+  #ownBytes = 0;
   /** The booleans below, a bit each: an idle connection's fields are most of what it costs. */
   #flags = 0;
   #inflight = 0;
@@ -246,7 +246,7 @@ export class Connection {
     this.#linger = setTimeout(() => this.#hardClose(), this.#refusing ? REFUSE_MS : LINGER_MS);
     // The writer ends by shutting the write side; start it if the last words are still queued.
     if (this.#writing) return;
-    if (this.outbox.bytes > 0 || this.#directBytes > 0) void this.#write();
+    if (this.outbox.bytes > 0 || this.#ownBytes > 0) void this.#write();
     else this.#afterFlush();
   }
 
@@ -274,28 +274,18 @@ export class Connection {
         bytes += n;
         editWork = 0;
         if (this.#input(buf.subarray(0, n), at, from, bytes)) bytes = 0;
-        if (this.#directBytes > 0) this.kick();
+        if (this.#ownBytes > 0) this.kick();
         if (n === buf.length && buf.length < LARGE_READ) {
           releaseRead(buf);
           buf = new Uint8Array(Math.min(buf.length * 4, LARGE_READ));
         } else if (n <= SMALL_READ && buf.length > SMALL_READ) {
           buf = smallRead();
         }
-        let cost = Math.max(n, editWork / WORK_PER_BYTE);
-        // Keys the editor left for later are edited a read's worth at a time, each paid for.
-        while (true) {
-          const wait = host.maxInputRate > 0 ? this.#charge(cost, host.now()) : 0;
-          if (wait > 0) await this.#pause(wait);
-          if (!this.#keys || this.#closed) break;
-          if (wait <= 0) await new Promise((resolve) => setTimeout(resolve, 0));
-          this.#moreKeys(host.now());
-          if (this.#directBytes > 0) this.kick();
-          cost = editWork / WORK_PER_BYTE;
-        }
-        while (
-          (this.#inflight >= MAX_INFLIGHT || this.#directBytes > MAX_DIRECT) && !this.#closed
-        ) {
-          await this.#backlogged();
+        const cost = Math.max(n, editWork / WORK_PER_BYTE);
+        const wait = host.maxInputRate > 0 ? this.#charge(cost, at) : 0;
+        if (wait > 0 || this.#keys) await this.#payForKeys(wait);
+        if (this.#inflight >= MAX_INFLIGHT || this.#ownBytes > MAX_OWN) {
+          await this.#caughtUp();
         }
       }
     } catch (e) {
@@ -309,33 +299,60 @@ export class Connection {
   }
 
   /**
+   * Waits out the input allowance (`wait` ms), then edits the keys the editor left for later a
+   * read's worth at a time, each paid for the same way.
+   */
+  async #payForKeys(wait: number): Promise<void> {
+    const host = this.#host;
+    while (true) {
+      if (wait > 0) await this.#pause(wait);
+      if (!this.#keys || this.#closed) return;
+      if (wait <= 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      this.#moreKeys(host.now());
+      if (this.#ownBytes > 0) this.kick();
+      const cost = editWork / WORK_PER_BYTE;
+      wait = host.maxInputRate > 0 ? this.#charge(cost, host.now()) : 0;
+    }
+  }
+
+  /** Waits until the hub has handled this connection's input and its echo went out. */
+  async #caughtUp(): Promise<void> {
+    while ((this.#inflight >= MAX_INFLIGHT || this.#ownBytes > MAX_OWN) && !this.#closed) {
+      await this.#backlogged();
+    }
+  }
+
+  /**
    * Handles `data` read at `at` (arrived from `from` on, see ConnectionHost.earliest): telnet,
    * framing or editing, and an input event for the hub when there is news (`bytes`: read since
    * the last event). True when an event was posted.
    */
   #input(data: Uint8Array, at: number, from: number, bytes: number): boolean {
-    const host = this.#host;
-    const maxLine = host.maxLine;
-    const framer = this.#framer ??= new LineFramer(maxLine);
+    const framer = this.#framer ??= new LineFramer(this.#host.maxLine);
     let telnetFloods = 0;
-    let switched = -1;
-    let charMode = false;
-    let resized = false;
+    let telnet: TelnetSession | null = null;
     if (!this.#plain) {
-      const telnet = this.#telnet ??= new TelnetSession();
+      telnet = this.#telnet ??= new TelnetSession();
       data = telnet.feed(data);
       const reply = telnet.takeReply();
       if (reply) this.#queue(reply);
       if (telnet.removed > 0) telnetFloods = this.#countTelnet(telnet.removed, at);
-      switched = telnet.modeChangedAt;
-      charMode = telnet.charMode;
-      resized = telnet.resized;
     }
     const lines: string[] = [];
     framer.overlong = 0;
-    // Bytes typed in line mode go to the framer, keys in character mode to the editor; the
-    // mode can change in the middle of a read (a client sends what it buffered right after
-    // agreeing to character mode).
+    this.#route(data, telnet, lines);
+    return this.#report(lines, telnetFloods, at, from, bytes);
+  }
+
+  /**
+   * Bytes typed in line mode go to the framer, keys in character mode to the editor; the mode
+   * can change in the middle of a read (a client sends what it buffered right after agreeing to
+   * character mode). Finished lines go to `lines`.
+   */
+  #route(data: Uint8Array, telnet: TelnetSession | null, lines: string[]): void {
+    const framer = this.#framer!;
+    const switched = telnet?.modeChangedAt ?? -1;
+    const charMode = telnet?.charMode ?? false;
     let typed: Uint8Array = data;
     let keys: Uint8Array = EMPTY;
     if (switched >= 0 && charMode) {
@@ -362,7 +379,12 @@ export class Connection {
     }
     if (keys.length > 0 && this.#editor) this.#edit(keys, lines);
     if (switched >= 0 && !charMode) this.#stopEditor();
-    if (resized && this.#editor) this.#echo(this.#editor.resize(this.#telnet!.width));
+    if (telnet?.resized && this.#editor) this.#echo(this.#editor.resize(telnet.width));
+  }
+
+  /** Posts an input event when a read brought news; true when it did. */
+  #report(lines: string[], telnetFloods: number, at: number, from: number, bytes: number): boolean {
+    const framer = this.#framer!;
     const partial = !this.#editor && framer.partial;
     if (
       lines.length > 0 || framer.overlong > 0 || telnetFloods > 0 ||
@@ -370,7 +392,7 @@ export class Connection {
     ) {
       this.#wasPartial = partial;
       this.#inflight++;
-      host.post({
+      this.#host.post({
         type: "input",
         id: this.id,
         at,
@@ -417,7 +439,7 @@ export class Connection {
   }
 
   /**
-   * What to write next: the direct bytes (telnet answers, echo) first, then the hub's lines.
+   * What to write next: the server's own bytes (telnet answers, echo) first, then the hub's lines.
    * For a character-mode client the lines are wrapped in one erase of the prompt and input and
    * one redraw, whatever the number of lines (no redraw after last words before a close).
    */
@@ -425,11 +447,11 @@ export class Connection {
     const lines = ob.takeSlices(MAX_WRITE);
     const ed = this.#editor;
     // The common case: views into shared log blocks, written as they are, no copy.
-    if (this.#directBytes === 0 && (lines.length === 0 || !ed)) return gather(lines);
-    const parts = this.#direct ?? [];
-    const wasFull = this.#directBytes > MAX_DIRECT;
-    this.#direct = null;
-    this.#directBytes = 0;
+    if (this.#ownBytes === 0 && (lines.length === 0 || !ed)) return gather(lines);
+    const parts = this.#own ?? [];
+    const wasFull = this.#ownBytes > MAX_OWN;
+    this.#own = null;
+    this.#ownBytes = 0;
     if (wasFull) this.#wake(); // the reader waited for this echo to go out
     if (lines.length > 0 && ed) {
       parts.push(encoder.encode(ed.erase()), ...lines);
@@ -441,13 +463,13 @@ export class Connection {
   }
 
   /**
-   * Queues bytes of the server's own (not the hub's) for the client. Past MAX_DIRECT the reader
+   * Queues bytes of the server's own (not the hub's) for the client. Past MAX_OWN the reader
    * stops until the writer has taken them (see #read): echo is never a reason to drop a client.
    */
   #queue(bytes: Uint8Array): void {
     if (bytes.length === 0 || this.#closed) return;
-    (this.#direct ??= []).push(bytes);
-    this.#directBytes += bytes.length;
+    (this.#own ??= []).push(bytes);
+    this.#ownBytes += bytes.length;
   }
 
   #echo(text: string): void {
@@ -592,8 +614,8 @@ export class Connection {
     const a = this.#allowance;
     if (a) clearTimeout(a.timer);
     this.outbox.clear();
-    this.#direct = null;
-    this.#directBytes = 0;
+    this.#own = null;
+    this.#ownBytes = 0;
     try {
       this.conn.close();
     } catch {

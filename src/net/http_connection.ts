@@ -38,6 +38,8 @@ export class HttpConnection {
   #upgraded = false;
   /** Between requests (the idle timeout runs until the next one starts). */
   #idle = false;
+  /** Requests answered (a connection serves at most MAX_REQUESTS). */
+  #served = 0;
   /** Settles once the hub has admitted the connection or closed it; requests wait for it. */
   readonly #decided: Promise<void>;
   #decide: () => void = () => {};
@@ -178,25 +180,16 @@ export class HttpConnection {
     }
   }
 
+  /** The request loop: one head at a time, each answered once the hub has decided. */
   async #run(): Promise<void> {
-    let served = 0;
     try {
       this.#arm(this.#site.timeouts.header, "no request in time");
       while (!this.#closed) {
         const parsed = parseHead(this.#buf, this.#len);
         if ("incomplete" in parsed) {
-          if (this.#len === this.#buf.length) {
-            const bigger = new Uint8Array(Math.min(this.#buf.length * 2, HEAD_MAX + 1));
-            bigger.set(this.#buf);
-            this.#buf = bigger;
-          }
-          const n = await this.#conn.read(this.#buf.subarray(this.#len));
+          const n = await this.#conn.read(this.#room());
           if (n === null) break;
-          if (this.#idle) {
-            this.#idle = false;
-            this.#arm(this.#site.timeouts.header, "request head too slow");
-          }
-          this.#len += n;
+          this.#received(n);
           continue;
         }
         clearTimeout(this.#timer);
@@ -204,23 +197,12 @@ export class HttpConnection {
           this.#site.refused(String(parsed.status), this.#ip, "web request refused", {
             why: parsed.why,
           });
-          this.#answering = true;
-          await this.#write(response(parsed.status, { connection: "close" }, parsed.why + "\n"));
-          this.#end("bad request");
+          const bytes = response(parsed.status, { connection: "close" }, parsed.why + "\n");
+          await this.#answerAndEnd(bytes, "bad request");
           break;
         }
         const req = parsed.request;
-        if (this.#proxied) {
-          this.#ip = clientAddress(
-            this.#peer,
-            req.headers.get("x-forwarded-for"),
-            this.#site.trustProxy,
-          );
-          if (!this.#admitted) {
-            this.#admitted = true;
-            this.#host.admit(this.id, this.#ip, this.#port, this.#outbox);
-          }
-        }
+        if (this.#proxied) this.#forwarded(req);
         this.#waiting = true;
         await this.#decided;
         this.#waiting = false;
@@ -228,50 +210,7 @@ export class HttpConnection {
           await this.#refuse(req, this.#refusal);
           break;
         }
-        if (this.#closed) break;
-        if (req.contentLength > 0) {
-          this.#answering = true;
-          await this.#write(response(400, { connection: "close" }, "bodies are not taken\n"));
-          this.#end("bad request");
-          break;
-        }
-        const rest = this.#buf.slice(req.length, this.#len);
-        this.#len = 0;
-        const site = this.#site;
-        if (site.upgrade && site.socket && hasToken(req.headers.get("upgrade"), "websocket")) {
-          const up = site.upgrade(req, this.#ip, this.#proxied);
-          this.#answering = true;
-          await this.#write(up.bytes);
-          this.#answering = false;
-          if (!up.ok) {
-            this.#end("upgrade refused");
-            break;
-          }
-          if (this.#closed) break;
-          this.#upgraded = true;
-          clearTimeout(this.#timer);
-          this.#host.upgrade(
-            this.id,
-            site.socket(this.#conn, this.#ip, this.#port, rest),
-            this.#outbox,
-          );
-          return;
-        }
-        const { bytes, keep } = site.answer(req, this.#ip);
-        const close = !keep || req.minor === 0 || this.#proxied ||
-          hasToken(req.headers.get("connection"), "close") || ++served >= MAX_REQUESTS;
-        this.#answering = true;
-        await this.#write(close ? withClose(bytes) : bytes);
-        this.#answering = false;
-        if (close) {
-          this.#end("request served");
-          break;
-        }
-        this.#buf.set(rest);
-        this.#len = rest.length;
-        this.#idle = rest.length === 0;
-        const t = this.#site.timeouts;
-        this.#arm(this.#idle ? t.idle : t.header, "idle");
+        if (this.#closed || !await this.#serve(req)) break;
       }
     } catch (e) {
       this.#end(e instanceof Error ? e.message : String(e));
@@ -279,6 +218,93 @@ export class HttpConnection {
     if (this.#upgraded) return;
     this.#shut();
     this.#host.ended(this.id, this.#reason);
+  }
+
+  /** Where the next read goes; the buffer grows (up to one byte past the longest head) when full. */
+  #room(): Uint8Array {
+    if (this.#len === this.#buf.length) {
+      const bigger = new Uint8Array(Math.min(this.#buf.length * 2, HEAD_MAX + 1));
+      bigger.set(this.#buf);
+      this.#buf = bigger;
+    }
+    return this.#buf.subarray(this.#len);
+  }
+
+  /** `n` bytes were read: the first after an idle pause starts the head's own timeout. */
+  #received(n: number): void {
+    if (this.#idle) {
+      this.#idle = false;
+      this.#arm(this.#site.timeouts.header, "request head too slow");
+    }
+    this.#len += n;
+  }
+
+  /** Behind a trusted proxy the hub learns the address from the first request's head. */
+  #forwarded(req: HttpRequest): void {
+    this.#ip = clientAddress(this.#peer, req.headers.get("x-forwarded-for"), this.#site.trustProxy);
+    if (!this.#admitted) {
+      this.#admitted = true;
+      this.#host.admit(this.id, this.#ip, this.#port, this.#outbox);
+    }
+  }
+
+  /** Writes a last answer, then closes with `reason`. */
+  async #answerAndEnd(bytes: Uint8Array, reason: string): Promise<void> {
+    this.#answering = true;
+    await this.#write(bytes);
+    this.#end(reason);
+  }
+
+  /**
+   * Answers one admitted request (or hands the socket over on an upgrade); true when the
+   * connection stays open for the next request, with the bytes read past this one kept.
+   */
+  async #serve(req: HttpRequest): Promise<boolean> {
+    if (req.contentLength > 0) {
+      const bytes = response(400, { connection: "close" }, "bodies are not taken\n");
+      await this.#answerAndEnd(bytes, "bad request");
+      return false;
+    }
+    const rest = this.#buf.slice(req.length, this.#len);
+    this.#len = 0;
+    const site = this.#site;
+    if (site.upgrade && site.socket && hasToken(req.headers.get("upgrade"), "websocket")) {
+      await this.#upgrade(req, rest);
+      return false;
+    }
+    const { bytes, keep } = site.answer(req, this.#ip);
+    const close = !keep || req.minor === 0 || this.#proxied ||
+      hasToken(req.headers.get("connection"), "close") || ++this.#served >= MAX_REQUESTS;
+    this.#answering = true;
+    await this.#write(close ? withClose(bytes) : bytes);
+    this.#answering = false;
+    if (close) {
+      this.#end("request served");
+      return false;
+    }
+    this.#buf.set(rest);
+    this.#len = rest.length;
+    this.#idle = rest.length === 0;
+    const t = this.#site.timeouts;
+    this.#arm(this.#idle ? t.idle : t.header, "idle");
+    return true;
+  }
+
+  /**
+   * Answers a WebSocket upgrade and, when it is accepted, gives the socket to the host. The
+   * caller has checked that the site takes WebSockets (has `upgrade` and `socket`).
+   */
+  async #upgrade(req: HttpRequest, rest: Uint8Array): Promise<void> {
+    const site = this.#site;
+    const up = site.upgrade!(req, this.#ip, this.#proxied);
+    this.#answering = true;
+    await this.#write(up.bytes);
+    this.#answering = false;
+    if (!up.ok) return this.#end("upgrade refused");
+    if (this.#closed) return;
+    this.#upgraded = true;
+    clearTimeout(this.#timer);
+    this.#host.upgrade(this.id, site.socket!(this.#conn, this.#ip, this.#port, rest), this.#outbox);
   }
 }
 

@@ -149,6 +149,8 @@ export class TelnetSession {
     if (this.#state === CMD && n > 0 && chunk[0] < SE) out = new Uint8Array(n + 1);
     let state = this.#state;
     let w = 0;
+    // Data bytes stay inline (they are nearly all of them); the rarer states are methods that
+    // leave the next state in #state.
     for (let r = 0; r < n; r++) {
       const b = chunk[r];
       switch (state) {
@@ -161,74 +163,103 @@ export class TelnetSession {
           }
           break;
         case CMD:
-          state = DATA;
-          // Only a real command shows the client speaks telnet: a 0xFF that is data (a Latin-1
-          // "ÿ" from a raw client) must not earn it a probe full of IAC bytes.
-          if (b < SE) {
-            out[w++] = IAC;
-            out[w++] = b;
-            if (this.#detect < RAW) {
-              this.#detectByte(IAC);
-              this.#detectByte(b);
-            }
-          } else if (b === IAC) {
-            out[w++] = IAC;
-            if (this.#detect < RAW) this.#detectByte(IAC);
-          } else {
-            if (this.#detect < RAW) this.#startTelnet();
-            if (b >= WILL) {
-              this.#verb = b;
-              state = OPTION;
-            } else if (b === SB) {
-              this.#subLen = 0;
-              this.#subOpt = -1;
-              this.#subN = 0;
-              this.#subVal = 0;
-              state = SUB;
-            } else if (b === EC) {
-              out[w++] = 0x7f;
-            } else if (b === EL) {
-              out[w++] = 0x15;
-            } else if (b === IP) {
-              out[w++] = 0x03;
-            } // NOP, DM, BRK, AO, AYT, GA and a stray SE vanish
-          }
+          w = this.#command(b, out, w);
+          state = this.#state;
           break;
         case OPTION:
           state = DATA;
           this.#negotiate(this.#verb, b, w);
           break;
-        case SUB:
-          if (++this.#subLen > MAX_SUBNEG) {
-            state = DATA; // given up: this byte and what follows are input again
-            r--;
-          } else if (b === IAC) {
-            state = SUB_IAC;
-          } else {
-            this.#subByte(b);
-          }
-          break;
-        case SUB_IAC:
-          this.#subLen++;
-          if (b === SE) {
-            this.#subEnd();
-            state = DATA;
-          } else if (b === IAC) {
-            this.#subByte(IAC);
-            state = SUB;
-          } else if (b < SE) {
-            state = SUB; // malformed; the lone IAC is ignored and the bytes stay in the body
-            this.#subByte(b);
-          } else {
-            state = CMD; // a command: the client abandoned the subnegotiation
-            r--;
-          }
+        default: // SUB, SUB_IAC
+          r = this.#subnegotiation(chunk, r, state) - 1;
+          state = this.#state;
           break;
       }
     }
     this.#state = state;
     this.removed = n > w ? n - w : 0;
     return out.subarray(0, w);
+  }
+
+  /**
+   * The byte `b` after an IAC: writes what it stands for at `out[w]` and returns the new write
+   * position; the next state is left in #state.
+   */
+  #command(b: number, out: Uint8Array, w: number): number {
+    this.#state = DATA;
+    // Only a real command shows the client speaks telnet: a 0xFF that is data (a Latin-1 "ÿ"
+    // from a raw client) must not earn it a probe full of IAC bytes.
+    if (b < SE) {
+      out[w++] = IAC;
+      out[w++] = b;
+      if (this.#detect < RAW) {
+        this.#detectByte(IAC);
+        this.#detectByte(b);
+      }
+      return w;
+    }
+    if (b === IAC) {
+      out[w++] = IAC;
+      if (this.#detect < RAW) this.#detectByte(IAC);
+      return w;
+    }
+    if (this.#detect < RAW) this.#startTelnet();
+    if (b >= WILL) {
+      this.#verb = b;
+      this.#state = OPTION;
+    } else if (b === SB) {
+      this.#subLen = 0;
+      this.#subOpt = -1;
+      this.#subN = 0;
+      this.#subVal = 0;
+      this.#state = SUB;
+    } else if (b === EC) {
+      out[w++] = 0x7f;
+    } else if (b === EL) {
+      out[w++] = 0x15;
+    } else if (b === IP) {
+      out[w++] = 0x03;
+    } // NOP, DM, BRK, AO, AYT, GA and a stray SE vanish
+    return w;
+  }
+
+  /**
+   * Reads a subnegotiation's bytes from `chunk[r]` on, starting in `state` (SUB or SUB_IAC), up to
+   * its end or the chunk's. Leaves the next state in #state and returns where reading goes on: a
+   * byte that ends the subnegotiation without belonging to it is read again in the new state.
+   */
+  #subnegotiation(chunk: Uint8Array, r: number, state: number): number {
+    const n = chunk.length;
+    for (; r < n; r++) {
+      const b = chunk[r];
+      if (state === SUB) {
+        if (++this.#subLen > MAX_SUBNEG) {
+          state = DATA; // given up: this byte and what follows are input again
+          break;
+        }
+        if (b === IAC) state = SUB_IAC;
+        else this.#subByte(b);
+        continue;
+      }
+      this.#subLen++;
+      if (b === SE) {
+        this.#subEnd();
+        state = DATA;
+        r++;
+        break;
+      } else if (b === IAC) {
+        this.#subByte(IAC);
+        state = SUB;
+      } else if (b < SE) {
+        state = SUB; // malformed; the lone IAC is ignored and the bytes stay in the body
+        this.#subByte(b);
+      } else {
+        state = CMD; // a command: the client abandoned the subnegotiation
+        break;
+      }
+    }
+    this.#state = state;
+    return r;
   }
 
   /** Bytes the server owes the client (our offer, answers), or null; taking them clears them. */

@@ -47,99 +47,123 @@ function byLabel(label: string, values: Record<string, number>, known: string[])
 
 const TRANSPORTS = ["tcp", "tls", "http", "ws"];
 
-/** The Prometheus text exposition of a hub and a shell snapshot. */
-export function renderMetrics(hub: HubSnapshot, shell: ShellSnapshot): string {
-  const s = hub.stats;
-  return [
-    family(
-      "shat_connections",
-      "gauge",
-      "Open client connections, by transport.",
-      byLabel("transport", hub.connections, TRANSPORTS),
-    ),
-    family(
-      "shat_connections_accepted_total",
-      "counter",
-      "Client connections accepted, by transport.",
-      byLabel("transport", shell.accepted, TRANSPORTS),
-    ),
-    family("shat_members", "gauge", "People in the rooms (past the room token).", hub.members),
-    family("shat_rooms", "gauge", "Rooms that exist, the lobby included.", hub.rooms),
-    family("shat_joins_total", "counter", "People who joined.", s.joins),
-    family("shat_lines_total", "counter", "Chat lines and actions said in rooms.", s.lines),
-    family(
-      "shat_deliveries_total",
-      "counter",
-      "Lines queued for members (room lines, notices, private messages, replies).",
-      s.deliveries,
-    ),
-    family("shat_strikes_total", "counter", "Strikes given.", s.strikes),
-    family("shat_bans_active", "gauge", "Bans running now.", hub.bansActive),
-    family("shat_bans_total", "counter", "Bans given (by the server and operators).", s.bans),
-    family("shat_refusals_total", "counter", "Connections refused, by reason.", [
-      ['{reason="banned"}', s.refusedBanned],
-      ['{reason="full"}', s.refusedFull],
-      ['{reason="per_address"}', s.refusedPerAddress],
-      ['{reason="throttled"}', s.refusedThrottled],
-    ]),
-    family(
-      "shat_slow_reader_disconnects_total",
-      "counter",
-      "Clients dropped for falling more than --max-outbox behind.",
-      s.slowReaders,
-    ),
-    family(
-      "shat_outbox_bytes",
-      "gauge",
-      "Bytes queued for clients and not yet written.",
-      hub.outboxBytes,
-    ),
-    family(
-      "shat_tls_handshake_failures_total",
-      "counter",
-      "TLS handshakes that failed or timed out.",
-      shell.tlsHandshakeFailures,
-    ),
-    family("shat_input_bytes_total", "counter", "Bytes read from clients.", shell.bytesIn),
-    family(
-      "shat_event_loop_lag_seconds",
-      "gauge",
-      "Largest delay of the event loop over the last 10 seconds.",
-      shell.loopLag,
-    ),
-    family(
-      "process_resident_memory_bytes",
-      "gauge",
-      "Resident memory size in bytes.",
-      shell.rss,
-    ),
-    ...(shell.cluster ? clusterFamilies(shell.cluster, hub.remoteMembers ?? 0) : []),
-  ].join("");
+/** A row of a metrics table: one family, and how its samples are read from a `T`. */
+interface Family<T> {
+  name: string;
+  type: "counter" | "gauge";
+  help: string;
+  read: (from: T) => Sample[] | number;
 }
 
-function clusterFamilies(c: ClusterStats, remote: number): string[] {
-  return [
-    family("shat_redis_connected", "gauge", "1 while the link to Redis is up.", +c.connected),
-    family("shat_redis_published_total", "counter", "Events sent to the others.", c.published),
-    family("shat_redis_received_total", "counter", "Events received from Redis.", c.received),
-    family(
-      "shat_redis_sequence_gaps_total",
-      "counter",
-      "Room sequence gaps found (events missing from the subscription).",
-      c.gaps,
-    ),
-    family(
-      "shat_redis_events_missed_total",
-      "counter",
-      "Room events that could not be recovered after a gap.",
-      c.missed,
-    ),
-    family(
-      "shat_redis_processes_reaped_total",
-      "counter",
-      "Dead processes whose members this process freed.",
-      c.reaped,
-    ),
-    family("shat_remote_members", "gauge", "Members on the other processes.", remote),
-  ];
+/** Rows of the tables: a counter (its name ends in `_total`), a gauge. */
+function counter<T>(name: string, help: string, read: Family<T>["read"]): Family<T> {
+  return { name, type: "counter", help, read };
+}
+
+function gauge<T>(name: string, help: string, read: Family<T>["read"]): Family<T> {
+  return { name, type: "gauge", help, read };
+}
+
+/** What a scrape reads. */
+interface Scrape {
+  hub: HubSnapshot;
+  shell: ShellSnapshot;
+}
+
+/** The families of every page, in the order they are shown. */
+const FAMILIES: Family<Scrape>[] = [
+  gauge(
+    "shat_connections",
+    "Open client connections, by transport.",
+    (x) => byLabel("transport", x.hub.connections, TRANSPORTS),
+  ),
+  counter(
+    "shat_connections_accepted_total",
+    "Client connections accepted, by transport.",
+    (x) => byLabel("transport", x.shell.accepted, TRANSPORTS),
+  ),
+  gauge("shat_members", "People in the rooms (past the room token).", (x) => x.hub.members),
+  gauge("shat_rooms", "Rooms that exist, the lobby included.", (x) => x.hub.rooms),
+  counter("shat_joins_total", "People who joined.", (x) => x.hub.stats.joins),
+  counter("shat_lines_total", "Chat lines and actions said in rooms.", (x) => x.hub.stats.lines),
+  counter(
+    "shat_deliveries_total",
+    "Lines queued for members (room lines, notices, private messages, replies).",
+    (x) => x.hub.stats.deliveries,
+  ),
+  counter("shat_strikes_total", "Strikes given.", (x) => x.hub.stats.strikes),
+  gauge("shat_bans_active", "Bans running now.", (x) => x.hub.bansActive),
+  counter("shat_bans_total", "Bans given (by the server and operators).", (x) => x.hub.stats.bans),
+  counter("shat_refusals_total", "Connections refused, by reason.", ({ hub: { stats: s } }) => [
+    ['{reason="banned"}', s.refusedBanned],
+    ['{reason="full"}', s.refusedFull],
+    ['{reason="per_address"}', s.refusedPerAddress],
+    ['{reason="throttled"}', s.refusedThrottled],
+  ]),
+  counter(
+    "shat_slow_reader_disconnects_total",
+    "Clients dropped for falling more than --max-outbox behind.",
+    (x) => x.hub.stats.slowReaders,
+  ),
+  gauge(
+    "shat_outbox_bytes",
+    "Bytes queued for clients and not yet written.",
+    (x) => x.hub.outboxBytes,
+  ),
+  counter(
+    "shat_tls_handshake_failures_total",
+    "TLS handshakes that failed or timed out.",
+    (x) => x.shell.tlsHandshakeFailures,
+  ),
+  counter("shat_input_bytes_total", "Bytes read from clients.", (x) => x.shell.bytesIn),
+  gauge(
+    "shat_event_loop_lag_seconds",
+    "Largest delay of the event loop over the last 10 seconds.",
+    (x) => x.shell.loopLag,
+  ),
+  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", (x) => x.shell.rss),
+];
+
+/** What a scrape reads with --redis. */
+interface ClusterScrape {
+  link: ClusterStats;
+  /** Members on the other processes. */
+  remote: number;
+}
+
+/** The families added with --redis, after the others. */
+const CLUSTER_FAMILIES: Family<ClusterScrape>[] = [
+  gauge("shat_redis_connected", "1 while the link to Redis is up.", (x) => +x.link.connected),
+  counter("shat_redis_published_total", "Events sent to the others.", (x) => x.link.published),
+  counter("shat_redis_received_total", "Events received from Redis.", (x) => x.link.received),
+  counter(
+    "shat_redis_sequence_gaps_total",
+    "Room sequence gaps found (events missing from the subscription).",
+    (x) => x.link.gaps,
+  ),
+  counter(
+    "shat_redis_events_missed_total",
+    "Room events that could not be recovered after a gap.",
+    (x) => x.link.missed,
+  ),
+  counter(
+    "shat_redis_processes_reaped_total",
+    "Dead processes whose members this process freed.",
+    (x) => x.link.reaped,
+  ),
+  gauge("shat_remote_members", "Members on the other processes.", (x) => x.remote),
+];
+
+/** The families of a table, read from `from`, as exposition text. */
+function render<T>(families: Family<T>[], from: T): string {
+  let out = "";
+  for (const f of families) out += family(f.name, f.type, f.help, f.read(from));
+  return out;
+}
+
+/** The Prometheus text exposition of a hub and a shell snapshot. */
+export function renderMetrics(hub: HubSnapshot, shell: ShellSnapshot): string {
+  const page = render(FAMILIES, { hub, shell });
+  if (!shell.cluster) return page;
+  return page + render(CLUSTER_FAMILIES, { link: shell.cluster, remote: hub.remoteMembers ?? 0 });
 }
