@@ -86,6 +86,8 @@ export interface ConnectionHost {
   bytesIn: number;
   /** Whether a line carries a secret (the operator token, a room key): Up never recalls it. */
   secret(line: string): boolean;
+  /** Where the secret part of a line being typed starts (a password), or -1: drawn as stars. */
+  secretFrom(line: string): number;
   /** Tab completion for client `id`'s line editor (see LineEditor's Completer), `max` listed. */
   complete(id: number, word: string, atLineStart: boolean, max: number): Completion;
 }
@@ -489,6 +491,7 @@ export class Connection {
       // No secret is recalled by Up: nothing typed before the hub gave a prompt (before joining:
       // the room token), no operator token, no room key.
       remember: (line) => this.#prompt !== "" && !host.secret(line),
+      mask: (line) => host.secretFrom(line),
     });
     this.#echo(this.#editor.draw());
     host.post({ type: "terminal", id, charMode: true });

@@ -54,6 +54,8 @@ export interface WebOptions {
   timeouts?: HttpTimeouts;
   /** Command lines that carry a secret, which the page's Up never recalls. */
   secretLine: RegExp;
+  /** A line being typed whose secret part has begun: the page's input hides it as a password. */
+  secretArgs: RegExp;
 }
 
 /** How long an HTTP connection may take to send a request head, and may idle between requests. */
@@ -172,7 +174,7 @@ export class WebSite implements HttpSite {
     this.timeouts = opts.timeouts ?? TIMEOUTS;
     this.#log = log;
     this.#page = pageHtml(opts.name);
-    this.#script = appJs(opts.secretLine);
+    this.#script = appJs(opts.secretLine, opts.secretArgs);
   }
 
   /** The WebSockets open now. */

@@ -118,9 +118,11 @@ button {
 /**
  * The script. Written without backquotes or dollar-brace so that it can live in this string;
  * everything received goes into the page through textContent. `secretLine` is the pattern of
- * command lines that carry a secret (the operator token, a room key): Up never recalls them.
+ * command lines that carry a secret (the operator token, a room key, a password): Up never
+ * recalls them. `secretArgs` matches a line being typed once its secret part has begun (after
+ * `/identify `): while it does, the input is a password field.
  */
-export function appJs(secretLine: RegExp): string {
+export function appJs(secretLine: RegExp, secretArgs: RegExp): string {
   return `"use strict";
 (function () {
   var log = document.getElementById("log");
@@ -139,6 +141,8 @@ export function appJs(secretLine: RegExp): string {
   var draft = "";
   var MAX_LINES = 2000;
   var SECRET = ${secretLine};
+  var SECRET_ARGS = ${secretArgs};
+  var tokenAsked = false;
 
   /** The colour of a nick: FNV-1a of its lower case, as the server computes it. */
   function color(nick) {
@@ -218,8 +222,22 @@ export function appJs(secretLine: RegExp): string {
 
   /** While the server asks for the room token, what is typed is not shown. */
   function secretInput(on) {
-    input.type = on ? "password" : "text";
+    tokenAsked = on;
     input.placeholder = on ? "Room token" : "Type a message, or /help";
+    hideSecret();
+  }
+
+  /**
+   * The input is a password field while it holds a secret: the room token the server asks for,
+   * or a command line whose secret part has begun (/identify NICK PASSWORD, /op TOKEN, …).
+   */
+  function hideSecret() {
+    var type = tokenAsked || SECRET_ARGS.test(input.value) ? "password" : "text";
+    if (input.type === type) return;
+    var start = input.selectionStart;
+    var end = input.selectionEnd;
+    input.type = type;
+    if (document.activeElement === input) input.setSelectionRange(start, end);
   }
 
   function setStatus(text, down) {
@@ -260,17 +278,22 @@ export function appJs(secretLine: RegExp): string {
     if (sent.length > 100) sent.shift();
     recall = -1;
     input.value = "";
+    hideSecret();
   });
+
+  input.addEventListener("input", hideSecret);
 
   input.addEventListener("keydown", function (e) {
     if (e.key === "ArrowUp" && recall + 1 < sent.length) {
       if (recall < 0) draft = input.value;
       recall++;
       input.value = sent[sent.length - 1 - recall];
+      hideSecret();
       e.preventDefault();
     } else if (e.key === "ArrowDown" && recall >= 0) {
       recall--;
       input.value = recall < 0 ? draft : sent[sent.length - 1 - recall];
+      hideSecret();
       e.preventDefault();
     }
   });

@@ -10,7 +10,7 @@ import { ClusterLink } from "../cluster/link.ts";
 import type { Config } from "../ops/config.ts";
 import { type ByteStream, Connection, type ConnectionHost } from "../net/connection.ts";
 import { response } from "../net/http.ts";
-import { SECRET_LINE } from "../chat/commands/mod.ts";
+import { SECRET_ARGS, SECRET_LINE, secretStart } from "../chat/commands/mod.ts";
 import { type CloseMode, Hub, type HubEffects, type HubEvent } from "../chat/hub.ts";
 import { type Logger, LogThrottle } from "../ops/log.ts";
 import type { ShellSnapshot } from "../ops/metrics.ts";
@@ -163,6 +163,7 @@ export class Server {
     bytesIn: 0,
     complete: (id, word, atLineStart, max) => this.#hub.complete(id, word, atLineStart, max),
     secret: (line) => SECRET_LINE.test(line),
+    secretFrom: (line) => secretStart(line),
   };
   /** What web connections ask of the server. */
   readonly #httpHost: HttpHost = {
@@ -260,6 +261,7 @@ export class Server {
           maxLine: cfg.maxLine,
           timeouts: this.#httpTimeouts,
           secretLine: SECRET_LINE,
+          secretArgs: SECRET_ARGS,
         }, this.#log);
         this.#logListening("listening for the web page", this.#webListener.addr);
       }

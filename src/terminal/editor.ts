@@ -15,6 +15,11 @@
  * forgotten from an edit on and at a new prompt or width), so a cursor move is a lookup; and
  * grapheme boundaries are found by looking at a few characters around the cursor. What a feed
  * did is reported as {@link EditResult.work}, and `maxWork` caps it.
+ *
+ * Masking: with the `mask` option, the part of the line that is a secret (a password after
+ * `/identify `) is drawn as one `*` per code point wherever the line is drawn, while the line
+ * handed over on Enter is the real one. The mask is asked again after each edit in the line's
+ * first {@link MASK_SCAN} code units (it sees only those), so typing costs what it did.
  */
 
 import { fitBytes, utf8Length } from "../lib/utf8.ts";
@@ -31,7 +36,8 @@ import { History } from "./history.ts";
 import { type EditKey, KeyDecoder } from "./keys.ts";
 import type { Meter } from "./meter.ts";
 import { ScreenModel } from "./screen.ts";
-import { columns, startsZeroWidth } from "./widths.ts";
+import { startsZeroWidth } from "./widths.ts";
+import { isHigh, isLow } from "./utf16.ts";
 
 export type { Completer, Completion } from "./completion.ts";
 export { MAX_LISTED, TAB_WORK } from "./completion.ts";
@@ -60,7 +66,21 @@ export interface LineEditorOptions {
    * chat server leaves secrets out: a token, a room key.
    */
   remember?: (line: string) => boolean;
+  /**
+   * Where the secret part of a line starts (a password being typed), or -1: none. From that
+   * offset on the line is drawn as one `*` per code point; the line handed over is the real one.
+   * It is shown the line's first {@link MASK_SCAN} code units only, and its answer must depend on
+   * nothing else (an anchored pattern: a secret that starts further on is not hidden).
+   */
+  mask?: (line: string) => number;
 }
+
+/**
+ * Code units of the line's start the `mask` option is shown: the mask is asked again only after
+ * an edit among them, at a cost of their number, so a key never costs the whole line for it.
+ * `/join #` + a 24-character room name + a space is 32.
+ */
+export const MASK_SCAN = 64;
 
 /** What one {@link LineEditor.feed} produced. */
 export interface EditResult {
@@ -99,6 +119,7 @@ export class LineEditor {
   readonly #complete: Completer | null;
   readonly #keep: boolean;
   readonly #remembers: ((line: string) => boolean) | null;
+  readonly #masks: ((line: string) => number) | null;
 
   /** The line; it only ever holds what a key can type (no controls, see completion.ts). */
   #text = "";
@@ -106,6 +127,10 @@ export class LineEditor {
   #pos = 0;
   /** UTF-8 bytes of the line. */
   #bytes = 0;
+  /** Where the line's masked part starts (-1: nowhere). */
+  #mask = -1;
+  /** The first offset whose drawing the last splice changed (the edit's, or the mask's). */
+  #changedFrom = 0;
 
   /** Work done in this feed besides the echo (see {@link EditResult.work}). */
   readonly #meter: Meter = { steps: 0 };
@@ -123,7 +148,9 @@ export class LineEditor {
     this.#complete = options.complete ?? null;
     this.#keep = options.keepSubmitted ?? true;
     this.#remembers = options.remember ?? null;
+    this.#masks = options.mask ?? null;
     this.#screen = new ScreenModel(options.prompt ?? "", options.width ?? 0, this.#meter);
+    this.#maskEmpty();
     this.#keys = new KeyDecoder({
       type: (text) => this.#type(text),
       press: (key) => this.#press(key),
@@ -300,19 +327,40 @@ export class LineEditor {
     this.#splice(from, from, s);
     this.#pos = from + s.length;
     this.#bytes += size;
-    if (atEnd && !marks) this.#screen.append(s, from);
+    if (atEnd && !marks && this.#changedFrom === from) this.#screen.append(s, from);
     else this.#repaint(from, marks);
   }
 
   /**
-   * Replaces text[a, b) with `s`, and tells the screen model (which keeps the widths in step).
-   * The caller adjusts the cursor and the byte count.
+   * Replaces text[a, b) with `s`, and tells the screen model (which keeps the widths in step)
+   * with the mask of the new text. The caller adjusts the cursor and the byte count, and repaints
+   * from {@link #changedFrom} on at least.
    */
   #splice(a: number, b: number, s: string): void {
     const t = this.#text;
     // Appending makes a rope of the old text and `s`: V8 copies nothing until the line is read.
-    this.#text = a === t.length ? t + s : t.slice(0, a) + s + t.slice(b);
-    this.#screen.splice(a, b, s, t.length);
+    const text = a === t.length ? t + s : t.slice(0, a) + s + t.slice(b);
+    this.#text = text;
+    // The mask sees the first MASK_SCAN units: an edit after them cannot change it.
+    if (this.#masks && a < MASK_SCAN) this.#mask = this.#maskOf(text);
+    this.#changedFrom = this.#screen.splice(a, b, s, t.length, text, this.#mask);
+  }
+
+  /** Asks the `mask` option where the masked part of `text` starts, shown its start only. */
+  #maskOf(text: string): number {
+    const head = text.length > MASK_SCAN ? text.slice(0, MASK_SCAN) : text;
+    this.#meter.steps += head.length;
+    const m = Math.trunc(this.#masks!(head));
+    if (!(m >= 0)) return -1;
+    if (m >= head.length) return head.length;
+    // Never inside a surrogate pair: the pair is masked whole.
+    return m > 0 && isLow(head.charCodeAt(m)) && isHigh(head.charCodeAt(m - 1)) ? m - 1 : m;
+  }
+
+  /** The line is empty (again): its mask is the empty line's. */
+  #maskEmpty(): void {
+    this.#mask = this.#masks ? this.#maskOf("") : -1;
+    this.#screen.splice(0, 0, "", 0, "", this.#mask);
   }
 
   /** Removes text[a, b) and adjusts the cursor. */
@@ -331,9 +379,13 @@ export class LineEditor {
     if (pos === 0) return;
     const from = prevBoundary(this.#text, pos, this.#meter);
     const atEnd = pos === this.#text.length;
+    // The columns it took as drawn (stars, where masked), before the mask may move.
+    const cols = atEnd ? this.#screen.columnsAt(this.#text.slice(from, pos), from) : 0;
     const gone = this.#remove(from, pos);
     // At the end of the input, a character on the cursor's row is rubbed out where it is.
-    if (!atEnd || !this.#screen.rubOut(columns(gone))) this.#removed(from, gone);
+    if (!atEnd || this.#changedFrom !== from || !this.#screen.rubOut(cols)) {
+      this.#removed(from, gone);
+    }
   }
 
   #delete(): void {
@@ -409,6 +461,7 @@ export class LineEditor {
     this.#text = "";
     this.#pos = 0;
     this.#bytes = 0;
+    this.#maskEmpty();
     this.#history.reset();
     this.#draw();
   }
@@ -432,6 +485,8 @@ export class LineEditor {
     if (!this.#complete) return;
     const t = this.#text;
     const pos = this.#pos;
+    // A secret is not completed: a listing would show what it starts with.
+    if (this.#mask >= 0 && pos >= this.#mask) return this.#bell();
     const start = wordStart(t, pos);
     this.#meter.steps += TAB_WORK + pos - start;
     const word = t.slice(start, pos);
@@ -476,10 +531,12 @@ export class LineEditor {
   }
 
   /**
-   * Redraws the input from `from` to its end and puts the cursor back. With `marks`, the
-   * character before `from` gains or loses a combining mark: the redraw starts with it.
+   * Redraws the input from `from` (or where the last splice changed the drawing, if before) to
+   * its end and puts the cursor back. With `marks`, the character before `from` gains or loses a
+   * combining mark: the redraw starts with it.
    */
   #repaint(from: number, marks = false): void {
+    from = Math.min(from, this.#changedFrom);
     if (marks && from > 0) from = prevBoundary(this.#text, from, this.#meter);
     this.#screen.repaint(this.#text, from, this.#pos);
   }

@@ -15,11 +15,18 @@
  * the screen position of every offset is learnt as the text is drawn and forgotten from an edit
  * on (and at a new prompt or width), so a cursor move is a lookup and a key costs what it
  * changes. Positions are cells, row × width + column, counted from the prompt's first cell.
+ *
+ * Masking: from a given offset on (a password being typed), the text is drawn as one `*` per
+ * code point, so the cached width of a masked unit is 1 (0 for the second half of a surrogate
+ * pair), and everything drawn (typing, repaints, redraws) shows stars there.
  */
 
 import type { Meter } from "./meter.ts";
 import { fromPair, isHigh, isLow } from "./utf16.ts";
-import { startsZeroWidth, unitWidth, widthAt } from "./widths.ts";
+import { columns, startsZeroWidth, unitWidth, widthAt } from "./widths.ts";
+
+/** What a masked code point is drawn as. */
+const MASK_CHAR = "*";
 
 /** Width assumed when the client has not told it (or said 0). */
 export const DEFAULT_WIDTH = 80;
@@ -59,6 +66,9 @@ export class ScreenModel {
    */
   #cellAfter: Float64Array | null = null;
   #known = 0;
+
+  /** The offset from which the text is drawn as stars (Infinity: none). */
+  #maskFrom = Infinity;
 
   /** Whether prompt and input are on screen. */
   #drawn = false;
@@ -113,20 +123,51 @@ export class ScreenModel {
   }
 
   /**
-   * The text changed: text[a, b) of the old text, `oldLength` code units long, became `s`. Keeps
-   * the widths in step and forgets the layout from `a` on.
+   * The text changed: text[a, b) of the old text, `oldLength` code units long, became `s`, and
+   * the new text, `text`, is masked from offset `mask` on (-1: not at all). Keeps the widths in
+   * step and forgets the layout from the first offset whose drawing changed, which it returns:
+   * `a`, or before it when the mask moved (the caller repaints from there).
    */
-  splice(a: number, b: number, s: string, oldLength: number): void {
+  splice(a: number, b: number, s: string, oldLength: number, text: string, mask: number): number {
     const n = oldLength - (b - a) + s.length;
-    this.#known = Math.min(this.#known, a);
-    if (n === 0) return;
+    const e = a + s.length;
+    const was = this.#maskFrom;
+    const now = mask < 0 ? Infinity : mask;
+    this.#maskFrom = now;
+    // Units before `a` and after the edit keep their widths unless they go in or out of the
+    // mask: when it moves, or when text shifts across it.
+    const moved = was !== now || (a < was && was !== Infinity && e !== b);
+    const from = moved ? Math.min(a, was, now) : a;
+    this.#known = Math.min(this.#known, from);
+    if (n === 0) return from;
     this.#grow(n);
     const widths = this.#unitWidths!;
-    const e = a + s.length;
+    if (moved) {
+      // Read from the text: a cost in proportion to the repaint that follows.
+      for (let i = from; i < n; i++) {
+        widths[i] = i >= now ? maskedWidth(text, i) : unitWidth(text, i);
+      }
+      this.#meter.steps += n - from;
+      return from;
+    }
     if (e !== b && b < oldLength) widths.copyWithin(e, b, oldLength);
     // The widths of `s` come from `s`: reading the new text would make V8 copy the line out of
     // the pieces that appending leaves, at every key.
-    for (let j = 0; j < s.length; j++) widths[a + j] = unitWidth(s, j);
+    for (let j = 0; j < s.length; j++) {
+      widths[a + j] = a + j >= now ? maskedWidth(s, j) : unitWidth(s, j);
+    }
+    return from;
+  }
+
+  /**
+   * Columns `s`, found at offset `at` of the text, takes on screen as drawn now: its width, or
+   * one column a code point where it is masked.
+   */
+  columnsAt(s: string, at: number): number {
+    const plain = Math.max(0, Math.min(s.length, this.#maskFrom - at));
+    let n = 0;
+    for (let j = plain; j < s.length; j++) n += maskedWidth(s, j);
+    return columns(s.slice(0, plain)) + n;
   }
 
   /** Makes room in the layout cache for a text of `n` code units. */
@@ -200,7 +241,7 @@ export class ScreenModel {
     this.#writeText(0, this.#wrapPending, text, 0, text.length);
     this.#settle();
     this.#drawn = true;
-    this.#markFirst = startsZeroWidth(text);
+    this.#markFirst = this.#startsWithMark(text);
     this.moveTo(pos);
   }
 
@@ -210,12 +251,17 @@ export class ScreenModel {
    * last character, only a full redraw is right.
    */
   repaint(text: string, from: number, pos: number): void {
-    if (from === 0 && (this.#markFirst || startsZeroWidth(text))) return this.draw(text, pos);
+    if (from === 0 && (this.#markFirst || this.#startsWithMark(text))) return this.draw(text, pos);
     this.moveTo(from);
     this.#writeText(from, false, text, 0, text.length);
     this.#settle();
     this.out += "\x1b[J";
     this.moveTo(pos);
+  }
+
+  /** Whether `text` starts with a combining mark that is drawn (not masked). */
+  #startsWithMark(text: string): boolean {
+    return this.#maskFrom > 0 && startsZeroWidth(text);
   }
 
   /**
@@ -310,41 +356,83 @@ export class ScreenModel {
   /**
    * Writes the text from offset `from` to offset `to` (its end), from where `from` is on screen,
    * and learns the layout on the way (the same steps as {@link #learn}); the cursor ends after
-   * it. `pending` says the terminal is in pending wrap at `from`. A wide character that does not
-   * fit is preceded by blanks for the cells it skips. The characters are taken from `src`, which
-   * holds the text from offset `base` on (the piece typed, when typing at the end).
+   * it. `pending` says the terminal is in pending wrap at `from`. The characters are taken from
+   * `src`, which holds the text from offset `base` on (the piece typed, when typing at the end);
+   * from the mask on, stars are written instead.
    */
   #writeText(from: number, pending: boolean, src: string, base: number, to: number): void {
     const start = this.#cellOf(from);
+    const row = Math.floor(start / this.#width);
+    this.#row = row;
+    this.#col = start - row * this.#width;
+    this.#wrapPending = pending;
+    if (from >= to) return;
+    const plainTo = Math.min(to, Math.max(from, this.#maskFrom));
+    if (from < plainTo) this.#writePlain(from, plainTo, src, base);
+    if (plainTo < to) this.#writeMasked(plainTo, to);
+    this.#known = to;
+  }
+
+  /**
+   * Writes text[from, to) from the cursor, as it is: a wide character that does not fit is
+   * preceded by blanks for the cells it skips.
+   */
+  #writePlain(from: number, to: number, src: string, base: number): void {
     const width = this.#width;
-    let row = Math.floor(start / width);
-    let col = start - row * width;
-    if (from < to) {
-      const widths = this.#unitWidths!;
-      const cells = this.#cellAfter!;
-      let flushed = from;
-      for (let i = from; i < to; i++) {
-        const w = widths[i];
-        if (w !== 0) {
-          if (col + w > width) {
-            this.out += src.slice(flushed - base, i - base) + " ".repeat(width - col);
-            flushed = i;
-            row++;
-            col = 0;
-          }
-          col += w;
-          pending = false;
-          if (col >= width) {
-            row++;
-            col = 0;
-            pending = true;
-          }
+    const widths = this.#unitWidths!;
+    const cells = this.#cellAfter!;
+    let row = this.#row;
+    let col = this.#col;
+    let pending = this.#wrapPending;
+    let flushed = from;
+    for (let i = from; i < to; i++) {
+      const w = widths[i];
+      if (w !== 0) {
+        if (col + w > width) {
+          this.out += src.slice(flushed - base, i - base) + " ".repeat(width - col);
+          flushed = i;
+          row++;
+          col = 0;
         }
-        cells[i] = row * width + col;
+        col += w;
+        pending = false;
+        if (col >= width) {
+          row++;
+          col = 0;
+          pending = true;
+        }
       }
-      this.out += src.slice(flushed - base, to - base);
-      this.#known = to;
+      cells[i] = row * width + col;
     }
+    this.out += src.slice(flushed - base, to - base);
+    this.#row = row;
+    this.#col = col;
+    this.#wrapPending = pending;
+  }
+
+  /** Writes text[from, to) from the cursor as stars: one a code point (a width of 1 each). */
+  #writeMasked(from: number, to: number): void {
+    const width = this.#width;
+    const widths = this.#unitWidths!;
+    const cells = this.#cellAfter!;
+    let row = this.#row;
+    let col = this.#col;
+    let pending = this.#wrapPending;
+    let stars = 0;
+    for (let i = from; i < to; i++) {
+      if (widths[i] !== 0) {
+        stars++;
+        col++;
+        pending = false;
+        if (col >= width) {
+          row++;
+          col = 0;
+          pending = true;
+        }
+      }
+      cells[i] = row * width + col;
+    }
+    this.out += MASK_CHAR.repeat(stars);
     this.#row = row;
     this.#col = col;
     this.#wrapPending = pending;
@@ -420,4 +508,12 @@ function skipSequence(s: string, i: number, to: number): number {
     if (c >= 0x40 && c <= 0x7e) break;
   }
   return j;
+}
+
+/**
+ * Columns the code unit `s[i]` adds when masked: one star a code point, so 0 for the second
+ * half of a surrogate pair and 1 for anything else.
+ */
+function maskedWidth(s: string, i: number): number {
+  return i > 0 && isLow(s.charCodeAt(i)) && isHigh(s.charCodeAt(i - 1)) ? 0 : 1;
 }

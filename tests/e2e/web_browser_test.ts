@@ -148,6 +148,63 @@ Deno.test({
 });
 
 Deno.test({
+  name: "web browser: a password is typed in a password field, and Up never recalls it",
+  ignore,
+  async fn() {
+    const s = startServer({ webPort: 0, rateLimit: 0 });
+    const webPort = s.server.webAddr!.port;
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ width: 800, height: 600 });
+      await page.goto(`http://127.0.0.1:${webPort}/`);
+      const logText = "document.getElementById('log').innerText";
+      const logLines = "document.getElementById('log').children.length";
+      const inputType = "document.getElementById('input').type";
+      const value = "document.getElementById('input').value";
+      const focused = "document.activeElement === document.getElementById('input')";
+      await page.waitFor(`${logText}.includes("Type /help")`);
+      await page.type("hello");
+      await page.press("Enter");
+      await page.waitFor(`${logText}.includes("> hello")`);
+
+      await page.type("/identify");
+      assert.equal(await page.evaluate<string>(inputType), "text", "shown until a secret begins");
+      await page.type(" alice");
+      assert.equal(await page.evaluate<string>(inputType), "password", "hidden from the nick on");
+      await page.type(" s3cretpw");
+      assert.equal(await page.evaluate<string>(inputType), "password", "while typing");
+      assert.equal(await page.evaluate<string>(value), "/identify alice s3cretpw");
+      assert.equal(await page.evaluate<boolean>(focused), true, "the input keeps the focus");
+      const before = await page.evaluate<number>(logLines);
+      await page.press("Enter");
+      await page.waitFor(`${logLines} > ${before}`); // the server answered
+      assert.equal(await page.evaluate<string>(value), "");
+      assert.equal(await page.evaluate<string>(inputType), "text", "text again after sending");
+      assert.ok(!(await page.evaluate<string>(logText)).includes("s3cretpw"), "never shown");
+
+      await page.press("ArrowUp");
+      assert.equal(await page.evaluate<string>(value), "hello", "Up skips the password line");
+      assert.equal(await page.evaluate<string>(inputType), "text");
+      await page.press("ArrowUp");
+      assert.equal(await page.evaluate<string>(value), "hello", "nothing else was kept");
+      await page.press("ArrowDown");
+      assert.equal(await page.evaluate<string>(value), "");
+
+      // The field follows the line: typed, and edited back out of a secret command.
+      await page.type("/PASSWORD ");
+      assert.equal(await page.evaluate<string>(inputType), "password", "any case");
+      await page.press("Backspace");
+      assert.equal(await page.evaluate<string>(value), "/PASSWORD");
+      assert.equal(await page.evaluate<string>(inputType), "text", "back to text");
+      assert.deepEqual(page.errors, [], "no script errors");
+    } finally {
+      await browser.close();
+      await s.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "web browser: topics and nick changes are shown as text and create no element",
   ignore,
   async fn() {

@@ -14,6 +14,7 @@ import type { Command } from "./types.ts";
 export type { Chat, Command, JoinOutcome, Member, RoomInfo, ViewSettings } from "./types.ts";
 export { AWAY_MAX, WHO_LIMIT } from "./util.ts";
 export { ROOMS_LIMIT, TOPIC_MAX } from "./rooms.ts";
+export { SECRET_ARGS, SECRET_LINE, secretStart } from "./secrets.ts";
 
 const HELP: Command = {
   name: "help",
@@ -37,12 +38,6 @@ export const COMMANDS: readonly Command[] = [
 ];
 
 const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
-
-/**
- * Command lines that carry a secret: `/op TOKEN`, `/join ROOM KEY`. Input history (the telnet
- * line editor's, the web page's) leaves them out.
- */
-export const SECRET_LINE = /^\/(?:op\s|join\s+\S+\s+\S)/i;
 
 /** Finds a command by name (case does not matter). */
 export function findCommand(name: string): Command | undefined {
