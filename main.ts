@@ -3,9 +3,10 @@
  * wire the signals. Mistakes a person can make end in one line on stderr and an exit code:
  * 2 for a wrong configuration (flag, variable, file), 1 when the server cannot run.
  */
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { BanStore, loadBans, tempPath } from "./src/ops/ban_store.ts";
 import {
+  type Config,
   ConfigError,
   ENV_NAMES,
   envName,
@@ -19,6 +20,10 @@ import { BanFileError } from "./src/ops/ban_store.ts";
 import { cleanText } from "./src/lib/sanitize.ts";
 import { ListenError, Server, type TlsFiles } from "./src/shell/server.ts";
 import { checkTls } from "./src/net/tls.ts";
+import { MemoryStore } from "./src/store/memory.ts";
+import { openRedisStore } from "./src/store/redis.ts";
+import { openSqliteStore } from "./src/store/sqlite.ts";
+import { type Store, StoreError } from "./src/store/types.ts";
 
 /**
  * A second SIGINT/SIGTERM this long after the first forces the exit. Sooner, it is the same
@@ -102,7 +107,7 @@ async function loadBanFile(path: string): Promise<BanRecord[]> {
   }
 }
 
-/** The data directory, which must exist: the ban file and nothing else is written there. */
+/** The data directory, which must exist: the store and the ban file are written there. */
 async function checkDataDir(dir: string): Promise<void> {
   ensureAccess(["read", "write"], [dir], "cannot use --data-dir");
   let info: Deno.FileInfo;
@@ -171,6 +176,104 @@ function listenError(e: unknown, host: string, port: number): string {
   return `cannot listen on ${where}: ${e instanceof Error ? e.message : String(e)}`;
 }
 
+/** In the data directory unless absolute. */
+function dataPath(config: Config, file: string): string {
+  return isAbsolute(file) ? file : join(config.dataDir, file);
+}
+
+/** Where the server's memory lives: the store, where lines and bans go, the bans to start with. */
+interface Memory {
+  store?: Store;
+  lines?: Store;
+  banStore?: BanStore;
+  bansInMemory?: boolean;
+  bans: BanRecord[];
+  /** Where the bans came from: the ban file (as given), or undefined: the store. */
+  banFile?: string;
+}
+
+/**
+ * Opens the store (--store: a SQLite file in --data-dir, or nothing: memory) and the bans: with
+ * a store, the ban file is imported into it on the first start; with --store off the ban file
+ * is used as before; --ban-file "" keeps bans in memory only, either way.
+ */
+async function openMemory(config: Config, log: Logger): Promise<Memory> {
+  const needsDir = (file: string) => file !== "" && !isAbsolute(file);
+  const banPath = config.banFile ? dataPath(config, config.banFile) : "";
+  const storeOn = config.store !== "off" && !config.redis;
+  if (needsDir(config.banFile) || (storeOn && needsDir(config.store))) {
+    await checkDataDir(config.dataDir);
+  }
+  if (!storeOn) {
+    // With --redis the processes share the bans in Redis, and the ban file seeds them as before.
+    const bans = banPath ? await loadBanFile(banPath) : [];
+    const banStore = banPath ? new BanStore(banPath, log) : undefined;
+    const banFile = config.banFile || undefined;
+    if (config.store === "off") return { bans, banStore, banFile };
+    const store = await openShared(config, log);
+    const lines = config.retention === 0 ? new MemoryStore() : undefined;
+    return { store, lines, bans, banStore, banFile };
+  }
+  const path = dataPath(config, config.store);
+  ensureAccess(["read", "write"], [dirname(path)], "cannot use the --store directory");
+  let store: Store;
+  try {
+    store = await openSqliteStore(path, {
+      logger: log,
+      lobby: config.lobby.toLowerCase(),
+      recentLines: config.history,
+      recentBytes: config.historyBytes,
+    });
+  } catch (e) {
+    if (e instanceof StoreError) throw new Exit(2, e.message);
+    throw e;
+  }
+  const start = store.start;
+  log.info("store opened", {
+    file: path,
+    accounts: start.accounts.length,
+    kept: start.rooms.filter((r) => r.kept).length,
+  });
+  let bans: BanRecord[] = start.bans;
+  if (banPath && !start.banFileImported) {
+    const exists = await Deno.stat(banPath).then(() => true, () => false);
+    const imported = exists ? await loadBanFile(banPath) : [];
+    store.write([{ t: "bans", bans: imported }]);
+    if (exists) {
+      log.info("ban file imported into the store (once; the store keeps the bans from now on)", {
+        file: banPath,
+        bans: imported.length,
+      });
+    }
+    bans = imported;
+  }
+  const lines = config.retention === 0 ? new MemoryStore() : undefined;
+  return { store, lines, bans, bansInMemory: config.banFile === "" };
+}
+
+/** With --redis: the store the processes share (accounts, kept rooms, history) in Redis. */
+async function openShared(config: Config, log: Logger): Promise<Store> {
+  try {
+    const store = await openRedisStore({
+      url: config.redis,
+      prefix: config.redisPrefix,
+      logger: log,
+      lobby: config.lobby.toLowerCase(),
+      recentLines: config.history,
+      recentBytes: config.historyBytes,
+    });
+    log.info("store opened in Redis", {
+      prefix: config.redisPrefix,
+      accounts: store.start.accounts.length,
+      kept: store.start.rooms.filter((r) => r.kept).length,
+    });
+    return store;
+  } catch (e) {
+    if (e instanceof StoreError) throw new Exit(1, `${e.message} (--redis)`);
+    throw e;
+  }
+}
+
 async function main(): Promise<number> {
   let parsed;
   try {
@@ -203,14 +306,9 @@ async function main(): Promise<number> {
   });
 
   const motd = config.motd ? await loadMotd(config.motd) : [];
-  // The ban file lives in the data directory unless its path is absolute.
-  const relative = config.banFile !== "" && !isAbsolute(config.banFile);
-  const banPath = relative ? join(config.dataDir, config.banFile) : config.banFile;
-  if (relative) await checkDataDir(config.dataDir);
-  const bans = banPath ? await loadBanFile(banPath) : [];
-  const banStore = banPath ? new BanStore(banPath, log) : undefined;
+  const memory = await openMemory(config, log);
   const tls = config.tlsPort !== -1 ? await loadTls(config.tlsCert, config.tlsKey) : undefined;
-  const server = new Server({ config, log, motd, bans, banStore, tls });
+  const server = new Server({ config, log, motd, tls, ...memory });
   try {
     await server.joinCluster();
   } catch (e) {
@@ -226,7 +324,9 @@ async function main(): Promise<number> {
     }
     throw e;
   }
-  if (bans.length > 0) log.info("bans loaded", { file: banPath, bans: bans.length });
+  if (memory.bans.length > 0) {
+    log.info("bans loaded", { file: memory.banFile, bans: memory.bans.length });
+  }
 
   if (tls) {
     // A renewed certificate is picked up without a restart: SIGHUP rereads both files.

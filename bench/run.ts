@@ -8,12 +8,14 @@
  *
  * Run `deno task bench --help` for every flag.
  */
+import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import type { LoadJob } from "./load.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const FLOOR = fileURLToPath(new URL("./floor.ts", import.meta.url));
+const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 /** The server under test: Shat, or the bare reference of bench/floor.ts (`--server floor`). */
 let serverScript = MAIN;
 /** Extra arguments for the floor (`--server floor-batched`). */
@@ -249,7 +251,8 @@ class ServerProc {
   stderr = "";
   readonly #pump: Promise<void>;
 
-  constructor(extra: string[]) {
+  /** `perms`: Deno permissions besides the network and SHAT_* (a store's directory). */
+  constructor(extra: string[], perms: string[] = []) {
     this.port = freePort();
     if (clusterSize > 0) extra = [...extra, "--redis", redisUrl, "--redis-prefix", redisPrefix];
     extra = [...extra, ...floorArgs];
@@ -258,6 +261,7 @@ class ServerProc {
         "run",
         "--allow-net",
         "--allow-env=SHAT_*",
+        ...perms,
         // As `deno task start` runs it (see deno.json).
         "--v8-flags=--max-semi-space-size=2",
         // For profiling the server, e.g. BENCH_SERVER_FLAGS=--inspect
@@ -285,6 +289,8 @@ class ServerProc {
         "0",
         "--ban-file",
         "",
+        "--store",
+        "off",
         "--log-level",
         "warn",
         ...extra,
@@ -433,7 +439,40 @@ interface Scenario {
   /** A reconnect storm (see LoadJob.storm): p50/p99 are the times to a welcome. */
   storm?: boolean;
   serverArgs?: string[];
+  /**
+   * The server keeps a SQLite store (the default setup) in a temporary directory; the notes
+   * say how many lines it wrote, counted in the file after the server stopped.
+   */
+  store?: boolean;
   notes?: (r: Ready[], d: Done[], s: ServerProc) => string;
+}
+
+/** A temporary store for a scenario: the server's flags and permissions, and the count after. */
+class BenchStore {
+  readonly dir = Deno.makeTempDirSync({ prefix: "shat-bench-" });
+
+  get args(): string[] {
+    return ["--store", `${this.dir}/shat.db`];
+  }
+
+  /** The store's directory, and src/ (the store's worker and its imports are loaded by reading them). */
+  get perms(): string[] {
+    return [`--allow-read=${this.dir},${SRC}`, `--allow-write=${this.dir}`];
+  }
+
+  /** Lines in the file (once the server has stopped). */
+  lines(): number {
+    const db = new DatabaseSync(`${this.dir}/shat.db`, { readOnly: true });
+    try {
+      return Number((db.prepare("SELECT count(*) AS n FROM lines").get() as { n: number }).n);
+    } finally {
+      db.close();
+    }
+  }
+
+  remove(): void {
+    Deno.removeSync(this.dir, { recursive: true });
+  }
 }
 
 function percentile(hist: Map<number, number>, total: number, q: number): number {
@@ -457,10 +496,11 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
   }
   const servers: ServerProc[] = [];
   const gens: Generator[] = [];
+  const store = sc.store ? new BenchStore() : null;
   try {
     // One after the other: each joins the cluster before the next starts.
     for (let i = 0; i < Math.max(1, clusterSize); i++) {
-      const s = new ServerProc(sc.serverArgs ?? []);
+      const s = new ServerProc([...sc.serverArgs ?? [], ...store?.args ?? []], store?.perms);
       servers.push(s);
       await s.ready();
     }
@@ -511,6 +551,16 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
     const genCpu = done.reduce((s, d) => s + d.cpuMs, 0);
     const alive = servers.every((s) => s.alive);
     await Promise.all(gens.map((g) => g.finish()));
+    let written = "";
+    if (store) {
+      // Stopped first: what the server wrote is counted in the file it leaves.
+      await Promise.all(servers.map((s) => s.stop()));
+      const n = store.lines();
+      const sendingMs = Math.max(...done.map((d) => d.end)) - Math.min(...done.map((d) => d.start));
+      written = `store on: ${fmtCount(n)} lines written (${
+        fmtCount(n / Math.max(1e-3, sendingMs / 1_000))
+      }/s)`;
+    }
 
     const hist = new Map<number, number>();
     for (const d of done) for (const [b, n] of d.hist) hist.set(b, (hist.get(b) ?? 0) + n);
@@ -538,6 +588,7 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
         } ns/delivery`
         : "",
       ...(sc.notes ? [sc.notes(ready, done, server)] : []),
+      written,
     ].filter(Boolean).join("; ");
     return {
       scenario: sc.name,
@@ -571,6 +622,7 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
     }
     await Promise.all(servers.map((s) => s.stop()));
     await redis?.stop();
+    store?.remove();
   }
 }
 
@@ -602,6 +654,18 @@ function scenarios(z: Sizes, gens: number, only: Set<string>, full: boolean): Sc
       generators: gens,
     });
   }
+  if (serverScript === MAIN && (want("s1") || want("s1-store"))) {
+    list.push({
+      name: `S1+store burst: ${z.s1Senders} send ${z.s1Lines} lines`,
+      clients: z.s1Clients,
+      senders: z.s1Senders,
+      lines: z.s1Lines,
+      rate: 0,
+      pad: 40,
+      generators: gens,
+      store: true,
+    });
+  }
   if (want("s2")) {
     list.push({
       name: `S2 steady: ${z.s2Senders} × ${z.s2Rate}/s for ${z.s2Seconds}s`,
@@ -615,6 +679,18 @@ function scenarios(z: Sizes, gens: number, only: Set<string>, full: boolean): Sc
         const offered = z.s2Senders * z.s2Rate * (z.s2Clients - 1);
         return `offered ${fmtCount(offered)}/s`;
       },
+    });
+  }
+  if (serverScript === MAIN && (want("s2") || want("s2-store"))) {
+    list.push({
+      name: `S2+store steady: ${z.s2Senders} × ${z.s2Rate}/s for ${z.s2Seconds}s`,
+      clients: z.s2Clients,
+      senders: z.s2Senders,
+      lines: z.s2Rate * z.s2Seconds,
+      rate: z.s2Rate,
+      pad: 40,
+      generators: gens,
+      store: true,
     });
   }
   if (want("telnet")) {
@@ -787,7 +863,9 @@ const HELP = `deno task bench [options]
   --full              the target sizes (S1/S2 1000 clients, S3 and storm 10 000, S4 included)
   --tiny              very small sizes (a smoke test)
   --only LIST         scenarios to run: s1,s2,telnet,rooms,s3,s4,storm,reconnect (default:
-                      all but s4; --full adds s4)
+                      all but s4; --full adds s4); s1 and s2 also run with the store on
+                      (S1+store, S2+store: a SQLite file in a temporary directory, as a default
+                      start keeps one); s1-store or s2-store alone runs only that row
   --generators N      load generator processes per scenario (default 1; S3/S4/storm use more
                       when one process would run out of file descriptors)
   --json              print the rows as JSON instead of a table

@@ -24,7 +24,7 @@ import {
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /** The top-level folders of src/ that only shell/ and main.ts may all see at once. */
-const FOLDERS = ["shell", "net", "terminal", "chat", "cluster", "ops", "lib"];
+const FOLDERS = ["shell", "net", "terminal", "chat", "cluster", "store", "ops", "lib"];
 /** The one chat/ module net/ may import: the hub's event and effect types. */
 const CHAT_EVENTS = "src/chat/events.ts";
 /** Node modules that do I/O or read time; a pure module has no use for them. */

@@ -27,6 +27,7 @@ const BELL = 16;
 const ALERT = 32;
 const CHAR_MODE = 64;
 const PENDING = 128;
+const WARNED_CLEAR = 256;
 
 /** A connection the hub holds (admitted; a member once it has joined). */
 export class Client implements Member {
@@ -47,6 +48,17 @@ export class Client implements Member {
   preauthLines = 0;
   /** Why they are away ("" = here). */
   away = "";
+  /** The account they are logged in to (its key, the nick in lower case; "" = none). */
+  account = "";
+  /** The ticket of the work the shell is doing for them (a password, the store; 0 = none). */
+  ticket = 0;
+  /**
+   * Registered nicks (lower case) they ignore, kept with their account: whoever identifies
+   * for one of them is ignored (null when none).
+   */
+  keptIgnores: Set<string> | null = null;
+  /** Where `/history more` goes on from (null = nothing more to show). */
+  recall: { room: string; before: number; since: number; left: number } | null = null;
   /** How lines are drawn for them: bits of VIEW_COLOR and VIEW_STAMPS. */
   view = 0;
   /** The room they are in (set when they join). */
@@ -127,6 +139,17 @@ export class Client implements Member {
   }
   set pending(on: boolean) {
     this.#flag(PENDING, on);
+  }
+  /** They were told once that a password over this plain connection travels in clear. */
+  get warnedClear(): boolean {
+    return (this.#flags & WARNED_CLEAR) !== 0;
+  }
+  set warnedClear(on: boolean) {
+    this.#flag(WARNED_CLEAR, on);
+  }
+  /** Their nick is their account's: lines they say are marked identified. */
+  get identified(): boolean {
+    return this.account !== "" && this.account === this.key;
   }
   #flag(bit: number, on: boolean): void {
     this.#flags = on ? this.#flags | bit : this.#flags & ~bit;

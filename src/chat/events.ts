@@ -3,6 +3,7 @@
  * asks for. The shell's adapters (src/net/) know the hub through these types only.
  */
 import type { ClusterIn, ClusterOut } from "../cluster/bus.ts";
+import type { Prefs, StoreAnswer, StoreQuery, StoreWrite } from "../store/types.ts";
 import type { BanRecord } from "./moderation.ts";
 import type { Outbox } from "./shared_log.ts";
 
@@ -14,6 +15,38 @@ export type { Outbox } from "./shared_log.ts";
  * attempt to send the queued line and closes at once (a refused connection holds nothing).
  */
 export type CloseMode = "flush" | "drop" | "refuse";
+
+/** What a password is for: a new account, logging in, a new password, deleting the account. */
+export type AuthOp = "register" | "identify" | "password" | "unregister";
+
+/**
+ * Work the hub hands the shell because it takes time (a password hashed or checked, the store
+ * read); the answer comes back as an event with the same `ticket`. Passwords travel in these
+ * and nowhere else: they are never logged, published or kept.
+ */
+export type HubAsk =
+  | { kind: "query"; ticket: number; q: StoreQuery }
+  | {
+    kind: "auth";
+    ticket: number;
+    op: AuthOp;
+    /** The account: its nick in lower case. */
+    key: string;
+    /** The nick as it is to be registered (register). */
+    nick: string;
+    password: string;
+    /** The new password (password). */
+    newPassword?: string;
+    /** The preferences a new account starts with (register). */
+    prefs?: Prefs;
+  };
+
+/**
+ * How a password check came out: `ok`; `wrong` password; `unknown` account (dropped
+ * meanwhile); `taken` (register: the account exists already); `error` (the store or the hash
+ * failed: nothing was changed).
+ */
+export type AuthOutcome = "ok" | "wrong" | "unknown" | "taken" | "error";
 
 /** What the hub asks of the shell. */
 export interface HubEffects {
@@ -29,6 +62,13 @@ export interface HubEffects {
   admitted?(id: number): void;
   /** Several processes (--redis): carry this to the others (see src/cluster/link.ts). */
   cluster?(out: ClusterOut): void;
+  /**
+   * Remember this in the store. Writes of one batch of events are written together, in the
+   * order given, after the batch.
+   */
+  remember?(w: StoreWrite): void;
+  /** Start this work; its answer comes back as an `answer` or `auth` event. */
+  ask?(work: HubAsk): void;
 }
 
 /** Input from one connection: what one or more reads produced. */
@@ -77,6 +117,17 @@ export type HubEvent =
   | { type: "terminal"; id: number; charMode: boolean }
   | { type: "closed"; id: number; reason: string }
   | { type: "tick" }
+  /** The store's answer to a query the hub asked (null with `error` when it failed). */
+  | { type: "answer"; ticket: number; answer: StoreAnswer | null; error?: string }
+  /** How a password check the hub asked for came out. */
+  | {
+    type: "auth";
+    ticket: number;
+    outcome: AuthOutcome;
+    /** The account's nick as registered and its preferences (identify). */
+    nick?: string;
+    prefs?: Prefs;
+  }
   | { type: "shutdown" }
   /** From the other processes, through the cluster link (src/cluster/link.ts). */
   | { type: "cluster"; msg: ClusterIn };

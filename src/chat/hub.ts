@@ -16,12 +16,15 @@ import { sameSecret } from "../lib/secret.ts";
 import { formatDuration } from "../lib/units.ts";
 import type { Config } from "../ops/config.ts";
 import type { Logger } from "../ops/log.ts";
+import { Accounts } from "./accounts.ts";
 import { Admission } from "./admission.ts";
 import { ClientTable } from "./clients.ts";
 import {
   type Chat,
   COMMANDS,
+  type HistoryRequest,
   type JoinOutcome,
+  type KeepOutcome,
   type Member,
   type RoomInfo,
   type ViewSettings,
@@ -31,11 +34,13 @@ import type { HubContext } from "./context.ts";
 import type { HubEffects, HubEvent } from "./events.ts";
 import { Fanout } from "./fanout.ts";
 import { Input } from "./input.ts";
+import { Keep } from "./keep.ts";
 import { Mirror } from "./mirror.ts";
 import type { BanRecord } from "./moderation.ts";
 import { NickTable } from "./names.ts";
 import { localClock } from "./render.ts";
 import { Replica } from "./replica.ts";
+import { Recall } from "./recall.ts";
 import { Rooms } from "./rooms.ts";
 import { Sanctions } from "./sanctions.ts";
 import { Sessions } from "./sessions.ts";
@@ -43,6 +48,7 @@ import { type HubSnapshot, HubStats } from "./stats.ts";
 import { Alone, ClusterSync, type Outbound } from "./sync.ts";
 import { Talk } from "./talk.ts";
 import type { Completion } from "../terminal/editor.ts";
+import type { StoreStart } from "../store/types.ts";
 
 export type { CloseMode, HubEffects, HubEvent, InputEvent } from "./events.ts";
 export { promptFor } from "./client.ts";
@@ -58,8 +64,10 @@ export interface HubOptions {
   effects: HubEffects;
   /** Message-of-the-day lines shown after the welcome banner. */
   motd?: readonly string[];
-  /** Bans loaded from the ban file. */
+  /** Bans loaded from the store (or the ban file). */
   bans?: readonly BanRecord[];
+  /** What the store holds at start: accounts, kept rooms and their latest lines. */
+  memory?: StoreStart;
   /** Random source for guest nicks (tests pass a fixed one). */
   random?: () => number;
   /** How a history entry's time is shown; local HH:MM by default. */
@@ -90,6 +98,8 @@ export class Hub implements Chat {
   readonly #admission: Admission;
   readonly #input: Input;
   readonly #replica: Replica;
+  readonly #accounts: Accounts;
+  readonly #recall: Recall;
 
   constructor(opts: HubOptions) {
     const config = this.config = opts.config;
@@ -109,7 +119,8 @@ export class Hub implements Chat {
       : new Alone();
     const nicks = this.#nicks = new NickTable(mirror, opts.random ?? Math.random);
     const fanout = this.#fanout = new Fanout(ctx, clients, nicks);
-    const rooms = this.#rooms = new Rooms(ctx, fanout, mirror, sync);
+    const keep = new Keep(ctx);
+    const rooms = this.#rooms = new Rooms(ctx, fanout, mirror, sync, keep);
     const sanctions = this.#sanctions = new Sanctions(
       ctx,
       clients,
@@ -122,8 +133,27 @@ export class Hub implements Chat {
       ctx,
       { clients, fanout, nicks, rooms, mirror, sync },
       opts.motd ?? [],
+      (c) => {
+        this.#accounts.left(c);
+        this.#recall.left(c);
+      },
     );
-    const talk = this.#talk = new Talk(ctx, fanout, sync);
+    const talk = this.#talk = new Talk(ctx, fanout, sync, keep);
+    const accounts = this.#accounts = new Accounts(ctx, {
+      clients,
+      fanout,
+      nicks,
+      rooms,
+      sessions,
+      sanctions,
+      sync,
+      keep,
+    });
+    this.#recall = new Recall(ctx, clients, fanout);
+    if (opts.memory) {
+      rooms.restore(opts.memory, talk.limits, opts.node !== undefined);
+      accounts.load(opts.memory.accounts);
+    }
     this.#admission = new Admission(ctx, clients, fanout, sanctions, mirror);
     this.#input = new Input(
       ctx,
@@ -140,6 +170,7 @@ export class Hub implements Chat {
       sessions,
       sync,
       talk,
+      accounts,
     });
   }
 
@@ -166,7 +197,14 @@ export class Hub implements Chat {
         if (c) sessions.drop(c, ev.reason, now, { mode: "drop" });
         break;
       }
+      case "answer":
+        this.#recall.answer(ev.ticket, ev.answer, ev.error, now);
+        break;
+      case "auth":
+        this.#accounts.answer(ev.ticket, ev.outcome, ev.nick, ev.prefs, now);
+        break;
       case "tick":
+        this.#accounts.tick(now);
         this.#input.timeouts(now);
         this.#sanctions.tick(now);
         this.#admission.summarize(now);
@@ -227,6 +265,8 @@ export class Hub implements Chat {
       rooms: this.#rooms.count,
       bansActive: this.#sanctions.banCount,
       outboxBytes,
+      accounts: this.#accounts.size,
+      roomsKept: this.#rooms.keptCount,
       ...(this.#sync.node === null ? {} : { remoteMembers: this.#mirror.size }),
     };
   }
@@ -289,7 +329,9 @@ export class Hub implements Chat {
 
   setView(m: Member, change: Partial<Omit<ViewSettings, "charMode" | "web">>): void {
     const c = this.#clients.get(m.id);
-    if (c) this.#sessions.setView(c, change);
+    if (!c) return;
+    this.#sessions.setView(c, change);
+    this.#accounts.savePrefs(c);
   }
 
   members(room: string): Member[] {
@@ -318,9 +360,9 @@ export class Hub implements Chat {
     return this.#rooms.join(this.#clients.get(m.id)!, name, key, now);
   }
 
-  setTopic(m: Member, topic: string, _now: number): void {
+  setTopic(m: Member, topic: string, now: number): void {
     const c = this.#clients.member(m.id);
-    if (c) this.#rooms.setTopic(c, topic);
+    if (c) this.#rooms.setTopic(c, topic, now);
   }
 
   byNick(nick: string): Member | undefined {
@@ -346,6 +388,12 @@ export class Hub implements Chat {
 
   setIgnore(m: Member, other: Member, on: boolean): void {
     this.#sessions.setIgnore(m, other, on);
+    const c = this.#clients.get(m.id);
+    if (c) this.#accounts.keepIgnore(c, other, on);
+  }
+
+  ignoreKept(m: Member, other: Member): boolean {
+    return this.#clients.get(m.id)?.keptIgnores?.has(other.nick.toLowerCase()) ?? false;
   }
 
   ignored(m: Member): Member[] {
@@ -355,7 +403,9 @@ export class Hub implements Chat {
 
   rename(m: Member, nick: string): void {
     const c = this.#clients.get(m.id);
-    if (c) this.#sessions.rename(c, nick);
+    if (!c) return;
+    this.#sessions.rename(c, nick);
+    this.#accounts.taken(c);
   }
 
   disconnect(m: Member, message: string, reason: string, now: number): void {
@@ -399,6 +449,62 @@ export class Hub implements Chat {
 
   audit(message: string, m: Member, fields: Record<string, string | number> = {}): void {
     this.#log.info(`operator: ${message}`, { client: m.id, nick: m.nick, ...fields });
+  }
+
+  accountOf(m: Member): string {
+    return this.#clients.get(m.id)?.account ?? "";
+  }
+
+  registered(nick: string): string | undefined {
+    return this.#accounts.registered(nick);
+  }
+
+  reservedFor(nick: string, m: Member): string | undefined {
+    return this.#accounts.reserved(nick, this.accountOf(m));
+  }
+
+  busy(m: Member): boolean {
+    return (this.#clients.get(m.id)?.ticket ?? 0) !== 0;
+  }
+
+  register(m: Member, password: string, now: number): void {
+    const c = this.#clients.member(m.id);
+    if (c) this.#accounts.register(c, password, now);
+  }
+
+  identify(m: Member, nick: string, password: string, now: number): void {
+    const c = this.#clients.member(m.id);
+    if (c) this.#accounts.identify(c, nick, password, now);
+  }
+
+  changePassword(m: Member, old: string, fresh: string, now: number): void {
+    const c = this.#clients.member(m.id);
+    if (c) this.#accounts.changePassword(c, old, fresh, now);
+  }
+
+  unregister(m: Member, password: string, now: number): void {
+    const c = this.#clients.member(m.id);
+    if (c) this.#accounts.unregister(c, password, now);
+  }
+
+  dropAccount(nick: string, by: Member): boolean {
+    const c = this.#clients.member(by.id);
+    return c ? this.#accounts.drop(nick, c) : false;
+  }
+
+  keepRoom(m: Member, on: boolean): KeepOutcome {
+    const c = this.#clients.member(m.id);
+    return c ? this.#rooms.setKept(c, on) : "no-owner";
+  }
+
+  history(m: Member, req: HistoryRequest): void {
+    const c = this.#clients.member(m.id);
+    if (c) this.#recall.history(c, req);
+  }
+
+  search(m: Member, words: string[]): void {
+    const c = this.#clients.member(m.id);
+    if (c) this.#recall.search(c, words);
   }
 }
 

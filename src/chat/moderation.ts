@@ -41,6 +41,8 @@ export interface AddressState {
   connects: Bucket;
   /** The address's allowance of new rooms. */
   rooms: Bucket;
+  /** The address's allowance of new accounts (/register). */
+  registers: Bucket;
 }
 
 /**
@@ -86,6 +88,7 @@ export class Addresses {
         lines: fullBucket(),
         connects: fullBucket(),
         rooms: fullBucket(),
+        registers: fullBucket(),
       };
       this.#map.set(ip, a);
     }

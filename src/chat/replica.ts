@@ -9,6 +9,7 @@
 import type { ClusterIn, DirectEv, RoomEv, Snapshot } from "../cluster/bus.ts";
 import { parseIp } from "../lib/ip.ts";
 import { cleanText } from "../lib/sanitize.ts";
+import type { Accounts } from "./accounts.ts";
 import type { Client } from "./client.ts";
 import type { ClientTable } from "./clients.ts";
 import type { HubContext } from "./context.ts";
@@ -45,6 +46,7 @@ export interface ReplicaParts {
   sessions: Sessions;
   sync: Outbound;
   talk: Talk;
+  accounts: Accounts;
 }
 
 /** The others' news, applied here. */
@@ -149,12 +151,15 @@ export class Replica {
         if (badRemoteNick(ev.m.nick) || !("ip" in parseIp(ev.m.ip))) return;
         if (!room) {
           room = new ChatRoom<Client>(ev.name, ev.created?.key ?? "");
+          room.owner = ev.created?.owner ?? "";
           rooms.add(room);
         } else if (ev.created && room.members.size === 0 && mirror.inRoom(room.id) === 0) {
           room.secret = ev.created.key;
+          if (ev.created.fresh) room.owner = ev.created.owner ?? "";
         }
-        const { was } = mirror.upsert(node, ev.m);
+        const { was, member } = mirror.upsert(node, ev.m);
         rooms.changed();
+        this.#parts.accounts.taken(member);
         if (was !== undefined && was !== room.id) {
           const old = rooms.get(was);
           if (old) rooms.maybeGone(old);
@@ -174,8 +179,13 @@ export class Replica {
       case "nick": {
         if (badRemoteNick(ev.to)) return;
         const m = mirror.get(node, ev.id);
+        const oldKey = m?.key;
         if (m) mirror.update(m, { nick: ev.to });
         rooms.changed();
+        if (m) {
+          this.#parts.accounts.taken(m);
+          if (oldKey && oldKey !== m.key) this.#parts.accounts.freed(oldKey);
+        }
         if (room && ev.notice) fanout.notice(room, ev.notice);
         break;
       }
@@ -193,6 +203,12 @@ export class Replica {
         if (m) mirror.update(m, { away: ev.away });
         break;
       }
+      case "keep":
+        if (!room || room === rooms.lobby) break;
+        room.kept = ev.on;
+        room.owner = ev.owner;
+        if (!ev.on) rooms.maybeGone(room);
+        break;
     }
   }
 
@@ -230,6 +246,7 @@ export class Replica {
   #forget(m: RemoteMember): void {
     this.#parts.mirror.remove(m.node, m.info.id);
     this.#parts.rooms.changed();
+    this.#parts.accounts.freed(m.key);
     if (m.ignoredBy) { for (const c of m.ignoredBy) (c as Client).ignoring?.delete(m); }
     m.ignoredBy = null;
   }
@@ -261,6 +278,9 @@ export class Replica {
         break;
       case "unban":
         if (node !== sync.node) sanctions.lift(ev.ip);
+        break;
+      case "account":
+        if (node !== sync.node) this.#parts.accounts.fromCluster(ev);
         break;
       case "gone":
         if (ev.node === sync.node) {

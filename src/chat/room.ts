@@ -2,6 +2,7 @@
  * One chat room as hub state: its members, topic, key and history. The hub decides who is where
  * and what they see; a room only keeps what belongs to it, so it goes away whole when it empties.
  */
+import { createHash } from "node:crypto";
 import { render, type RoomLine, VIEWS } from "./render.ts";
 import { SharedLog } from "./shared_log.ts";
 
@@ -33,6 +34,14 @@ export function roomName(text: string): string | undefined {
 
 const encoder = new TextEncoder();
 
+/**
+ * A room key as the hub keeps it: its SHA-256, so neither the store nor the other processes
+ * ever hold the key itself ("" stays "": no key).
+ */
+export function keyDigest(key: string): string {
+  return key ? createHash("sha256").update(key).digest("hex") : key;
+}
+
 /** A room: members (of type M), topic, key, and its history for newcomers. */
 export class ChatRoom<M> {
   /** The name as first typed (shown as `#name`). */
@@ -49,6 +58,12 @@ export class ChatRoom<M> {
   readonly logs: (SharedLog | null)[] = new Array(VIEWS).fill(null);
   /** Members who want mentions drawn for them (colour or bell on). */
   alerts = 0;
+  /** The number of the room's last kept line (lines are numbered for the store). */
+  seq = 0;
+  /** Kept: it stays when its last member leaves, and across restarts (`/room keep`). */
+  kept = false;
+  /** The account that owns it: the identified person who made it ("" = nobody). */
+  owner = "";
   /**
    * Everyone in the room (here and elsewhere) sorted by nick key, for Tab: made on the first
    * Tab after a change (the hub's change counter `epoch` says when it is stale).

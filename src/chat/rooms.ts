@@ -5,15 +5,20 @@
  */
 import { sameSecret } from "../lib/secret.ts";
 import { type Client, promptFor } from "./client.ts";
-import type { JoinOutcome, RoomInfo } from "./commands/mod.ts";
+import type { JoinOutcome, KeepOutcome, RoomInfo } from "./commands/types.ts";
 import type { HubContext } from "./context.ts";
 import type { Fanout } from "./fanout.ts";
+import type { Keep } from "./keep.ts";
+import { KEEP_PER_ACCOUNT } from "./limits.ts";
 import type { Mirror } from "./mirror.ts";
 import { burstWait, mayBurst } from "./moderation.ts";
 import { skeleton } from "./nicks.ts";
-import { VIEW_COLOR } from "./render.ts";
-import { ChatRoom } from "./room.ts";
+import { render, VIEW_COLOR } from "./render.ts";
+import { ChatRoom, keyDigest } from "./room.ts";
 import type { Outbound } from "./sync.ts";
+import type { StoreStart } from "../store/types.ts";
+
+const encoder = new TextEncoder();
 
 /** Every room, the lobby included. */
 export class Rooms {
@@ -21,6 +26,7 @@ export class Rooms {
   readonly #fanout: Fanout;
   readonly #mirror: Mirror;
   readonly #sync: Outbound;
+  readonly #keep: Keep;
   /** Rooms by lower-case name; the lobby is always there. */
   readonly #byId = new Map<string, ChatRoom<Client>>();
   /** Rooms by the skeleton of their name, so a look-alike (`#Iobby`, `#l0bby`) is refused. */
@@ -29,13 +35,54 @@ export class Rooms {
   /** Counts changes in who is where under which nick (the rooms' Tab indexes follow it). */
   #epoch = 0;
 
-  constructor(ctx: HubContext, fanout: Fanout, mirror: Mirror, sync: Outbound) {
+  constructor(ctx: HubContext, fanout: Fanout, mirror: Mirror, sync: Outbound, keep: Keep) {
     this.#ctx = ctx;
     this.#fanout = fanout;
     this.#mirror = mirror;
     this.#sync = sync;
+    this.#keep = keep;
     this.lobby = new ChatRoom<Client>(ctx.config.lobby);
+    this.lobby.kept = true; // it never goes away: its topic and lines are kept like a kept room's
     this.add(this.lobby);
+  }
+
+  /**
+   * The rooms as the store kept them: kept rooms come back with their topic, key, owner and
+   * latest lines, numbered on from where they were; lines of a room that was not kept (the
+   * server stopped while it was in use) are forgotten, unless the store is `shared` with other
+   * processes.
+   */
+  restore(start: StoreStart, limits: { lines: number; bytes: number }, shared: boolean): void {
+    for (const r of start.rooms) {
+      if (!r.kept) continue;
+      let room = this.#byId.get(r.id);
+      if (!room) {
+        if (this.#bySkeleton.has(skeleton(r.id))) continue; // a look-alike of one already here
+        room = new ChatRoom<Client>(r.name, r.key);
+        this.add(room);
+      }
+      room.kept = true;
+      room.owner = r.owner;
+      room.topic = r.topic;
+      room.topicBy = r.topicBy;
+      if (room !== this.lobby) room.secret = r.key;
+    }
+    for (const [id, seq] of Object.entries(start.seqs)) {
+      const room = this.#byId.get(id);
+      if (room) room.seq = Math.max(room.seq, seq);
+      // Alone, a room that is not kept did not survive the restart. A store shared with other
+      // processes (--redis) holds rooms that are in use on them: theirs to forget.
+      else if (!shared) this.#keep.gone(id);
+    }
+    for (const { room: id, lines } of start.recent) {
+      const room = this.#byId.get(id);
+      if (!room) continue;
+      for (const kept of lines) {
+        if (kept.kind === "topic") continue;
+        const line = { kind: kept.kind, nick: kept.nick, text: kept.text, at: kept.at };
+        room.remember(line, encoder.encode(render(line, 0, this.#ctx.clock)).length, limits);
+      }
+    }
   }
 
   /** The room with this lower-case name. */
@@ -85,6 +132,8 @@ export class Rooms {
       topicBy: visible ? room.topicBy : "",
       keyed: room.secret !== "",
       lobby: room === this.lobby,
+      kept: room.kept && room !== this.lobby,
+      owner: room.owner,
     };
   }
 
@@ -96,15 +145,61 @@ export class Rooms {
     this.maybeGone(room);
   }
 
-  /** A room other than the lobby goes away once nobody, here or elsewhere, is in it. */
+  /**
+   * A room goes away once nobody, here or elsewhere, is in it, unless it is kept (the lobby
+   * always is); its lines are forgotten with it.
+   */
   maybeGone(room: ChatRoom<Client>): void {
-    if (this.peopleIn(room) === 0 && room !== this.lobby && this.#byId.get(room.id) === room) {
+    if (this.peopleIn(room) === 0 && !room.kept && this.#byId.get(room.id) === room) {
       this.#byId.delete(room.id);
       if (this.#bySkeleton.get(skeleton(room.id)) === room) {
         this.#bySkeleton.delete(skeleton(room.id));
       }
+      this.#keep.gone(room.id);
       this.#ctx.log.info("room emptied", { room: room.label });
     }
+  }
+
+  /**
+   * `/room keep on|off` by `c` in its room: the owner (identified) or an operator may; an
+   * account keeps at most {@link KEEP_PER_ACCOUNT} rooms unless it is an operator's.
+   */
+  setKept(c: Client, on: boolean): KeepOutcome {
+    const room = c.room;
+    if (room === this.lobby) return "lobby";
+    if (room.kept === on) return "already";
+    if (!c.op) {
+      if (!room.owner) return "no-owner";
+      if (room.owner !== c.account) return "not-owner";
+      if (on && this.keptBy(c.account) >= KEEP_PER_ACCOUNT) return "too-many";
+    }
+    room.kept = on;
+    if (on) {
+      this.#keep.room(room);
+    } else {
+      this.#keep.unkept(room);
+    }
+    this.#sync.propose(room.id, { t: "keep", on, owner: room.owner, by: c.nick });
+    this.#ctx.log.info(on ? "room kept" : "room no longer kept", {
+      room: room.label,
+      client: c.id,
+      nick: c.nick,
+    });
+    return on ? "kept" : "unkept";
+  }
+
+  /** Rooms kept (the lobby not counted). */
+  get keptCount(): number {
+    let n = 0;
+    for (const r of this.#byId.values()) if (r.kept && r !== this.lobby) n++;
+    return n;
+  }
+
+  /** How many rooms the account `owner` keeps. */
+  keptBy(owner: string): number {
+    let n = 0;
+    for (const r of this.#byId.values()) if (r.kept && r.owner === owner && r !== this.lobby) n++;
+    return n;
   }
 
   /**
@@ -116,7 +211,7 @@ export class Rooms {
     if (found === c.room) return { ok: false, why: "same", room: this.info(found, c) };
     if (found) {
       if (found.secret && !key) return { ok: false, why: "needs-key", room: this.info(found, c) };
-      if (found.secret && !sameSecret(this.#sync.keyDigest(key), found.secret)) {
+      if (found.secret && !sameSecret(keyDigest(key), found.secret)) {
         return { ok: false, why: "wrong-key", room: this.info(found, c) };
       }
       this.#move(c, found, false, key);
@@ -131,7 +226,8 @@ export class Rooms {
     }
     const twin = this.#bySkeleton.get(skeleton(name));
     if (twin) return { ok: false, why: "lookalike", room: this.info(twin, c) };
-    const room = new ChatRoom<Client>(name, this.#sync.keyDigest(key));
+    const room = new ChatRoom<Client>(name, keyDigest(key));
+    room.owner = c.account;
     this.add(room);
     this.#ctx.log.info("room created", {
       room: room.label,
@@ -179,10 +275,12 @@ export class Rooms {
   }
 
   /** Sets the topic of `c`'s room ("" clears it); the room is told who set it. */
-  setTopic(c: Client, topic: string): void {
+  setTopic(c: Client, topic: string, now: number): void {
     const room = c.room;
     room.topic = topic;
     room.topicBy = topic ? c.nick : "";
+    this.#keep.line(room, "topic", c.nick, topic, now, c.identified);
+    this.#keep.room(room);
     const said = topic ? `${c.nick} set the topic: ${topic}` : `${c.nick} cleared the topic`;
     this.#fanout.tell(c, topic ? `The topic of ${room.label} is now: ${topic}` : "Topic cleared.");
     this.#fanout.notice(room, said, c);

@@ -13,8 +13,20 @@ import type { NickTable } from "./names.ts";
 import { VIEW_COLOR, VIEW_STAMPS } from "./render.ts";
 import type { Rooms } from "./rooms.ts";
 import type { Outbound } from "./sync.ts";
+import type { Config } from "../ops/config.ts";
+import { formatDuration } from "../lib/units.ts";
 
 const encoder = new TextEncoder();
+
+/** The welcome's line on what the server keeps of what is said, and for how long. */
+export function keptLine(cfg: Config): string {
+  const memory = cfg.store === "off" || cfg.retention === 0;
+  return memory
+    ? "Room lines are kept in memory only, until the server restarts (/history); private " +
+      "messages are never kept.\r\n"
+    : `Room lines are kept for ${formatDuration(cfg.retention)} (/history, /search); private ` +
+      "messages are never kept.\r\n";
+}
 
 /** Members from arrival to departure. */
 export class Sessions {
@@ -27,6 +39,10 @@ export class Sessions {
   readonly #sync: Outbound;
   /** The message of the day, encoded once and shared by every welcome. */
   readonly #motd: Uint8Array | null;
+  /** The welcome's line on what is kept of what is said (see {@link keptLine}). */
+  readonly #kept: Uint8Array;
+  /** Called as a member leaves (the parts above keep state per member). */
+  readonly #left: (c: Client) => void;
 
   constructor(
     ctx: HubContext,
@@ -39,7 +55,9 @@ export class Sessions {
       sync: Outbound;
     },
     motd: readonly string[],
+    left: (c: Client) => void = () => {},
   ) {
+    this.#left = left;
     this.#ctx = ctx;
     this.#clients = parts.clients;
     this.#fanout = parts.fanout;
@@ -48,6 +66,7 @@ export class Sessions {
     this.#mirror = parts.mirror;
     this.#sync = parts.sync;
     this.#motd = motd.length > 0 ? encoder.encode(motd.join("\r\n") + "\r\n") : null;
+    this.#kept = encoder.encode(keptLine(ctx.config));
   }
 
   /**
@@ -116,6 +135,7 @@ export class Sessions {
       ),
     );
     if (this.#motd) fanout.push(c, this.#motd);
+    fanout.push(c, this.#kept);
     if (lobby.topic) fanout.push(c, encoder.encode(`Topic: ${lobby.topic}\r\n`));
     const history = lobby.historyBlock(c.view & VIEW_COLOR, ctx.clock);
     if (history) fanout.push(c, history);
@@ -147,7 +167,10 @@ export class Sessions {
     if (c.ignoring) { for (const o of c.ignoring) o.ignoredBy?.delete(c); }
     if (c.ignoredBy) { for (const o of c.ignoredBy) o.ignoring?.delete(c); }
     c.ignoring = c.ignoredBy = null;
-    if (c.authed) this.#leaveAll(c, reason, opts.quiet === true);
+    if (c.authed) {
+      this.#left(c);
+      this.#leaveAll(c, reason, opts.quiet === true);
+    }
     if (c.pending) {
       // Never a chat session (a failed handshake, a page load): worth a line only when debugging.
       if (ctx.log.enabled("debug")) ctx.log.debug("closed", { client: c.id, reason });

@@ -16,6 +16,13 @@ export class HubStats {
   slowReaders = 0;
   /** People who joined the server (gave the token, if any). */
   joins = 0;
+  /** Logins: right passwords (/identify) and wrong ones (/identify, /password, /unregister). */
+  identified = 0;
+  wrongPasswords = 0;
+  /** Accounts locked after wrong passwords from several addresses. */
+  lockouts = 0;
+  /** /history and /search answered. */
+  recalls = 0;
 }
 
 /** What the hub reports at a scrape: its counters and gauges counted then. */
@@ -30,4 +37,8 @@ export interface HubSnapshot {
   outboxBytes: number;
   /** Members on the other processes (--redis), 0 alone. */
   remoteMembers?: number;
+  /** Registered accounts known. */
+  accounts: number;
+  /** Rooms kept (the lobby not counted). */
+  roomsKept: number;
 }

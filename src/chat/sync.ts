@@ -4,7 +4,6 @@
  * hub talks to {@link Alone}, which says nothing and keeps nothing, so no part of the hub asks
  * whether there are others.
  */
-import { createHash } from "node:crypto";
 import type { ClusterOut, DirectEv, MemberInfo, RoomEv } from "../cluster/bus.ts";
 import type { Client } from "./client.ts";
 import type { BanRecord } from "./moderation.ts";
@@ -37,8 +36,6 @@ export interface Outbound {
   unbanned(key: string): void;
   /** Bans and unbans made here while the link was down (for the resync), then forgotten. */
   takeOffline(): { bans: Set<string>; unbans: Set<string> };
-  /** A room key as the hub keeps it: as typed alone, its SHA-256 when shared with others. */
-  keyDigest(key: string): string;
 }
 
 /** One process alone: nothing to tell, nothing to keep. */
@@ -57,9 +54,6 @@ export class Alone implements Outbound {
   unbanned(): void {}
   takeOffline(): { bans: Set<string>; unbans: Set<string> } {
     return { bans: new Set(), unbans: new Set() };
-  }
-  keyDigest(key: string): string {
-    return key;
   }
 }
 
@@ -108,7 +102,9 @@ export class ClusterSync implements Outbound {
       m: memberInfo(c),
       name: room.name,
       notice,
-      created: created || room.secret ? { key: room.secret, fresh: created } : undefined,
+      created: created || room.secret || room.owner
+        ? { key: room.secret, fresh: created, ...(room.owner ? { owner: room.owner } : {}) }
+        : undefined,
     }, c);
   }
 
@@ -151,10 +147,6 @@ export class ClusterSync implements Outbound {
     this.#offlineBans = new Set();
     this.#offlineUnbans = new Set();
     return taken;
-  }
-
-  keyDigest(key: string): string {
-    return key ? createHash("sha256").update(key).digest("hex") : key;
   }
 }
 

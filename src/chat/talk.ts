@@ -7,6 +7,7 @@ import type { DirectEv } from "../cluster/bus.ts";
 import type { Client } from "./client.ts";
 import type { HubContext } from "./context.ts";
 import type { Fanout } from "./fanout.ts";
+import type { Keep } from "./keep.ts";
 import type { RemoteMember } from "./mirror.ts";
 import { render, type RoomLine } from "./render.ts";
 import type { HistoryLimits } from "./room.ts";
@@ -19,13 +20,15 @@ export class Talk {
   readonly #ctx: HubContext;
   readonly #fanout: Fanout;
   readonly #sync: Outbound;
+  readonly #keep: Keep;
   /** What a room keeps for newcomers. */
   readonly limits: HistoryLimits;
 
-  constructor(ctx: HubContext, fanout: Fanout, sync: Outbound) {
+  constructor(ctx: HubContext, fanout: Fanout, sync: Outbound, keep: Keep) {
     this.#ctx = ctx;
     this.#fanout = fanout;
     this.#sync = sync;
+    this.#keep = keep;
     this.limits = { lines: ctx.config.history, bytes: ctx.config.historyBytes };
   }
 
@@ -40,6 +43,7 @@ export class Talk {
       const line: RoomLine = { kind, nick: c.nick, text, at: now };
       c.room.remember(line, this.#fanout.broadcast(c.room, line, c, c.ignoredBy), this.limits);
     }
+    this.#keep.line(c.room, kind, c.nick, text, now, c.identified);
     if (ctx.log.enabled("debug")) {
       ctx.log.debug(kind, { nick: c.nick, room: c.room.label, text });
     }

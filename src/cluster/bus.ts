@@ -64,12 +64,14 @@ export type RoomEv =
      * The room's key as its SHA-256 ("" for none), sent with every entry into a keyed room;
      * `fresh` when this entry made the room (nothing of an earlier room of that name stays).
      */
-    created?: { key: string; fresh?: boolean };
+    created?: { key: string; fresh?: boolean; owner?: string };
   }
   | { t: "leave"; id: number; nick: string; notice: string }
   | { t: "nick"; id: number; from: string; to: string; notice: string }
   | { t: "topic"; topic: string; by: string; id: number }
-  | { t: "away"; id: number; away: string };
+  | { t: "away"; id: number; away: string }
+  /** The room is kept (or no longer), by `by`; `owner` is the account that owns it. */
+  | { t: "keep"; on: boolean; owner: string; by: string };
 
 /** A message for one process or for all, outside any room's order. */
 export type DirectEv =
@@ -88,7 +90,9 @@ export type DirectEv =
   | { t: "ban"; ip: string; until: number; reason: string; by: string; since: number }
   | { t: "unban"; ip: string }
   /** The process `node` left (closed cleanly, or was found dead and reaped). */
-  | { t: "gone"; node: string };
+  | { t: "gone"; node: string }
+  /** An account was registered (`on`) or deleted: `key` is its nick in lower case. */
+  | { t: "account"; key: string; nick: string; on: boolean };
 
 /** What arrives from the bus: a room event with its sequence number, or a direct message. */
 export type BusIn =

@@ -182,6 +182,13 @@ function roomEv(value: unknown, room: string, rules: BusRules): RoomEv {
         id: id(event.id, "away.id"),
         away: optional(event.away, "away.away", rules.awayMax),
       };
+    case "keep":
+      return {
+        t: "keep",
+        on: bool(event.on, "keep.on"),
+        owner: account(event.owner, "keep.owner", rules),
+        by: nick(event.by, "keep.by", rules),
+      };
   }
   refuse("e.t", "not a room event", event.t);
 }
@@ -202,6 +209,9 @@ function enterEv(event: Fields, room: string, rules: BusRules): RoomEv & { t: "e
     ev.created = created.fresh === undefined
       ? { key }
       : { key, fresh: bool(created.fresh, "fresh") };
+    if (created.owner !== undefined && created.owner !== "") {
+      ev.created.owner = account(created.owner, "enter.created.owner", rules);
+    }
   }
   return ev;
 }
@@ -241,6 +251,16 @@ function directEv(value: unknown, rules: BusRules): DirectEv {
       return { t: "unban", ip: address(event.ip, "unban.ip", true) };
     case "gone":
       return { t: "gone", node: node(event.node, "gone.node") };
+    case "account": {
+      const name = nick(event.nick, "account.nick", rules);
+      if (event.key !== name.toLowerCase()) refuse("account.key", "not its nick", event.key);
+      return {
+        t: "account",
+        key: name.toLowerCase(),
+        nick: name,
+        on: bool(event.on, "account.on"),
+      };
+    }
   }
   refuse("d.t", "not a direct message", event.t);
 }
@@ -377,6 +397,14 @@ function nick(value: unknown, field: string, rules: BusRules): string {
   if (good.size >= 4096) good.clear();
   good.add(value);
   return value;
+}
+
+/** An account: a nick in lower case, or "" for none. */
+function account(value: unknown, field: string, rules: BusRules): string {
+  if (value === "") return "";
+  const name = nick(value, field, rules);
+  if (name !== name.toLowerCase()) refuse(field, "not in lower case", value);
+  return name;
 }
 
 /** Who made a ban: a nick, the server (spam), or nobody known (a ban file without `by`). */

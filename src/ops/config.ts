@@ -120,6 +120,12 @@ function checkLimits(c: Config): void {
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(c.redisPrefix)) {
     throw new ConfigError("--redis-prefix must be 1 to 64 letters, digits or _ . : -");
   }
+  if (c.redis && c.store !== "off" && c.store !== DEFAULTS.store) {
+    throw new ConfigError(
+      `--store ${c.store} cannot be used with --redis: the processes share their memory in ` +
+        "Redis (leave --store out, or --store off to remember nothing)",
+    );
+  }
   if (c.port === -1 && c.tlsPort === -1) {
     throw new ConfigError("--port off needs --tls-port: with neither, nobody could connect");
   }

@@ -3,6 +3,7 @@
  * renders them in the Prometheus text format. Nothing here changes state, and no client address
  * ever appears.
  */
+import type { StoreHealth } from "../store/types.ts";
 import type { HubSnapshot } from "../chat/stats.ts";
 import type { ClusterStats } from "../cluster/link.ts";
 
@@ -19,6 +20,10 @@ export interface ShellSnapshot {
   rss: number;
   /** The Redis link (--redis), absent alone. */
   cluster?: ClusterStats;
+  /** The store: how it is doing, and lines deleted for their age. */
+  store: StoreHealth & { pruned: number };
+  /** Password hashes waiting for their turn. */
+  passwordsWaiting: number;
 }
 
 type Sample = [labels: string, value: number];
@@ -122,6 +127,46 @@ const FAMILIES: Family<Scrape>[] = [
     (x) => x.shell.loopLag,
   ),
   gauge("process_resident_memory_bytes", "Resident memory size in bytes.", (x) => x.shell.rss),
+  gauge(
+    "shat_store_ok",
+    "1 while the store writes; 0 while its writes fail.",
+    (x) => +x.shell.store.ok,
+  ),
+  gauge("shat_store_pending_writes", "Writes waiting for the store.", (x) => x.shell.store.pending),
+  counter(
+    "shat_store_lost_writes_total",
+    "Writes given up (too many waited while the store failed).",
+    (x) => x.shell.store.lost,
+  ),
+  counter(
+    "shat_store_lines_written_total",
+    "Room lines written to the store.",
+    (x) => x.shell.store.linesWritten,
+  ),
+  counter(
+    "shat_store_lines_pruned_total",
+    "Room lines deleted for being older than --retention.",
+    (x) => x.shell.store.pruned,
+  ),
+  gauge("shat_accounts", "Registered nicks.", (x) => x.hub.accounts),
+  gauge("shat_rooms_kept", "Rooms kept (the lobby not counted).", (x) => x.hub.roomsKept),
+  counter("shat_logins_total", "Right passwords given (/identify).", (x) => x.hub.stats.identified),
+  counter(
+    "shat_wrong_passwords_total",
+    "Wrong passwords given (/identify, /password, /unregister).",
+    (x) => x.hub.stats.wrongPasswords,
+  ),
+  counter(
+    "shat_account_lockouts_total",
+    "Accounts locked after wrong passwords from several addresses.",
+    (x) => x.hub.stats.lockouts,
+  ),
+  gauge(
+    "shat_password_hashes_waiting",
+    "Password hashes waiting for their turn.",
+    (x) => x.shell.passwordsWaiting,
+  ),
+  counter("shat_recalls_total", "/history and /search answered.", (x) => x.hub.stats.recalls),
 ];
 
 /** What a scrape reads with --redis. */

@@ -4,6 +4,9 @@
  * from it (config.ts reads flags and variables with it), so they cannot drift apart.
  */
 import { MAX_BAN_MS } from "../chat/moderation.ts";
+
+/** The longest --retention: ten years. */
+export const MAX_RETENTION_MS = 3_650 * 24 * 3_600_000;
 import {
   type Frozen,
   type KindName,
@@ -132,7 +135,7 @@ const OPTIONS = {
     kind: { type: "string" },
     default: ".",
     value: "DIR",
-    help: "where the server keeps what it writes (the ban file)",
+    help: "where the server keeps what it writes (the store, the ban file)",
   },
   name: {
     flag: "name",
@@ -208,7 +211,24 @@ const OPTIONS = {
     kind: { type: "string", allowEmpty: true },
     default: "shat-bans.json",
     value: "FILE",
-    help: 'where bans are kept across restarts ("" = memory only)',
+    help:
+      'ban file imported into the store once; with --store off, where bans are kept ("" = memory only)',
+  },
+  /** The database file (relative to --data-dir), or "off": everything in memory. */
+  store: {
+    flag: "store",
+    kind: { type: "string" },
+    default: "shat.db",
+    value: "FILE",
+    help:
+      "SQLite file for history, accounts, kept rooms and bans (off = memory only; with --redis the store is Redis)",
+  },
+  /** How long room lines are kept; 0 = never written to disk (memory only). */
+  retention: {
+    flag: "retention",
+    kind: { type: "duration", min: 0, max: MAX_RETENTION_MS, zeroMeans: "memory only" },
+    default: 7 * 24 * 3_600_000,
+    help: "how long room lines are kept (at most 3650d; 0 = never written to disk)",
   },
   adminToken: {
     flag: "admin-token",

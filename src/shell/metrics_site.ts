@@ -14,6 +14,11 @@ export interface MetricsSource {
   snapshot(): { hub: HubSnapshot; shell: ShellSnapshot };
   /** False while shutting down: /healthz answers 503. */
   healthy(): boolean;
+  /**
+   * What is wrong although the server works (a failing store): /healthz still answers 200,
+   * its body says `degraded:` and lists them.
+   */
+  problems?(): string[];
 }
 
 /**
@@ -47,7 +52,12 @@ export class MetricsSite implements HttpSite {
     }
     if (req.path === "/healthz") {
       const ok = this.#source.healthy();
-      const body = ok ? "ok\n" : "shutting down\n";
+      const problems = ok ? (this.#source.problems?.() ?? []) : [];
+      const body = !ok
+        ? "shutting down\n"
+        : problems.length > 0
+        ? `degraded: ${problems.join("; ")}\n`
+        : "ok\n";
       return { bytes: response(ok ? 200 : 503, {}, body, head), keep: ok };
     }
     return { bytes: response(404, {}, "not found: try /metrics or /healthz\n", head), keep: true };

@@ -23,6 +23,10 @@ import type { BanRecord } from "../chat/moderation.ts";
 import { AsyncQueue } from "../lib/queue.ts";
 import { Outbox } from "../chat/shared_log.ts";
 import { type TlsFiles, TlsPort, type TlsStream } from "../net/tls.ts";
+import { MemoryStore } from "../store/memory.ts";
+import type { Store } from "../store/types.ts";
+import { Keeper } from "./keeper.ts";
+import { passwordQueue } from "./passwords.ts";
 import { HttpConnection } from "../net/http_connection.ts";
 import { type HttpHost, type HttpSite, type HttpTimeouts, WebSite } from "../net/web.ts";
 
@@ -34,8 +38,19 @@ export interface ServerOptions {
   log: Logger;
   motd?: readonly string[];
   bans?: readonly BanRecord[];
-  /** Where bans are saved; none keeps them in memory. */
+  /**
+   * Where bans are saved instead of the store (with --store off, or --redis); none: in the
+   * store.
+   */
   banStore?: BanStore;
+  /** Bans are kept in memory only (--ban-file ""), not in the store. */
+  bansInMemory?: boolean;
+  /** Where history, accounts and kept rooms are kept (none: in memory, --store off). */
+  store?: Store;
+  /** Where room lines are kept instead of `store` (--retention 0: in memory). */
+  lines?: Store;
+  /** The scrypt parameters of new passwords (tests pass cheap ones). */
+  passwordParams?: string;
   /** The TLS certificate chain and key (PEM), when --tls-port is on. */
   tls?: TlsFiles;
   /** The clock, epoch ms (tests may pass their own). */
@@ -115,6 +130,7 @@ export class Server {
   readonly #hub: Hub;
   readonly #conns = new Map<number, Peer>();
   readonly #banStore?: BanStore;
+  readonly #keeper: Keeper;
   readonly #now: () => number;
   /** Clients whose outbox got bytes in the current batch: their writers start after it. */
   #toKick: Peer[] = [];
@@ -190,13 +206,28 @@ export class Server {
     this.#tls = opts.tls;
     this.#connHost.maxLine = opts.config.maxLine;
     this.#connHost.maxInputRate = opts.config.maxInputRate;
+    const store = opts.store ?? new MemoryStore();
+    const keeper = this.#keeper = new Keeper({
+      store,
+      lines: opts.lines,
+      retention: opts.config.retention,
+      log: opts.log,
+      post: (ev) => this.#queue.push(ev),
+      now: this.#now,
+      passwordParams: opts.passwordParams,
+    });
     const effects: HubEffects = {
       wake: (id) => {
         const c = this.#conns.get(id);
         if (c) this.#toKick.push(c);
       },
       close: (id, mode) => this.#conns.get(id)?.close(mode),
-      saveBans: (bans) => this.#banStore?.save(bans),
+      saveBans: (bans) => {
+        if (this.#banStore) this.#banStore.save(bans);
+        else if (!opts.bansInMemory) keeper.saveBans(bans);
+      },
+      remember: (w) => keeper.remember(w),
+      ask: (work) => keeper.ask(work),
       prompt: (id, text) => this.#conns.get(id)?.setPrompt(text),
       admitted: (id) => this.#conns.get(id)?.admitted?.(),
     };
@@ -209,7 +240,8 @@ export class Server {
       log: opts.log,
       effects,
       motd: opts.motd,
-      bans: opts.bans,
+      bans: opts.bans ?? store.start.bans,
+      memory: store.start,
       random: opts.random,
       node: this.#node ?? undefined,
     });
@@ -270,6 +302,7 @@ export class Server {
         this.#metricsSite = new MetricsSite({
           snapshot: () => ({ hub: this.#hub.snapshot(), shell: this.#shellSnapshot() }),
           healthy: () => !this.#stopping,
+          problems: () => this.#problems(),
         }, this.#log);
         const a = this.#metricsListener.addr;
         this.#log.info("metrics listening", { host: a.hostname, port: a.port });
@@ -288,6 +321,7 @@ export class Server {
     accept(this.#webListener, FULL_HTTP, (c) => this.#adoptWeb(c));
     accept(this.#metricsListener, FULL_HTTP, (c) => this.#serveMetrics(c));
     this.#ticker = setInterval(() => this.#tick(), tickInterval(this.config));
+    this.#keeper.startPruning();
     if (cfg.rateLimit > 0) {
       this.#beatTimer = setInterval(() => this.#stalls.beat(this.#now()), BEAT_MS);
     }
@@ -405,6 +439,8 @@ export class Server {
     this.#queue.push({ type: "shutdown" });
     this.#queue.close();
     await this.#hubDone;
+    // What the room said up to the end is written, then the store is closed.
+    await this.#keeper.close();
     // The others hear that everyone here left, then that this process is gone.
     await this.#cluster?.close();
     // Whoever was waiting for a turn to write was closed with a flush, which writes anyway.
@@ -473,8 +509,22 @@ export class Server {
       bytesIn: this.#connHost.bytesIn,
       loopLag: Math.max(...s.lags) / 1_000,
       rss: Deno.memoryUsage().rss,
+      store: { ...this.#keeper.health, pruned: this.#keeper.pruned },
+      passwordsWaiting: passwordQueue(),
       ...(this.#cluster ? { cluster: { ...this.#cluster.stats } } : {}),
     };
+  }
+
+  /** What /healthz reports besides being up: a store that is failing. */
+  #problems(): string[] {
+    const h = this.#keeper.health;
+    if (h.ok) return [];
+    return [`store failing: ${h.error || "unknown error"}; ${h.pending} writes waiting`];
+  }
+
+  /** The store's side of the server (tests wait on it). */
+  get keeper(): Keeper {
+    return this.#keeper;
   }
 
   async #runHub(): Promise<void> {
@@ -511,6 +561,7 @@ export class Server {
       if (ev.type === "input") this.#conns.get(ev.id)?.processed?.();
     }
     hub.flush(now);
+    this.#keeper.flush();
   }
 
   #tlsFailed(why: string): void {

@@ -261,7 +261,7 @@ Deno.test("abuse: newcomers share one copy of the history", () => {
 
 Deno.test("abuse: the welcome is never what gets someone dropped", () => {
   // An outbox barely bigger than the welcome: the welcome still goes out whole.
-  const h = new HubHarness({ maxOutbox: 1_100 }, { motd: ["x".repeat(900)] });
+  const h = new HubHarness({ maxOutbox: 1_250 }, { motd: ["x".repeat(900)] });
   assert.match(h.open(1)[0], /^Welcome/);
   assert.ok(!h.closed.has(1));
   assert.equal(h.hub.online, 1);

@@ -449,7 +449,7 @@ Deno.test("hub: history 0 shows none; private messages never enter history", () 
   h.crowd(1);
   h.advance(SEC);
   h.send(1, "hello");
-  assert.ok(!h.open(2).some((l) => l.includes("history")));
+  assert.ok(!h.open(2).some((l) => l.startsWith("-- history")));
   const k = new HubHarness();
   const [, b] = k.crowd(2);
   k.advance(SEC);

@@ -11,7 +11,16 @@ const RUN = fileURLToPath(new URL("../../bench/run.ts", import.meta.url));
 
 async function bench(...args: string[]): Promise<Row[]> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-run", "--allow-read", "--allow-env", RUN, ...args],
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      RUN,
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -24,7 +33,7 @@ Deno.test("bench: the tiny run completes with every line delivered and none lost
   const rows = await bench("--tiny", "--json");
   assert.deepEqual(
     rows.map((r) => r.scenario.split(" ")[0]),
-    ["S1", "S2", "T", "R", "S3", "reconnect", "join"],
+    ["S1", "S1+store", "S2", "S2+store", "T", "R", "S3", "reconnect", "join"],
     "every quick scenario ran",
   );
   for (const r of rows) {
@@ -39,6 +48,9 @@ Deno.test("bench: the tiny run completes with every line delivered and none lost
   const s1 = rows[0];
   // 4 senders × 20 lines, each to the 19 other clients.
   assert.equal(s1.expected, 4 * 20 * 19);
+  // With the store on, every line said is in the file once the server has stopped.
+  assert.match(rows[1].notes, /store on: 80 lines written/);
+  assert.match(rows[3].notes, /store on: \d+ lines written/);
 });
 
 Deno.test("bench: both floor servers deliver every line of S1, S2 and S3, none lost or garbled", async () => {

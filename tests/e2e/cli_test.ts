@@ -1,5 +1,6 @@
 /** main.ts as a person runs it: exit codes, one-line errors, the ban file across restarts. */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { TestClient } from "../support/helpers.ts";
 import { Proc, ROOT, runShat, startShat } from "../support/proc.ts";
 
@@ -141,6 +142,8 @@ Deno.test("cli: Ctrl-C to the whole process group under deno task start is one g
     "0",
     "--ban-file",
     "",
+    "--store",
+    "off",
   ], { cwd: ROOT });
   try {
     const m = await proc.waitFor(/INFO listening host=\S+ port=(\d+)/, "stderr");
@@ -238,7 +241,7 @@ Deno.test("cli: --log-format json writes one JSON object per line; safe mode sti
   assert.ok(!proc.stderr.includes("127.0.0.4"));
 });
 
-Deno.test("cli: files anywhere with deno task start: a motd outside the project, bans in --data-dir", async () => {
+Deno.test("cli: files anywhere with deno task start: a motd outside the project, the store in --data-dir", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${dir}/etc`);
@@ -272,8 +275,16 @@ Deno.test("cli: files anywhere with deno task start: a motd outside the project,
       proc.child.kill("SIGTERM");
       await proc.finish();
     }
-    const saved = JSON.parse(await Deno.readTextFile(`${dir}/var/shat-bans.json`));
-    assert.equal(saved.bans[0].ip, "127.0.0.2");
+    // The default store is in --data-dir, and keeps the ban (the ban file is only imported).
+    const db = new DatabaseSync(`${dir}/var/shat.db`, { readOnly: true });
+    try {
+      const bans = db.prepare("SELECT ip, reason FROM bans").all();
+      assert.deepEqual(bans.map((b) => ({ ...b })), [{ ip: "127.0.0.2", reason: "spamming" }]);
+    } finally {
+      db.close();
+    }
+    assert.equal((await Deno.stat(`${dir}/var/shat.db`)).mode! & 0o777, 0o600);
+    assert.equal(await Deno.stat(`${dir}/var/shat-bans.json`).then(() => true, () => false), false);
     const missing = await runShat(["--data-dir", `${dir}/nowhere`]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^shat: cannot use --data-dir .*nowhere: no such directory$/m);

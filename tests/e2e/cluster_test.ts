@@ -500,3 +500,57 @@ Deno.test("cluster: forged events and records in Redis never put an escape seque
     }
   });
 });
+
+Deno.test("cluster: accounts and history live in Redis: register on one, identify on the other, same /history", async () => {
+  // `--store shat.db` is the default store: with --redis, that is the store in Redis.
+  const store = ["--store", "shat.db", "--rate-limit", "0"];
+  await cluster([store, store], async ({ procs: [a, b], clients }) => {
+    const alice = await member(a.port, "alice");
+    clients.push(alice);
+    await alice.send("/register correct-horse");
+    await alice.waitFor("alice is now registered", 15_000);
+    await alice.send("/join den");
+    await alice.waitFor("You are now in #den");
+    await alice.send("/room keep on");
+    await alice.waitFor("#den is kept");
+    for (const text of ["first in the den", "pizza at eight", "second in the den"]) {
+      await alice.send(text);
+    }
+    await alice.send("/quit");
+    await alice.waitFor("Goodbye!");
+    // On the other process, the nick is reserved, and the password opens it.
+    const guest = await TestClient.join(b.port, "127.0.0.2");
+    clients.push(guest);
+    await guest.send("/nick alice");
+    await guest.waitFor("alice is registered. If it is yours: /identify alice PASSWORD");
+    await guest.send("/identify alice correct-horse");
+    await guest.waitFor("You are identified as alice.", 15_000);
+    await guest.send("/join den");
+    await guest.waitFor("You are now in #den");
+    await guest.send("/history");
+    await guest.waitFor("-- end of history --");
+    const shown = (c: TestClient) =>
+      c.lines.filter((l) => /^\[\d\d:\d\d\] <alice> /.test(l)).map((l) => l.slice(8));
+    // A third person on the first process reads the same lines.
+    const carol = await member(a.port, "carol", "127.0.0.3");
+    clients.push(carol);
+    await carol.send("/join den");
+    await carol.waitFor("You are now in #den");
+    const before = carol.lines.length;
+    await carol.send("/history");
+    await until(
+      () => carol.lines.slice(before).includes("-- end of history --"),
+      "carol's /history",
+    );
+    const mine = carol.lines.slice(before).filter((l) => /^\[\d\d:\d\d\] <alice> /.test(l))
+      .map((l) => l.slice(8));
+    assert.deepEqual(mine, [
+      "<alice> first in the den",
+      "<alice> pizza at eight",
+      "<alice> second in the den",
+    ]);
+    assert.deepEqual(shown(guest).slice(-3), mine, "the same /history on both processes");
+    await carol.send("/search PIZZA");
+    await carol.waitFor("the latest 1 line with: PIZZA");
+  });
+});

@@ -47,6 +47,8 @@ Deno.test("metrics: the page follows the Prometheus text format and shows no add
     bytesIn: 10,
     loopLag: 0.002,
     rss: 1024,
+    store: { ok: true, error: "", pending: 0, lost: 0, linesWritten: 0, pruned: 0 },
+    passwordsWaiting: 0,
   });
   for (const line of page.trimEnd().split("\n")) {
     assert.match(
@@ -120,7 +122,15 @@ Deno.test("metrics: /metrics over HTTP moves with traffic; /healthz is 200, then
 });
 
 Deno.test("metrics: with --redis the page shows the link and the members elsewhere; alone it does not", () => {
-  const shell = { accepted: { tcp: 0 }, tlsHandshakeFailures: 0, bytesIn: 0, loopLag: 0, rss: 1 };
+  const shell = {
+    accepted: { tcp: 0 },
+    tlsHandshakeFailures: 0,
+    bytesIn: 0,
+    loopLag: 0,
+    rss: 1,
+    store: { ok: true, error: "", pending: 0, lost: 0, linesWritten: 0, pruned: 0 },
+    passwordsWaiting: 0,
+  };
   const alone = renderMetrics(new HubHarness().hub.snapshot(), shell);
   assert.ok(!alone.includes("shat_redis_"), "nothing about Redis without --redis");
   const h = new HubHarness({}, { node: "A" });

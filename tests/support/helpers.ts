@@ -11,11 +11,16 @@ import type { BanRecord } from "../../src/chat/moderation.ts";
 import { Outbox } from "../../src/chat/shared_log.ts";
 import { Server } from "../../src/shell/server.ts";
 import { TelnetSession } from "../../src/net/telnet.ts";
+import { Keeper } from "../../src/shell/keeper.ts";
+import type { Store } from "../../src/store/types.ts";
 
-/** A config for tests: the defaults, no ban file, plus the given changes. */
+/** A config for tests: the defaults, no ban file, no store, plus the given changes. */
 export function testConfig(over: Partial<Config> = {}): Config {
-  return { ...DEFAULTS, banFile: "", host: "127.0.0.1", port: 0, ...over };
+  return { ...DEFAULTS, banFile: "", store: "off", host: "127.0.0.1", port: 0, ...over };
 }
+
+/** Cheap scrypt parameters for tests (real ones take a good part of a second each). */
+export const TEST_PASSWORD_PARAMS = "scrypt:16:1:1:16";
 
 /** A repeatable random source, so guest nicks are stable between runs. */
 export function seededRandom(seed = 42): () => number {
@@ -42,6 +47,10 @@ export class HubHarness {
   readonly saves: BanRecord[][] = [];
   /** What the hub asked the cluster link to carry (with `node`). */
   readonly cluster: ClusterOut[] = [];
+  /** With a store: the shell's side of it (answers are handled by {@link settle}). */
+  readonly keeper?: Keeper;
+  /** Answers the keeper posted, not handled yet. */
+  readonly #posted: HubEvent[] = [];
 
   constructor(
     over: Partial<Config> = {},
@@ -51,22 +60,41 @@ export class HubHarness {
       level?: Config["logLevel"];
       /** Makes the hub one of several processes, with this id. */
       node?: string;
+      /** Remembers in this store (its `start` is what the hub begins with). */
+      store?: Store;
     } = {},
   ) {
     const config = testConfig(over);
+    const log = new Logger(opts.level ?? "debug", config.safeMode, this.log.sink);
+    const keeper = opts.store
+      ? new Keeper({
+        store: opts.store,
+        retention: config.retention,
+        log,
+        post: (ev) => this.#posted.push(ev),
+        now: () => this.now,
+        passwordParams: TEST_PASSWORD_PARAMS,
+      })
+      : undefined;
+    this.keeper = keeper;
     this.hub = new Hub({
       config,
-      log: new Logger(opts.level ?? "debug", config.safeMode, this.log.sink),
+      log,
       effects: {
         wake: (id) => this.woken.push(id),
         close: (id, mode) => this.closed.set(id, mode),
-        saveBans: (bans) => this.saves.push(bans),
+        saveBans: (bans) => {
+          this.saves.push(bans);
+          keeper?.saveBans(bans);
+        },
         prompt: (id, text) => this.prompts.set(id, text),
         ...(opts.node ? { cluster: (out: ClusterOut) => this.cluster.push(out) } : {}),
+        ...(keeper ? { remember: (w) => keeper.remember(w), ask: (work) => keeper.ask(work) } : {}),
       },
       node: opts.node,
       motd: opts.motd,
-      bans: opts.bans,
+      bans: opts.bans ?? opts.store?.start.bans,
+      memory: opts.store?.start,
       random: seededRandom(),
       clock: () => "12:00",
     });
@@ -76,6 +104,17 @@ export class HubHarness {
   handle(ev: HubEvent): void {
     this.hub.handle(ev, this.now);
     this.hub.flush(this.now);
+    this.keeper?.flush();
+  }
+
+  /** Waits for the work the hub handed the shell (passwords, reads) and handles the answers. */
+  async settle(): Promise<void> {
+    while (true) {
+      await this.keeper?.settled();
+      const ev = this.#posted.shift();
+      if (!ev) return;
+      this.handle(ev);
+    }
   }
 
   /** A new connection from `ip`; returns what it was told. */

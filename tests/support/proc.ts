@@ -112,6 +112,14 @@ export class Proc {
   }
 }
 
+/**
+ * The environment a test's Shat runs with: `opts.env`, and no store unless the test names one
+ * (`--store` or SHAT_STORE): a test must never leave a database in the working directory.
+ */
+function testEnv(args: string[], env: Record<string, string> = {}): Record<string, string> {
+  return args.includes("--store") || "SHAT_STORE" in env ? env : { SHAT_STORE: "off", ...env };
+}
+
 /** Starts main.ts with the start task's permissions in `cwd`; resolves once it listens. */
 export async function startShat(
   args: string[],
@@ -124,7 +132,7 @@ export async function startShat(
     "--port",
     "0",
     ...args,
-  ], opts);
+  ], { ...opts, env: testEnv(args, opts.env) });
   // The plain port's "listening" line, as text or as JSON (--log-format json).
   const m = await proc.waitFor(
     /INFO listening (?:host=\S+ )?port=(\d+)|"msg":"listening",[^\n]*?"port":(\d+)/,
@@ -141,7 +149,7 @@ export async function runShat(
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...startPermissions(), MAIN, ...args],
     cwd: opts.cwd,
-    env: opts.env,
+    env: testEnv(args, opts.env),
     stdin: "null",
   }).output();
   const dec = new TextDecoder();

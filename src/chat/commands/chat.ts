@@ -34,6 +34,20 @@ export const CHAT_COMMANDS: readonly Command[] = [
       const problem = nickProblem(name);
       if (problem) return chat.tell(me, problem);
       if (name === me.nick) return chat.tell(me, `You are already ${name}.`);
+      if (chat.busy(me)) return chat.tell(me, "Still working on your last request; a moment.");
+      const account = chat.reservedFor(name, me);
+      if (account) {
+        if (account.toLowerCase() === name.toLowerCase()) {
+          return chat.tell(
+            me,
+            `${account} is registered. If it is yours: /identify ${account} PASSWORD`,
+          );
+        }
+        return chat.tell(
+          me,
+          `${name} looks too much like the registered nick ${account}; pick another name.`,
+        );
+      }
       const holder = chat.lookalike(name);
       if (holder && holder.id !== me.id) {
         if (holder.nick.toLowerCase() === name.toLowerCase()) {
@@ -67,7 +81,11 @@ export const CHAT_COMMANDS: readonly Command[] = [
       const lines = [`${all.length} in ${room.label} (${chat.online} online):`];
       const width = Math.max(0, ...shown.map((m) => m.nick.length));
       for (const m of shown) {
-        const tags = [m.op ? "op" : "", m.id === me.id ? "you" : ""].filter(Boolean);
+        const tags = [
+          m.op ? "op" : "",
+          chat.registered(m.nick) ? "registered" : "",
+          m.id === me.id ? "you" : "",
+        ].filter(Boolean);
         const tag = tags.length ? ` (${tags.join(", ")})` : "";
         const away = m.away ? `  away: ${m.away}` : "";
         lines.push(
@@ -144,7 +162,13 @@ export const CHAT_COMMANDS: readonly Command[] = [
       if (who.id === me.id) return chat.tell(me, "You cannot ignore yourself.");
       if (chat.ignores(me, who)) return chat.tell(me, `You are already ignoring ${who.nick}.`);
       chat.setIgnore(me, who, true);
-      chat.tell(me, `You are ignoring ${who.nick} (until one of you leaves). /unignore to stop.`);
+      chat.tell(
+        me,
+        chat.ignoreKept(me, who)
+          ? `You are ignoring ${who.nick} (kept with your account: ${who.nick} is registered). ` +
+            "/unignore to stop."
+          : `You are ignoring ${who.nick} (until one of you leaves). /unignore to stop.`,
+      );
     },
   },
   {

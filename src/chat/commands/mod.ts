@@ -5,13 +5,24 @@
  */
 import type { Config } from "../../ops/config.ts";
 import { formatDuration } from "../../lib/units.ts";
+import { ACCOUNT_COMMANDS, DROP } from "./accounts.ts";
 import { CHAT_COMMANDS, QUIT } from "./chat.ts";
+import { HISTORY_COMMANDS } from "./history.ts";
 import { OP, OP_COMMANDS } from "./ops.ts";
 import { PREF_COMMANDS } from "./prefs.ts";
 import { ROOM_COMMANDS } from "./rooms.ts";
 import type { Command } from "./types.ts";
 
-export type { Chat, Command, JoinOutcome, Member, RoomInfo, ViewSettings } from "./types.ts";
+export type {
+  Chat,
+  Command,
+  HistoryRequest,
+  JoinOutcome,
+  KeepOutcome,
+  Member,
+  RoomInfo,
+  ViewSettings,
+} from "./types.ts";
 export { AWAY_MAX, WHO_LIMIT } from "./util.ts";
 export { ROOMS_LIMIT, TOPIC_MAX } from "./rooms.ts";
 export { SECRET_ARGS, SECRET_LINE, secretStart } from "./secrets.ts";
@@ -31,10 +42,13 @@ export const COMMANDS: readonly Command[] = [
   HELP,
   ...CHAT_COMMANDS,
   ...ROOM_COMMANDS,
+  ...HISTORY_COMMANDS,
+  ...ACCOUNT_COMMANDS,
   ...PREF_COMMANDS,
   QUIT,
   OP,
   ...OP_COMMANDS,
+  DROP,
 ];
 
 const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));

@@ -1,7 +1,8 @@
-/** Rooms: /join, /part, /rooms, /topic. */
+/** Rooms: /join, /part, /rooms, /topic, /room keep. */
 import { TOPIC_MAX } from "../limits.ts";
 import { roomName } from "../room.ts";
 import { formatDuration } from "../../lib/units.ts";
+import { KEEP_PER_ACCOUNT } from "../limits.ts";
 import type { Command } from "./types.ts";
 import { firstWord } from "./util.ts";
 
@@ -78,8 +79,11 @@ export const ROOM_COMMANDS: readonly Command[] = [
       const lines = [`${all.length === 1 ? "1 room" : `${all.length} rooms`}:`];
       for (const r of shown) {
         const people = r.members === 1 ? "1 person" : `${r.members} people`;
-        const marks = [r.keyed ? "key" : "", r.name === here.name ? "you are here" : ""]
-          .filter(Boolean);
+        const marks = [
+          r.keyed ? "key" : "",
+          r.kept ? "kept" : "",
+          r.name === here.name ? "you are here" : "",
+        ].filter(Boolean);
         const mark = marks.length ? ` (${marks.join(", ")})` : "";
         const topic = r.topic ? `  ${r.topic}` : "";
         lines.push(`  ${r.label.padEnd(width)}  ${people.padStart(10)}${mark}${topic}`);
@@ -104,6 +108,66 @@ export const ROOM_COMMANDS: readonly Command[] = [
         );
       }
       chat.setTopic(me, text === "-" ? "" : [...text].slice(0, TOPIC_MAX).join(""), now);
+    },
+  },
+  {
+    name: "room",
+    usage: "/room keep on|off",
+    help: "keep your room (its topic, key and lines) when everyone has left, and at restarts",
+    run(chat, me, args) {
+      const [what, rest] = firstWord(args.trim().toLowerCase());
+      const here = chat.roomOf(me);
+      if (what !== "keep" || (rest !== "on" && rest !== "off" && rest !== "")) {
+        return chat.tell(me, "Usage: /room keep on|off");
+      }
+      if (rest === "") {
+        const owner = here.owner
+          ? `; its owner is ${chat.registered(here.owner) ?? here.owner}`
+          : "";
+        return chat.tell(
+          me,
+          `${here.label} is ${
+            here.kept || here.lobby ? "" : "not "
+          }kept${owner}. Usage: /room keep on|off`,
+        );
+      }
+      const on = rest === "on";
+      switch (chat.keepRoom(me, on)) {
+        case "kept":
+          return chat.tell(
+            me,
+            `${here.label} is kept: it stays, with its topic, key and lines, when everyone has ` +
+              "left and when the server restarts.",
+          );
+        case "unkept":
+          return chat.tell(
+            me,
+            `${here.label} is no longer kept: it goes, with its lines, when everyone has left.`,
+          );
+        case "already":
+          return chat.tell(me, `${here.label} is ${on ? "already" : "not"} kept.`);
+        case "lobby":
+          return chat.tell(me, `${here.label} is the lobby: it is always kept.`);
+        case "no-owner":
+          return chat.tell(
+            me,
+            `${here.label} has no owner (whoever made it was not identified): only an ` +
+              "operator can keep it.",
+          );
+        case "not-owner":
+          return chat.tell(
+            me,
+            `Only ${here.label}'s owner (${
+              chat.registered(here.owner) ?? here.owner
+            }, identified) or an operator can do that.`,
+          );
+        case "too-many":
+          return chat.tell(
+            me,
+            `You keep ${KEEP_PER_ACCOUNT} rooms already (the most one account may); ` +
+              "/room keep off in one of them first.",
+          );
+      }
     },
   },
 ];

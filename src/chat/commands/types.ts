@@ -5,6 +5,19 @@
 import type { Config } from "../../ops/config.ts";
 import type { BanRecord } from "../moderation.ts";
 
+/** What `/history` was asked for: the last N lines, those since a time, or the next page. */
+export type HistoryRequest = { count: number } | { since: number } | { more: true };
+
+/** What came of `/room keep on|off`. */
+export type KeepOutcome =
+  | "kept"
+  | "unkept"
+  | "already"
+  | "lobby"
+  | "not-owner"
+  | "no-owner"
+  | "too-many";
+
 /** A person in the room, as commands see them. */
 export interface Member {
   readonly id: number;
@@ -35,6 +48,10 @@ export interface RoomInfo {
   keyed: boolean;
   /** It is the lobby (where everyone starts; never goes away). */
   lobby: boolean;
+  /** It is kept (stays when empty, and across restarts); never true of the lobby. */
+  kept: boolean;
+  /** The account that owns it ("" = nobody). */
+  owner: string;
 }
 
 /** What came of a /join. */
@@ -131,6 +148,31 @@ export interface Chat {
   checkAdminToken(attempt: string): boolean;
   /** Records an operator action or a failed /op in the log. */
   audit(message: string, m: Member, fields?: Record<string, string | number>): void;
+
+  // Accounts, kept rooms and history (answers come later: the store and passwords take time).
+
+  /** The account `m` is logged in to ("" = none). */
+  accountOf(m: Member): string;
+  /** The nick as registered, if `nick` (any case) is an account. */
+  registered(nick: string): string | undefined;
+  /** The registered nick `nick` is or looks like, unless it is `m`'s own account. */
+  reservedFor(nick: string, m: Member): string | undefined;
+  /** True while the server works on `m`'s last password or history request. */
+  busy(m: Member): boolean;
+  register(m: Member, password: string, now: number): void;
+  identify(m: Member, nick: string, password: string, now: number): void;
+  changePassword(m: Member, old: string, fresh: string, now: number): void;
+  unregister(m: Member, password: string, now: number): void;
+  /** Deletes an account (operators); false if `nick` is not one. */
+  dropAccount(nick: string, by: Member): boolean;
+  /** Keeps `m`'s room (or stops keeping it). */
+  keepRoom(m: Member, on: boolean): KeepOutcome;
+  /** Shows `m` lines of their room from the store. */
+  history(m: Member, req: HistoryRequest): void;
+  /** Shows `m` the latest lines of their room with every one of `words`. */
+  search(m: Member, words: string[]): void;
+  /** Whether an ignore by `m` of `other` is kept with `m`'s account (see setIgnore). */
+  ignoreKept(m: Member, other: Member): boolean;
 }
 
 /** One slash command. */

@@ -1,0 +1,566 @@
+/**
+ * Accounts: the registered nicks, who is logged in to which, and what a password decides. The
+ * work a password needs (hashing, checking it against the store) is done by the shell, off the
+ * hub coroutine: the hub hands it a ticket (effects.ask) and applies the answer (an `auth`
+ * event). A registered nick cannot be taken (or imitated) by someone who has not identified for
+ * it; a second login to an account replaces the first. Wrong passwords are strikes against the
+ * address, like a wrong operator token; an account that sees many failures from several
+ * addresses is locked for a while; new accounts are throttled per address. An identified
+ * person's preferences (view, kept ignores) are saved and come back when they identify.
+ */
+import type { DirectEv } from "../cluster/bus.ts";
+import { formatDuration } from "../lib/units.ts";
+import type { Prefs } from "../store/types.ts";
+import type { Client } from "./client.ts";
+import type { ClientTable } from "./clients.ts";
+import type { Member } from "./commands/types.ts";
+import type { HubContext } from "./context.ts";
+import type { AuthOp, AuthOutcome } from "./events.ts";
+import type { Fanout } from "./fanout.ts";
+import type { Keep } from "./keep.ts";
+import type { RemoteMember } from "./mirror.ts";
+import { burstWait, type ConnectRate, mayBurst } from "./moderation.ts";
+import type { NickTable } from "./names.ts";
+import { skeleton } from "./nicks.ts";
+import type { Rooms } from "./rooms.ts";
+import type { Sanctions } from "./sanctions.ts";
+import type { Sessions } from "./sessions.ts";
+import type { Outbound } from "./sync.ts";
+import { VIEW_COLOR, VIEW_STAMPS } from "./render.ts";
+
+/** The shortest password, in characters. */
+export const PASSWORD_MIN = 8;
+/** The longest password, in characters (the hash's work must not grow with what is typed). */
+export const PASSWORD_MAX = 256;
+/**
+ * An account is locked for `ms` once it saw `failures` wrong passwords within `window`, from at
+ * least `addresses` addresses (one address alone is stopped by its strikes).
+ */
+export const LOCKOUT = { failures: 10, addresses: 3, window: 15 * 60_000, ms: 15 * 60_000 };
+/** New accounts one address may make: a few, then one more every 20 minutes. */
+export const REGISTER_RATE: ConnectRate = { burst: 3, per: 3_600_000 };
+
+/** Work the shell is doing for a client. */
+interface Ticket {
+  id: number;
+  op: AuthOp;
+  /** The account. */
+  key: string;
+  /** The nick to register. */
+  nick: string;
+  addrKey: string;
+}
+
+/** Wrong passwords for one account. */
+interface Failures {
+  first: number;
+  count: number;
+  addrs: Set<string>;
+  lockedUntil: number;
+}
+
+/** The parts accounts act on. */
+export interface AccountParts {
+  clients: ClientTable;
+  fanout: Fanout;
+  nicks: NickTable;
+  rooms: Rooms;
+  sessions: Sessions;
+  sanctions: Sanctions;
+  sync: Outbound;
+  keep: Keep;
+}
+
+/** Registered nicks, logins and the password rules. */
+export class Accounts {
+  readonly #ctx: HubContext;
+  readonly #p: AccountParts;
+  /** Account key → the nick as registered. */
+  readonly #registered = new Map<string, string>();
+  /** The skeleton of each registered nick → its key, so look-alikes are refused too. */
+  readonly #bySkeleton = new Map<string, string>();
+  readonly #tickets = new Map<number, Ticket>();
+  #nextTicket = 0;
+  readonly #failures = new Map<string, Failures>();
+  /** Registered nick → identified clients here who keep ignoring whoever holds it. */
+  readonly #watchers = new Map<string, Set<Client>>();
+  /** Account → the client here that gets its nick once its holder elsewhere has left. */
+  readonly #awaiting = new Map<string, Client>();
+
+  constructor(ctx: HubContext, parts: AccountParts) {
+    this.#ctx = ctx;
+    this.#p = parts;
+  }
+
+  /** The accounts the store holds. */
+  load(accounts: readonly { key: string; nick: string }[]): void {
+    for (const a of accounts) this.#add(a.key, a.nick);
+  }
+
+  /** Accounts known. */
+  get size(): number {
+    return this.#registered.size;
+  }
+
+  #add(key: string, nick: string): void {
+    this.#registered.set(key, nick);
+    this.#bySkeleton.set(skeleton(nick), key);
+  }
+
+  #remove(key: string): void {
+    const nick = this.#registered.get(key);
+    if (nick === undefined) return;
+    this.#registered.delete(key);
+    const sk = skeleton(nick);
+    if (this.#bySkeleton.get(sk) === key) this.#bySkeleton.delete(sk);
+  }
+
+  /** The nick as registered, if `nick` (any case) is an account. */
+  registered(nick: string): string | undefined {
+    return this.#registered.get(nick.toLowerCase());
+  }
+
+  /**
+   * The registered nick that `nick` is or looks like, unless it is the account `account`;
+   * undefined when `nick` is free to take.
+   */
+  reserved(nick: string, account: string): string | undefined {
+    const key = this.#registered.has(nick.toLowerCase())
+      ? nick.toLowerCase()
+      : this.#bySkeleton.get(skeleton(nick));
+    return key === undefined || key === account ? undefined : this.#registered.get(key);
+  }
+
+  /** `/register PASSWORD`: makes `c`'s nick an account and logs them in. */
+  register(c: Client, password: string, now: number): void {
+    const fanout = this.#p.fanout;
+    if (this.#busy(c)) return;
+    if (c.identified) return fanout.tell(c, `You are already identified as ${c.nick}.`);
+    if (!c.skeleton) {
+      return fanout.tell(c, "Choose your name first (/nick NAME), then /register PASSWORD.");
+    }
+    const taken = this.reserved(c.nick, "");
+    if (taken) {
+      return fanout.tell(
+        c,
+        taken.toLowerCase() === c.key
+          ? `${taken} is registered already. If it is yours: /identify ${taken} PASSWORD`
+          : `${c.nick} looks too much like the account ${taken}; choose another name.`,
+      );
+    }
+    if (!this.#passwordFits(c, password)) return;
+    if (!mayBurst(c.addr.registers, now, REGISTER_RATE)) {
+      const wait = formatDuration(burstWait(c.addr.registers, now, REGISTER_RATE));
+      return fanout.tell(c, `Too many new accounts from your address; try again in ${wait}.`);
+    }
+    this.#ask(c, "register", c.key, c.nick, password, undefined, prefsOf(c));
+  }
+
+  /** `/identify [NICK] PASSWORD`: logs `c` in to the account `nick`, and gives them the nick. */
+  identify(c: Client, nick: string, password: string, now: number): void {
+    const fanout = this.#p.fanout;
+    if (this.#busy(c)) return;
+    const key = nick.toLowerCase();
+    const name = this.#registered.get(key);
+    if (name === undefined) {
+      return fanout.tell(
+        c,
+        `${nick} is not registered. /register PASSWORD makes your current nick an account.`,
+      );
+    }
+    if (c.account === key && c.key === key) {
+      return fanout.tell(c, `You are already identified as ${name}.`);
+    }
+    const locked = this.#lockedFor(key, now);
+    if (locked > 0) {
+      return fanout.tell(
+        c,
+        `${name} is locked for ${formatDuration(locked)} after many wrong passwords from ` +
+          "several places; try again later.",
+      );
+    }
+    if (password.length === 0) return fanout.tell(c, "Usage: /identify [NICK] PASSWORD");
+    this.#ask(c, "identify", key, name, password);
+  }
+
+  /** `/password OLD NEW`. */
+  changePassword(c: Client, old: string, fresh: string, now: number): void {
+    if (this.#busy(c) || !this.#loggedIn(c)) return;
+    const locked = this.#lockedFor(c.account, now);
+    if (locked > 0) {
+      return this.#p.fanout.tell(c, `Your account is locked for ${formatDuration(locked)}.`);
+    }
+    if (!this.#passwordFits(c, fresh)) return;
+    this.#ask(c, "password", c.account, "", old, fresh);
+  }
+
+  /** `/unregister PASSWORD`: deletes `c`'s account. */
+  unregister(c: Client, password: string, now: number): void {
+    if (this.#busy(c) || !this.#loggedIn(c)) return;
+    const locked = this.#lockedFor(c.account, now);
+    if (locked > 0) {
+      return this.#p.fanout.tell(c, `Your account is locked for ${formatDuration(locked)}.`);
+    }
+    this.#ask(c, "unregister", c.account, "", password);
+  }
+
+  /** An operator's `/drop NICK`: deletes the account without its password. False if none. */
+  drop(nick: string, by: Client): boolean {
+    const key = nick.toLowerCase();
+    const name = this.#registered.get(key);
+    if (name === undefined) return false;
+    this.#forget(key, `Your account ${name} was deleted by an operator (${by.nick}).`);
+    this.#p.keep.write({ t: "unaccount", key });
+    this.#p.sync.direct({ t: "account", key, nick: name, on: false });
+    return true;
+  }
+
+  /** Whether `c` is waiting for the shell; tells them so. */
+  #busy(c: Client): boolean {
+    if (c.ticket === 0) return false;
+    this.#p.fanout.tell(c, "Still working on your last request; a moment.");
+    return true;
+  }
+
+  #loggedIn(c: Client): boolean {
+    if (c.account) return true;
+    this.#p.fanout.tell(c, "You are not identified. /identify [NICK] PASSWORD first.");
+    return false;
+  }
+
+  #passwordFits(c: Client, password: string): boolean {
+    const n = [...password].length;
+    if (n >= PASSWORD_MIN && n <= PASSWORD_MAX) return true;
+    this.#p.fanout.tell(
+      c,
+      n < PASSWORD_MIN
+        ? `A password needs at least ${PASSWORD_MIN} characters.`
+        : `A password may have at most ${PASSWORD_MAX} characters.`,
+    );
+    return false;
+  }
+
+  /** How long account `key` stays locked (0 = not locked). */
+  #lockedFor(key: string, now: number): number {
+    const f = this.#failures.get(key);
+    return f && f.lockedUntil > now ? f.lockedUntil - now : 0;
+  }
+
+  /** Hands the shell a password to hash or check for `c`. */
+  #ask(
+    c: Client,
+    op: AuthOp,
+    key: string,
+    nick: string,
+    password: string,
+    newPassword?: string,
+    prefs?: Prefs,
+  ): void {
+    const ask = this.#ctx.effects.ask;
+    if (!ask) {
+      return this.#p.fanout.tell(c, "Accounts are off on this server.");
+    }
+    this.#warnClear(c);
+    const ticket = ++this.#nextTicket;
+    this.#tickets.set(ticket, { id: c.id, op, key, nick, addrKey: c.addrKey });
+    c.ticket = ticket;
+    ask({ kind: "auth", ticket, op, key, nick, password, newPassword, prefs });
+  }
+
+  /** Once per connection: a password typed over plain TCP crossed the network in clear. */
+  #warnClear(c: Client): void {
+    if (c.transport !== "tcp" || c.warnedClear) return;
+    c.warnedClear = true;
+    const cfg = this.#ctx.config;
+    const tls = cfg.tlsPort !== -1 ? `the TLS port (${cfg.tlsPort})` : "a TLS port";
+    this.#p.fanout.tell(
+      c,
+      "Note: this connection is not encrypted, so that password crossed the network in clear " +
+        `text. Prefer ${tls}, or the web page served over https.`,
+    );
+  }
+
+  /** The shell's answer about a password. */
+  answer(
+    ticket: number,
+    outcome: AuthOutcome,
+    nick: string | undefined,
+    prefs: Prefs | undefined,
+    now: number,
+  ): void {
+    const t = this.#tickets.get(ticket);
+    if (!t) return;
+    this.#tickets.delete(ticket);
+    const c = this.#p.clients.get(t.id);
+    const here = c && !c.gone && c.ticket === ticket ? c : undefined;
+    if (here) here.ticket = 0;
+    if (outcome === "wrong") return this.#wrong(t, here, now);
+    if (outcome === "error") {
+      this.#ctx.log.warn("password work failed", { op: t.op, client: t.id });
+      here && this.#p.fanout.tell(
+        here,
+        "That cannot be done right now (the server's store is failing); nothing was changed. " +
+          "Try again later.",
+      );
+      return;
+    }
+    if (outcome === "unknown") {
+      this.#remove(t.key);
+      here && this.#p.fanout.tell(here, `${t.nick || t.key} is not registered.`);
+      return;
+    }
+    if (outcome === "taken") {
+      const name = nick ?? t.nick;
+      this.#add(t.key, name);
+      here && this.#p.fanout.tell(here, `${name} was registered by someone else meanwhile.`);
+      return;
+    }
+    this.#failures.delete(t.key);
+    switch (t.op) {
+      case "register":
+        return this.#made(t, here);
+      case "identify":
+        return here ? this.#identified(here, t.key, nick ?? t.nick, prefs ?? {}) : undefined;
+      case "password":
+        this.#ctx.log.info("password changed", { client: t.id, account: t.key });
+        return here && this.#p.fanout.tell(here, "Password changed.");
+      case "unregister": {
+        const name = this.#registered.get(t.key) ?? t.key;
+        this.#forget(t.key, "");
+        this.#p.sync.direct({ t: "account", key: t.key, nick: name, on: false });
+        this.#ctx.log.info("account deleted", { client: t.id, account: t.key });
+        return here && this.#p.fanout.tell(
+          here,
+          `${name} is no longer registered; anyone may take the name now.`,
+        );
+      }
+    }
+  }
+
+  /** A new account was written: `c` (if still here) is logged in to it. */
+  #made(t: Ticket, c: Client | undefined): void {
+    this.#add(t.key, t.nick);
+    this.#p.sync.direct({ t: "account", key: t.key, nick: t.nick, on: true });
+    this.#ctx.log.info("account registered", { client: t.id, account: t.key });
+    if (!c) return;
+    c.account = t.key;
+    this.#p.fanout.tell(
+      c,
+      `${t.nick} is now registered, and you are identified. Next time: /identify ${t.nick} ` +
+        "PASSWORD. Your /color, /bell, /timestamps and the registered nicks you /ignore are " +
+        "kept with it.",
+    );
+  }
+
+  /** A wrong password: a strike against the address, and a failure against the account. */
+  #wrong(t: Ticket, c: Client | undefined, now: number): void {
+    const f = this.#countFailure(t.key, t.addrKey, now);
+    this.#ctx.log.info("wrong password", {
+      client: t.id,
+      account: t.key,
+      failures: f.count,
+    });
+    this.#ctx.stats.wrongPasswords++;
+    if (c) {
+      this.#p.sanctions.strike(c, "wrong password", now, "Wrong password.", true);
+    }
+  }
+
+  #countFailure(key: string, addrKey: string, now: number): Failures {
+    let f = this.#failures.get(key);
+    if (!f || now - f.first > LOCKOUT.window) {
+      f = { first: now, count: 0, addrs: new Set(), lockedUntil: f?.lockedUntil ?? 0 };
+      this.#failures.set(key, f);
+    }
+    f.count++;
+    if (f.addrs.size < 64) f.addrs.add(addrKey);
+    if (
+      f.count >= LOCKOUT.failures && f.addrs.size >= LOCKOUT.addresses && f.lockedUntil <= now
+    ) {
+      f.lockedUntil = now + LOCKOUT.ms;
+      this.#ctx.stats.lockouts++;
+      this.#ctx.log.warn("account locked: many wrong passwords from several addresses", {
+        account: key,
+        failures: f.count,
+        addresses: f.addrs.size,
+        for: formatDuration(LOCKOUT.ms),
+      });
+    }
+    return f;
+  }
+
+  /**
+   * `c` gave the right password for `key`: they are logged in, take the nick (a session that
+   * held it is logged out and renamed), and get their preferences back.
+   */
+  #identified(c: Client, key: string, name: string, prefs: Prefs): void {
+    const { fanout, nicks, sessions } = this.#p;
+    this.#leaveAccount(c);
+    c.account = key;
+    const holder = nicks.holder(key);
+    if (holder && holder.id !== c.id) {
+      if (holder.id > 0) {
+        const d = holder as Client;
+        this.#leaveAccount(d);
+        fanout.tell(
+          d,
+          `Someone identified as ${name} from another connection, so you are logged out here. ` +
+            "If that was not you, identify again and change your password (/password).",
+        );
+        sessions.rename(d, nicks.guest());
+      } else {
+        // Its holder is on another process: that session is closed, and this one gets the
+        // nick when the others hear it has left.
+        const r = holder as RemoteMember;
+        this.#p.sync.direct({
+          t: "kick",
+          to: r.node,
+          toId: r.info.id,
+          message: `You identified as ${name} from another connection; this one is closed.`,
+          reason: "identified elsewhere",
+        });
+        this.#awaiting.set(key, c);
+        fanout.tell(
+          c,
+          `You are identified as ${name}. Your other session, on another server, is being ` +
+            "closed; the nick is yours as soon as it has left.",
+        );
+      }
+    }
+    if (!this.#awaiting.has(key) && c.nick !== name) sessions.rename(c, name);
+    this.taken(c);
+    this.#restore(c, prefs);
+    this.#ctx.stats.identified++;
+    this.#ctx.log.info("identified", { client: c.id, account: key });
+    if (!this.#awaiting.has(key)) fanout.tell(c, `You are identified as ${name}.`);
+  }
+
+  /** `c` logs out of its account (another login, a deleted account, identifying as another). */
+  #leaveAccount(c: Client): void {
+    if (!c.account) return;
+    if (this.#awaiting.get(c.account) === c) this.#awaiting.delete(c.account);
+    this.#unwatch(c);
+    c.account = "";
+  }
+
+  /** An account is gone (unregistered or dropped): whoever is logged in to it is told. */
+  #forget(key: string, message: string): void {
+    this.#remove(key);
+    this.#failures.delete(key);
+    for (const c of this.#p.clients.values()) {
+      if (c.account !== key) continue;
+      this.#leaveAccount(c);
+      if (message) this.#p.fanout.tell(c, message);
+    }
+    for (const room of this.#p.rooms.all()) {
+      if (room.owner !== key) continue;
+      room.owner = "";
+      this.#p.keep.room(room);
+    }
+  }
+
+  /** An account made or deleted on another process. */
+  fromCluster(ev: DirectEv & { t: "account" }): void {
+    if (ev.on) this.#add(ev.key, ev.nick);
+    else this.#forget(ev.key, `Your account ${ev.nick} was deleted.`);
+  }
+
+  /** A member elsewhere left: a client here waiting for its nick takes it now. */
+  freed(key: string): void {
+    const c = this.#awaiting.get(key);
+    if (!c) return;
+    this.#awaiting.delete(key);
+    if (c.gone || c.account !== key) return;
+    const name = this.#registered.get(key) ?? key;
+    if (!this.#p.nicks.holder(key)) this.#p.sessions.rename(c, name);
+    this.taken(c);
+  }
+
+  /** Preferences as the account keeps them. */
+  savePrefs(c: Client): void {
+    if (c.account) this.#p.keep.write({ t: "prefs", key: c.account, prefs: prefsOf(c) });
+  }
+
+  /**
+   * `c` ignores (or stops ignoring) `other`: kept with `c`'s account when `other`'s nick is
+   * registered. True if it was kept.
+   */
+  keepIgnore(c: Client, other: Member, on: boolean): boolean {
+    const key = other.nick.toLowerCase();
+    if (!c.account) return false;
+    if (on) {
+      if (!this.#registered.has(key)) return false;
+      (c.keptIgnores ??= new Set()).add(key);
+      this.#watch(c, key);
+    } else {
+      if (!c.keptIgnores?.delete(key)) return false;
+      this.#watchers.get(key)?.delete(c);
+    }
+    this.savePrefs(c);
+    return true;
+  }
+
+  /** `m` now holds its nick: whoever keeps ignoring that account ignores them. */
+  taken(m: Client | RemoteMember): void {
+    const watchers = this.#watchers.get(m.key);
+    if (!watchers) return;
+    for (const w of watchers) if (w !== m) this.#p.sessions.setIgnore(w, m, true);
+  }
+
+  #watch(c: Client, key: string): void {
+    let set = this.#watchers.get(key);
+    if (!set) this.#watchers.set(key, set = new Set());
+    set.add(c);
+  }
+
+  #unwatch(c: Client): void {
+    if (!c.keptIgnores) return;
+    for (const key of c.keptIgnores) {
+      const set = this.#watchers.get(key);
+      set?.delete(c);
+      if (set?.size === 0) this.#watchers.delete(key);
+    }
+    c.keptIgnores = null;
+  }
+
+  /** An identified person's preferences come back. */
+  #restore(c: Client, prefs: Prefs): void {
+    const { sessions, nicks } = this.#p;
+    const view: { color?: boolean; bell?: boolean; timestamps?: boolean } = {};
+    if (typeof prefs.color === "boolean") view.color = prefs.color;
+    if (typeof prefs.bell === "boolean") view.bell = prefs.bell;
+    if (typeof prefs.timestamps === "boolean") view.timestamps = prefs.timestamps;
+    sessions.setView(c, view);
+    const ignores = (prefs.ignores ?? []).filter((k) => typeof k === "string").slice(0, 1_000);
+    if (ignores.length === 0) return;
+    c.keptIgnores = new Set(ignores);
+    for (const key of ignores) {
+      this.#watch(c, key);
+      const h = nicks.holder(key);
+      if (h && h.id !== c.id) sessions.setIgnore(c, h, true);
+    }
+  }
+
+  /** `c` left: nothing of theirs stays here (their tickets are answered into the void). */
+  left(c: Client): void {
+    if (this.#awaiting.get(c.account) === c) this.#awaiting.delete(c.account);
+    this.#unwatch(c);
+  }
+
+  /** Forgets failures that are old and locks that have ended. */
+  tick(now: number): void {
+    for (const [key, f] of this.#failures) {
+      if (now - f.first > LOCKOUT.window && f.lockedUntil <= now) this.#failures.delete(key);
+    }
+  }
+}
+
+/** What an account keeps of `c`'s preferences. */
+export function prefsOf(c: Client): Prefs {
+  return {
+    color: (c.view & VIEW_COLOR) !== 0,
+    bell: c.bell,
+    timestamps: (c.view & VIEW_STAMPS) !== 0,
+    ignores: c.keptIgnores ? [...c.keptIgnores] : [],
+  };
+}
