@@ -305,7 +305,7 @@ export class Accounts {
       return;
     }
     if (outcome === "unknown") {
-      this.#remove(t.key);
+      // Deleted meanwhile (on another process, whose news says so): nothing to do but say.
       here && this.#p.fanout.tell(here, `${t.nick || t.key} is not registered.`);
       return;
     }

@@ -92,6 +92,8 @@ export class Keeper {
 
   /** The hub's `ask` effect: the work starts now, its answer is posted when done. */
   ask(work: HubAsk): void {
+    // What this batch wrote so far goes first: the answer sees it (read after write).
+    this.flush();
     const done = (work.kind === "query" ? this.#query(work) : this.#auth(work)).catch((e) => {
       this.#log.error("internal error in the store's work", { error: String(e) });
     }).finally(() => this.#working.delete(done));

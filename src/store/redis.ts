@@ -84,6 +84,9 @@ export interface RedisStoreOptions {
   closeWaitMs?: number;
 }
 
+/** Longest a query waits for the writes queued before it. */
+const READ_AFTER_WRITE_MS = 2_000;
+
 /** The tuning defaults. */
 export const REDIS_STORE_DEFAULTS = {
   maxRoomLines: 10_000,
@@ -291,8 +294,13 @@ export class RedisStore implements Store {
     if (this.#retry === undefined) this.#send();
   }
 
-  /** Answers `q`; rejects when Redis cannot be read. */
+  /**
+   * Answers `q`; rejects when Redis cannot be read. Writes given before it are sent first (it
+   * waits for them up to {@link READ_AFTER_WRITE_MS}, not while Redis is failing), so a
+   * process reads what it has just written (an account just registered, a line just said).
+   */
   async query(q: StoreQuery): Promise<StoreAnswer> {
+    if (!this.#failing && !this.#isIdle()) await this.flushed(READ_AFTER_WRITE_MS);
     try {
       switch (q.q) {
         case "lines":

@@ -98,6 +98,11 @@ export class SqliteStore implements Store {
   #closed = false;
   #closing: Promise<void> | null = null;
   #idle: (() => void)[] = [];
+  /** Writes given so far, and how many of them have been tried once (in order). */
+  #given = 0;
+  #tried = 0;
+  /** Queries held until the writes given before them are tried (read after write). */
+  #held: { after: number; go: () => void }[] = [];
 
   private constructor(options: SqliteStoreOptions) {
     this.#log = options.logger;
@@ -154,14 +159,20 @@ export class SqliteStore implements Store {
     if (batch.length === 0) return;
     if (this.#closed) return this.#refuseAfterClose(batch.length);
     for (const w of batch) this.#pending.push(w);
+    this.#given += batch.length;
     this.#bound();
     this.#count();
     if (this.#retry === undefined) this.#send();
   }
 
-  /** Answers `q` from the worker; rejects when the database cannot be read. */
+  /**
+   * Answers `q` from the worker; rejects when the database cannot be read. It sees every write
+   * given before it (it is sent once they have been tried), unless writes are failing: then it
+   * goes at once and sees what is on disk.
+   */
   async query(q: StoreQuery): Promise<StoreAnswer> {
     try {
+      await this.#writesBefore();
       return await this.#ask({ op: "query", q });
     } catch (e) {
       throw new Error(`store: query failed (${this.#why(e)})`);
@@ -234,13 +245,44 @@ export class SqliteStore implements Store {
     this.#stop("closed");
   }
 
+  /** Resolves once the writes given so far have been tried (at once while writes fail). */
+  #writesBefore(): Promise<void> {
+    const after = this.#given;
+    if (this.#tried >= after || this.#retry !== undefined || this.#dead) return Promise.resolve();
+    return new Promise((go) => this.#held.push({ after, go }));
+  }
+
+  /** Lets the held queries go whose writes have been tried (all of them while writes fail). */
+  #release(all: boolean): void {
+    if (this.#held.length === 0) return;
+    const waiting = this.#held;
+    this.#held = [];
+    for (const h of waiting) {
+      if (all || this.#tried >= h.after) h.go();
+      else this.#held.push(h);
+    }
+  }
+
   /** Sends the pending writes as one batch, unless a batch is in flight or none wait. */
   #send(): void {
     if (this.#inflight || this.#pending.length === 0 || this.#dead) return;
     const batch = this.#pending;
     this.#pending = [];
     this.#inflight = batch;
-    this.#ask({ op: "write", batch }).then((r) => this.#written(r), (e) => this.#failed(e));
+    // Every write given so far is in this batch or was in one before it.
+    const upTo = this.#given;
+    const tried = () => {
+      this.#tried = Math.max(this.#tried, upTo);
+    };
+    this.#ask({ op: "write", batch }).then((r) => {
+      tried();
+      this.#written(r);
+      this.#release(false);
+    }, (e) => {
+      tried();
+      this.#failed(e);
+      this.#release(this.#retry !== undefined || this.#dead !== null);
+    });
   }
 
   #written(r: WriteResult): void {
@@ -410,6 +452,7 @@ export class SqliteStore implements Store {
     const calls = [...this.#calls.values()];
     this.#calls.clear();
     for (const c of calls) c.reject(new RequestFailure({ kind: "other", detail: why }));
+    this.#release(true);
   }
 }
 

@@ -352,3 +352,15 @@ function reopened(store: MemoryStore): MemoryStore {
   for (const r of snap.recent) next.write(r.lines.map((line) => ({ t: "line", line })));
   return next;
 }
+
+Deno.test("retention: lines older than --retention are deleted; newer ones stay", async () => {
+  const { h } = withStore(2, new MemoryStore(), { retention: 3_600_000 });
+  h.send(1, "an old line");
+  h.advance(2 * 3_600_000);
+  h.send(1, "a fresh line");
+  h.advance(60 * SEC);
+  assert.equal(await h.keeper!.prune(), 1);
+  h.read(2);
+  const page = await run(h, 2, "/history");
+  assert.deepEqual(page.slice(1, -1).map((l) => l.replace(/^.*> /, "")), ["a fresh line"]);
+});

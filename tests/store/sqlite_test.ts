@@ -531,3 +531,24 @@ Deno.test("store: close writes what is queued; what it cannot write is counted",
     t.remove();
   }
 });
+
+Deno.test("store: a query sees every write given before it, even one still waiting behind another batch", async () => {
+  await withStore(async (store) => {
+    const account = (key: string) => ({
+      key,
+      nick: key,
+      hash: "aGFzaA==",
+      salt: "c2FsdA==",
+      params: "scrypt:16:1:1:16",
+      created: 1,
+      prefs: {},
+    });
+    for (let round = 0; round < 20; round++) {
+      // The first write goes to the worker at once; the second waits for it as a pending batch.
+      store.write([{ t: "line", line: line("lobby", 2 * round + 1, `a${round}`) }]);
+      store.write([{ t: "account", account: account(`user${round}`) }]);
+      const found = await store.query({ q: "account", key: `user${round}` });
+      assert.ok("account" in found && found.account?.key === `user${round}`, `round ${round}`);
+    }
+  });
+});
