@@ -643,56 +643,36 @@ function readProcs(pids: number[]): { rssKiB: number; cpuMs: number; v8Ms: numbe
 function scenarios(z: Sizes, gens: number, only: Set<string>, full: boolean): Scenario[] {
   const list: Scenario[] = [];
   const want = (n: string) => only.size === 0 ? n !== "s4" || full : only.has(n);
-  if (want("s1")) {
-    list.push({
-      name: `S1 burst: ${z.s1Senders} send ${z.s1Lines} lines`,
-      clients: z.s1Clients,
-      senders: z.s1Senders,
-      lines: z.s1Lines,
-      rate: 0,
-      pad: 40,
-      generators: gens,
-    });
-  }
-  if (serverScript === MAIN && (want("s1") || want("s1-store"))) {
-    list.push({
-      name: `S1+store burst: ${z.s1Senders} send ${z.s1Lines} lines`,
-      clients: z.s1Clients,
-      senders: z.s1Senders,
-      lines: z.s1Lines,
-      rate: 0,
-      pad: 40,
-      generators: gens,
-      store: true,
-    });
-  }
-  if (want("s2")) {
-    list.push({
-      name: `S2 steady: ${z.s2Senders} × ${z.s2Rate}/s for ${z.s2Seconds}s`,
-      clients: z.s2Clients,
-      senders: z.s2Senders,
-      lines: z.s2Rate * z.s2Seconds,
-      rate: z.s2Rate,
-      pad: 40,
-      generators: gens,
-      notes: () => {
-        const offered = z.s2Senders * z.s2Rate * (z.s2Clients - 1);
-        return `offered ${fmtCount(offered)}/s`;
-      },
-    });
-  }
-  if (serverScript === MAIN && (want("s2") || want("s2-store"))) {
-    list.push({
-      name: `S2+store steady: ${z.s2Senders} × ${z.s2Rate}/s for ${z.s2Seconds}s`,
-      clients: z.s2Clients,
-      senders: z.s2Senders,
-      lines: z.s2Rate * z.s2Seconds,
-      rate: z.s2Rate,
-      pad: 40,
-      generators: gens,
-      store: true,
-    });
-  }
+  // S1 and S2 run twice: with --store off as always, and with the store a default start keeps.
+  const storeToo = serverScript === MAIN;
+  const twice = (name: string, sc: Scenario) => {
+    if (want(name)) list.push(sc);
+    if (storeToo && (want(name) || want(`${name}-store`))) {
+      list.push({ ...sc, name: sc.name.replace(/^S(\d)/, "S$1+store"), store: true });
+    }
+  };
+  twice("s1", {
+    name: `S1 burst: ${z.s1Senders} send ${z.s1Lines} lines`,
+    clients: z.s1Clients,
+    senders: z.s1Senders,
+    lines: z.s1Lines,
+    rate: 0,
+    pad: 40,
+    generators: gens,
+  });
+  twice("s2", {
+    name: `S2 steady: ${z.s2Senders} × ${z.s2Rate}/s for ${z.s2Seconds}s`,
+    clients: z.s2Clients,
+    senders: z.s2Senders,
+    lines: z.s2Rate * z.s2Seconds,
+    rate: z.s2Rate,
+    pad: 40,
+    generators: gens,
+    notes: () => {
+      const offered = z.s2Senders * z.s2Rate * (z.s2Clients - 1);
+      return `offered ${fmtCount(offered)}/s`;
+    },
+  });
   if (want("telnet")) {
     list.push({
       name: `T char mode: ${z.telnetSenders} × ${z.telnetRate}/s for ${z.telnetSeconds}s`,

@@ -21,7 +21,7 @@ import type { Keep } from "./keep.ts";
 import type { RemoteMember } from "./mirror.ts";
 import { burstWait, type ConnectRate, mayBurst } from "./moderation.ts";
 import type { NickTable } from "./names.ts";
-import { skeleton } from "./nicks.ts";
+import { isGuestForm, skeleton } from "./nicks.ts";
 import type { Rooms } from "./rooms.ts";
 import type { Sanctions } from "./sanctions.ts";
 import type { Sessions } from "./sessions.ts";
@@ -136,7 +136,7 @@ export class Accounts {
     const fanout = this.#p.fanout;
     if (this.#busy(c)) return;
     if (c.identified) return fanout.tell(c, `You are already identified as ${c.nick}.`);
-    if (!c.skeleton) {
+    if (!c.skeleton || isGuestForm(c.nick)) {
       return fanout.tell(c, "Choose your name first (/nick NAME), then /register PASSWORD.");
     }
     const taken = this.reserved(c.nick, "");

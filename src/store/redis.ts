@@ -34,6 +34,7 @@
  * Everything read back is untrusted (anything could have written it): records are checked, free
  * text cleaned as typed text is and cut; a malformed record is skipped and logged.
  */
+import { IdleWaiters } from "./idle.ts";
 import { describeError } from "../lib/errors.ts";
 import { cleanText } from "../lib/sanitize.ts";
 import { fitBytes, utf8Length } from "../lib/utf8.ts";
@@ -228,7 +229,7 @@ export class RedisStore implements Store {
   /** The connection is closed: nothing more is sent or tried again. */
   #shut = false;
   #closing: Promise<void> | null = null;
-  #idle: (() => void)[] = [];
+  readonly #idle = new IdleWaiters();
   #afterClose = 0;
 
   private constructor(opts: RedisStoreOptions) {
@@ -330,18 +331,7 @@ export class RedisStore implements Store {
 
   /** Resolves true once every write given so far is in Redis, or false after `ms`. */
   flushed(ms: number): Promise<boolean> {
-    if (this.#isIdle()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.#idle = this.#idle.filter((f) => f !== done);
-        resolve(false);
-      }, ms);
-      this.#idle.push(done);
-    });
+    return this.#isIdle() ? Promise.resolve(true) : this.#idle.wait(ms);
   }
 
   /** Sends what is queued (waiting at most `closeWaitMs`), then closes the connection. */
@@ -495,9 +485,7 @@ export class RedisStore implements Store {
   }
 
   #wake(): void {
-    const waiting = this.#idle;
-    this.#idle = [];
-    for (const f of waiting) f();
+    this.#idle.wake();
   }
 
   // ---- reading

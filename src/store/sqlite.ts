@@ -7,6 +7,7 @@
  * be stored (refused by the database as bad data, or not cloneable): each is counted in
  * `health.lost` and logged, never silent.
  */
+import { IdleWaiters } from "./idle.ts";
 import type { Logger } from "../ops/log.ts";
 import { describeError } from "../lib/errors.ts";
 import {
@@ -97,7 +98,7 @@ export class SqliteStore implements Store {
   #dead: string | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
-  #idle: (() => void)[] = [];
+  readonly #idle = new IdleWaiters();
   /** Writes given so far, and how many of them have been tried once (in order). */
   #given = 0;
   #tried = 0;
@@ -193,18 +194,7 @@ export class SqliteStore implements Store {
    * being tried). For tests and for a caller that wants to know the disk has caught up.
    */
   flushed(ms: number): Promise<boolean> {
-    if (this.#isIdle()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.#idle = this.#idle.filter((f) => f !== done);
-        resolve(false);
-      }, ms);
-      this.#idle.push(done);
-    });
+    return this.#isIdle() ? Promise.resolve(true) : this.#idle.wait(ms);
   }
 
   /** Test hook: makes the database refuse writes as a read-only one would, or lifts that. */
@@ -400,9 +390,7 @@ export class SqliteStore implements Store {
   }
 
   #wake(): void {
-    const waiting = this.#idle;
-    this.#idle = [];
-    for (const f of waiting) f();
+    this.#idle.wake();
   }
 
   #why(e: unknown): string {

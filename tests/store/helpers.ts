@@ -1,7 +1,7 @@
 /** Shared pieces of the store tests: temporary stores, sample records, the child runner. */
 import { Logger, MemoryLog } from "../../src/ops/log.ts";
 import { SqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite.ts";
-import type { KeptLine } from "../../src/store/types.ts";
+import type { AccountRecord, KeptLine, RoomRecord } from "../../src/store/types.ts";
 
 /** The child script the subprocess tests run (open, writer, fill modes). */
 export const CHILD = new URL("./child.ts", import.meta.url).pathname;
@@ -75,3 +75,30 @@ export async function runChild(
 export function modeOf(path: string): number {
   return Deno.statSync(path).mode! & 0o777;
 }
+
+/** An account as tests write it. */
+export const account: AccountRecord = {
+  key: "alice",
+  nick: "Alice",
+  hash: "aGFzaA==",
+  salt: "c2FsdA==",
+  params: "scrypt:16384:8:1",
+  created: 1_700_000_000_000,
+  prefs: { color: true, ignores: ["bob"] },
+};
+
+/** A room record as tests write it. */
+export const room = (
+  id: string,
+  kept: boolean,
+  extra: Record<string, unknown> = {},
+): RoomRecord => ({
+  id,
+  name: id.toUpperCase(),
+  topic: `about ${id}`,
+  topicBy: "alice",
+  key: "",
+  owner: "alice",
+  kept,
+  extra,
+});

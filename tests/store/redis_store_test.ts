@@ -15,14 +15,13 @@ import {
   WRITE_SCRIPT,
 } from "../../src/store/redis.ts";
 import {
-  type AccountRecord,
   type KeptLine,
-  type RoomRecord,
   type StoreAnswer,
   StoreError,
   type StoreQuery,
 } from "../../src/store/types.ts";
 import { freePort, RedisServer } from "../support/redis_server.ts";
+import { account, room } from "./helpers.ts";
 
 const CI = Deno.env.get("CI") === "true";
 const HAVE_REDIS = await new Deno.Command("redis-server", {
@@ -30,27 +29,6 @@ const HAVE_REDIS = await new Deno.Command("redis-server", {
   stdout: "null",
   stderr: "null",
 }).output().then((o) => o.success, () => false);
-
-const account: AccountRecord = {
-  key: "alice",
-  nick: "Alice",
-  hash: "aGFzaA==",
-  salt: "c2FsdA==",
-  params: "scrypt:16384:8:1",
-  created: 1_700_000_000_000,
-  prefs: { color: true, ignores: ["bob"] },
-};
-
-const room = (id: string, kept: boolean, extra: Record<string, unknown> = {}): RoomRecord => ({
-  id,
-  name: id.toUpperCase(),
-  topic: `about ${id}`,
-  topicBy: "alice",
-  key: "",
-  owner: "alice",
-  kept,
-  extra,
-});
 
 /** A line to write: the seq given is one the store must ignore. */
 function line(room: string, text: string, at: number, nick = "bob"): KeptLine {

@@ -5,29 +5,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { SqliteStore } from "../../src/store/sqlite.ts";
-import type { AccountRecord, KeptLine, RoomRecord, StoreAnswer } from "../../src/store/types.ts";
-import { childArgs, line, modeOf, openStore, sqlite3, tempDir } from "./helpers.ts";
-
-const account: AccountRecord = {
-  key: "alice",
-  nick: "Alice",
-  hash: "aGFzaA==",
-  salt: "c2FsdA==",
-  params: "scrypt:16384:8:1",
-  created: 1_700_000_000_000,
-  prefs: { color: true, ignores: ["bob"] },
-};
-
-const room = (id: string, kept: boolean, extra: Record<string, unknown> = {}): RoomRecord => ({
-  id,
-  name: id.toUpperCase(),
-  topic: `about ${id}`,
-  topicBy: "alice",
-  key: "",
-  owner: "alice",
-  kept,
-  extra,
-});
+import type { KeptLine, StoreAnswer } from "../../src/store/types.ts";
+import { account, childArgs, line, modeOf, openStore, room, sqlite3, tempDir } from "./helpers.ts";
 
 function linesOf(a: StoreAnswer): KeptLine[] {
   assert.ok("lines" in a, "a lines answer");
