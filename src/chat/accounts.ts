@@ -39,6 +39,11 @@ export const PASSWORD_MAX = 256;
 export const LOCKOUT = { failures: 10, addresses: 3, window: 15 * 60_000, ms: 15 * 60_000 };
 /** New accounts one address may make: a few, then one more every 20 minutes. */
 export const REGISTER_RATE: ConnectRate = { burst: 3, per: 3_600_000 };
+/**
+ * Password checks one address may ask for (right or wrong: each costs a hash): a few, then one
+ * every 10 s. A crowd looping on its own account cannot keep the others' logins waiting.
+ */
+export const PASSWORD_RATE: ConnectRate = { burst: 6, per: 60_000 };
 
 /** Work the shell is doing for a client. */
 interface Ticket {
@@ -156,6 +161,14 @@ export class Accounts {
     this.#ask(c, "register", c.key, c.nick, password, undefined, prefsOf(c));
   }
 
+  /** Whether `c`'s address may have one more password checked now; tells them when not. */
+  #mayHash(c: Client, now: number): boolean {
+    if (mayBurst(c.addr.passwords, now, PASSWORD_RATE)) return true;
+    const wait = formatDuration(burstWait(c.addr.passwords, now, PASSWORD_RATE));
+    this.#p.fanout.tell(c, `Too many password attempts from your address; try again in ${wait}.`);
+    return false;
+  }
+
   /** `/identify [NICK] PASSWORD`: logs `c` in to the account `nick`, and gives them the nick. */
   identify(c: Client, nick: string, password: string, now: number): void {
     const fanout = this.#p.fanout;
@@ -180,6 +193,7 @@ export class Accounts {
       );
     }
     if (password.length === 0) return fanout.tell(c, "Usage: /identify [NICK] PASSWORD");
+    if (!this.#mayHash(c, now)) return;
     this.#ask(c, "identify", key, name, password);
   }
 
@@ -190,7 +204,7 @@ export class Accounts {
     if (locked > 0) {
       return this.#p.fanout.tell(c, `Your account is locked for ${formatDuration(locked)}.`);
     }
-    if (!this.#passwordFits(c, fresh)) return;
+    if (!this.#passwordFits(c, fresh) || !this.#mayHash(c, now)) return;
     this.#ask(c, "password", c.account, "", old, fresh);
   }
 
@@ -201,6 +215,7 @@ export class Accounts {
     if (locked > 0) {
       return this.#p.fanout.tell(c, `Your account is locked for ${formatDuration(locked)}.`);
     }
+    if (!this.#mayHash(c, now)) return;
     this.#ask(c, "unregister", c.account, "", password);
   }
 
@@ -229,6 +244,11 @@ export class Accounts {
   }
 
   #passwordFits(c: Client, password: string): boolean {
+    if (/\s/.test(password)) {
+      // /identify and /password take words: a password with a space could never be used.
+      this.#p.fanout.tell(c, "A password may not contain spaces.");
+      return false;
+    }
     const n = [...password].length;
     if (n >= PASSWORD_MIN && n <= PASSWORD_MAX) return true;
     this.#p.fanout.tell(
@@ -267,16 +287,22 @@ export class Accounts {
     ask({ kind: "auth", ticket, op, key, nick, password, newPassword, prefs });
   }
 
-  /** Once per connection: a password typed over plain TCP crossed the network in clear. */
+  /**
+   * Once per connection: a password typed over plain TCP crossed the network in clear; on the
+   * web page it did unless the page came over https (a proxy in front: the hub cannot tell).
+   */
   #warnClear(c: Client): void {
-    if (c.transport !== "tcp" || c.warnedClear) return;
+    if (c.warnedClear || (c.transport !== "tcp" && c.transport !== "ws")) return;
     c.warnedClear = true;
     const cfg = this.#ctx.config;
     const tls = cfg.tlsPort !== -1 ? `the TLS port (${cfg.tlsPort})` : "a TLS port";
     this.#p.fanout.tell(
       c,
-      "Note: this connection is not encrypted, so that password crossed the network in clear " +
-        `text. Prefer ${tls}, or the web page served over https.`,
+      c.transport === "tcp"
+        ? "Note: this connection is not encrypted, so that password crossed the network in " +
+          `clear text. Prefer ${tls}, or the web page served over https.`
+        : "Note: unless this page's address starts with https://, that password crossed the " +
+          "network in clear text. Prefer the page served over https.",
     );
   }
 
@@ -295,6 +321,10 @@ export class Accounts {
     const here = c && !c.gone && c.ticket === ticket ? c : undefined;
     if (here) here.ticket = 0;
     if (outcome === "wrong") return this.#wrong(t, here, now);
+    if (outcome === "busy") {
+      const busy = "The server is busy checking passwords; try again in a moment.";
+      return here && this.#p.fanout.tell(here, busy);
+    }
     if (outcome === "error") {
       this.#ctx.log.warn("password work failed", { op: t.op, client: t.id });
       here && this.#p.fanout.tell(
@@ -320,10 +350,18 @@ export class Accounts {
       case "register":
         return this.#made(t, here);
       case "identify":
+        if (!this.#registered.has(t.key)) {
+          // Deleted while the password was checked (/unregister, /drop): no login to a ghost.
+          return here && this.#p.fanout.tell(here, `${t.nick || t.key} is not registered.`);
+        }
         return here ? this.#identified(here, t.key, nick ?? t.nick, prefs ?? {}) : undefined;
-      case "password":
+      case "password": {
         this.#ctx.log.info("password changed", { client: t.id, account: t.key });
-        return here && this.#p.fanout.tell(here, "Password changed.");
+        const why = "The password of your account was changed from another connection";
+        this.#endOtherSessions(t.key, here, why);
+        const said = "Password changed. Any other session of this account is logged out.";
+        return here && this.#p.fanout.tell(here, said);
+      }
       case "unregister": {
         const name = this.#registered.get(t.key) ?? t.key;
         this.#forget(t.key, "");
@@ -363,6 +401,9 @@ export class Accounts {
     this.#ctx.stats.wrongPasswords++;
     if (c) {
       this.#p.sanctions.strike(c, "wrong password", now, "Wrong password.", true);
+    } else {
+      // Hanging up before the answer does not make a guess free.
+      this.#p.sanctions.strikeAddress(t.addrKey, "wrong password", now);
     }
   }
 
@@ -396,18 +437,12 @@ export class Accounts {
   #identified(c: Client, key: string, name: string, prefs: Prefs): void {
     const { fanout, nicks, sessions } = this.#p;
     this.#leaveAccount(c);
+    this.#endOtherSessions(key, c, `Someone identified as ${name} from another connection`);
     c.account = key;
     const holder = nicks.holder(key);
     if (holder && holder.id !== c.id) {
       if (holder.id > 0) {
-        const d = holder as Client;
-        this.#leaveAccount(d);
-        fanout.tell(
-          d,
-          `Someone identified as ${name} from another connection, so you are logged out here. ` +
-            "If that was not you, identify again and change your password (/password).",
-        );
-        sessions.rename(d, nicks.guest());
+        sessions.rename(holder as Client, nicks.guest());
       } else {
         // Its holder is on another process: that session is closed, and this one gets the
         // nick when the others hear it has left.
@@ -435,6 +470,33 @@ export class Accounts {
     if (!this.#awaiting.has(key)) fanout.tell(c, `You are identified as ${name}.`);
   }
 
+  /**
+   * Every session of account `key` but `keep` is logged out, here and on the other processes,
+   * and told why (`why`, then what to do if it was not them).
+   */
+  #endOtherSessions(key: string, keep: Client | undefined, why: string): void {
+    this.#logOut(key, keep, why);
+    this.#p.sync.direct({ t: "logout", key, why });
+  }
+
+  /** Logs out this process's sessions of account `key` but `keep`. */
+  #logOut(key: string, keep: Client | undefined, why: string): void {
+    for (const d of this.#p.clients.values()) {
+      if (d === keep || d.account !== key || d.gone) continue;
+      this.#leaveAccount(d);
+      this.#p.fanout.tell(
+        d,
+        `${why}, so you are logged out here. If that was not you, identify again and change ` +
+          "your password (/password).",
+      );
+    }
+  }
+
+  /** Sessions of an account ended on another process (a login there, a new password). */
+  loggedOutElsewhere(key: string, why: string): void {
+    this.#logOut(key, undefined, why);
+  }
+
   /** `c` logs out of its account (another login, a deleted account, identifying as another). */
   #leaveAccount(c: Client): void {
     if (!c.account) return;
@@ -452,11 +514,7 @@ export class Accounts {
       this.#leaveAccount(c);
       if (message) this.#p.fanout.tell(c, message);
     }
-    for (const room of this.#p.rooms.all()) {
-      if (room.owner !== key) continue;
-      room.owner = "";
-      this.#p.keep.room(room);
-    }
+    this.#p.rooms.release(key);
   }
 
   /** An account made or deleted on another process. */

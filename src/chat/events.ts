@@ -43,10 +43,10 @@ export type HubAsk =
 
 /**
  * How a password check came out: `ok`; `wrong` password; `unknown` account (dropped
- * meanwhile); `taken` (register: the account exists already); `error` (the store or the hash
- * failed: nothing was changed).
+ * meanwhile); `taken` (register: the account exists already); `busy` (too many passwords wait
+ * to be hashed: nothing was tried); `error` (the store or the hash failed: nothing was changed).
  */
-export type AuthOutcome = "ok" | "wrong" | "unknown" | "taken" | "error";
+export type AuthOutcome = "ok" | "wrong" | "unknown" | "taken" | "busy" | "error";
 
 /** What the hub asks of the shell. */
 export interface HubEffects {

@@ -9,7 +9,7 @@ import { sameSecret } from "../lib/secret.ts";
 import { formatDuration } from "../lib/units.ts";
 import type { Client } from "./client.ts";
 import type { ClientTable } from "./clients.ts";
-import { type Command, findCommand } from "./commands/mod.ts";
+import { type Command, findCommand, SECRET_LINE } from "./commands/mod.ts";
 import type { HubContext } from "./context.ts";
 import type { InputEvent } from "./events.ts";
 import type { Fanout } from "./fanout.ts";
@@ -100,6 +100,13 @@ export class Input {
     const given = stats.strikes;
     if (text.charCodeAt(0) === 0x2f && text.charCodeAt(1) !== 0x2f) {
       this.#command(c, text, at);
+    } else if (text.charCodeAt(0) === 0x20 && SECRET_LINE.test(text)) {
+      // A password command after a stray space would be said to the room (and kept).
+      this.#parts.fanout.tell(
+        c,
+        "That line looks like a command with a space before its /, so it was not sent (it " +
+          "would have shown a secret to everyone). Type it without the space.",
+      );
     } else {
       if (c.away) this.#parts.sessions.setAway(c, "");
       this.#parts.talk.speak(c, "chat", text.charCodeAt(0) === 0x2f ? text.slice(1) : text, at);

@@ -43,6 +43,8 @@ export interface AddressState {
   rooms: Bucket;
   /** The address's allowance of new accounts (/register). */
   registers: Bucket;
+  /** The address's allowance of password checks (/identify, /password, /unregister). */
+  passwords: Bucket;
 }
 
 /**
@@ -89,6 +91,7 @@ export class Addresses {
         connects: fullBucket(),
         rooms: fullBucket(),
         registers: fullBucket(),
+        passwords: fullBucket(),
       };
       this.#map.set(ip, a);
     }

@@ -126,22 +126,44 @@ export class Recall {
       );
     }
     this.#ctx.stats.recalls++;
-    if (a.kind === "search") this.#showSearch(c, a, answer.lines, answer.more, now);
-    else this.#showHistory(c, a, answer.lines, answer.more, now);
+    const lines = this.#visible(c, answer.lines);
+    if (a.kind === "search") this.#showSearch(c, a, lines, answer.more, now);
+    else this.#showHistory(c, a, answer.lines, lines, answer.more, now);
   }
 
-  #showHistory(c: Client, a: Asked, lines: KeptLine[], more: boolean, now: number): void {
-    if (lines.length === 0) {
-      return this.#fanout.tell(c, `-- no ${a.older ? "older " : ""}lines kept in ${a.label} --`);
-    }
-    const page = this.#fit(lines);
-    const cut = page.length < lines.length;
+  /** `lines` without those of people `c` ignores (by their nick now, and kept ignores). */
+  #visible(c: Client, lines: KeptLine[]): KeptLine[] {
+    if (!c.ignoring && !c.keptIgnores) return lines;
+    const hidden = new Set(c.keptIgnores ?? []);
+    for (const m of c.ignoring ?? []) hidden.add(m.nick.toLowerCase());
+    return lines.filter((l) => !hidden.has(l.nick.toLowerCase()));
+  }
+
+  /**
+   * A page of history: `read` is what the store gave (it decides where the next page starts),
+   * `shown` those of them `c` does not ignore.
+   */
+  #showHistory(
+    c: Client,
+    a: Asked,
+    read: KeptLine[],
+    shown: KeptLine[],
+    more: boolean,
+    now: number,
+  ): void {
+    const page = read.length === 0 ? [] : this.#fit(read);
+    const cut = page.length < read.length;
     const left = a.left - page.length;
     const again = (more || cut) && left > 0;
     c.recall = again ? { room: a.room, before: page[0].seq, since: a.since, left } : null;
-    const head = `-- ${a.label}: ${page.length} ${page.length === 1 ? "line" : "lines"} --`;
+    const visible = page.length === read.length ? shown : shown.filter((l) => page.includes(l));
+    if (visible.length === 0 && !again) {
+      return this.#fanout.tell(c, `-- no ${a.older ? "older " : ""}lines kept in ${a.label} --`);
+    }
+    const n = visible.length;
+    const head = `-- ${a.label}: ${n} ${n === 1 ? "line" : "lines"} --`;
     const foot = again ? "-- older lines: /history more --" : "-- end of history --";
-    this.#show(c, head, page, foot, now);
+    this.#show(c, head, visible, foot, now);
   }
 
   #showSearch(c: Client, a: Asked, lines: KeptLine[], more: boolean, now: number): void {

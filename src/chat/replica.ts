@@ -282,6 +282,9 @@ export class Replica {
       case "account":
         if (node !== sync.node) this.#parts.accounts.fromCluster(ev);
         break;
+      case "logout":
+        if (node !== sync.node && ev.key) this.#parts.accounts.loggedOutElsewhere(ev.key, ev.why);
+        break;
       case "gone":
         if (ev.node === sync.node) {
           // The others took this process for dead (it missed its heartbeats): claim everyone

@@ -188,6 +188,23 @@ export class Rooms {
     return on ? "kept" : "unkept";
   }
 
+  /**
+   * The account `owner` is gone: its rooms have no owner and are kept no more (they go, with
+   * their lines, once empty), so a deleted account holds no room and its name starts afresh.
+   */
+  release(owner: string): void {
+    for (const room of [...this.#byId.values()]) {
+      if (room.owner !== owner) continue;
+      room.owner = "";
+      if (room === this.lobby || !room.kept) continue;
+      room.kept = false;
+      this.#keep.unkept(room);
+      this.#sync.propose(room.id, { t: "keep", on: false, owner: "", by: "server" });
+      this.#ctx.log.info("room no longer kept: its owner's account is gone", { room: room.label });
+      this.maybeGone(room);
+    }
+  }
+
   /** Rooms kept (the lobby not counted). */
   get keptCount(): number {
     let n = 0;

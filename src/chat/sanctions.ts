@@ -97,6 +97,28 @@ export class Sanctions {
     return false;
   }
 
+  /**
+   * A secret strike against an address whose connection is gone (a wrong password answered
+   * after its client hung up): hanging up never makes a guess free.
+   */
+  strikeAddress(key: string, why: string, now: number): void {
+    const ctx = this.#ctx;
+    const a = this.addresses.get(key, now);
+    a.strikes++;
+    a.secretStrikes++;
+    a.lastSecretStrike = now;
+    a.lastSeen = now;
+    ctx.stats.strikes++;
+    this.#sync.strike(key, 1);
+    const max = ctx.config.maxStrikes;
+    ctx.log.info("strike", {
+      addr: ctx.log.addr(key),
+      strikes: `${a.strikes}/${max}`,
+      reason: why,
+    });
+    if (a.strikes >= max && !this.active(key, now)) this.banForSpam(key, now);
+  }
+
   /** The server's ban of an address key that reached --max-strikes (here, or elsewhere). */
   banForSpam(key: string, now: number): void {
     const ms = this.#ctx.config.banDuration;

@@ -92,7 +92,9 @@ export type DirectEv =
   /** The process `node` left (closed cleanly, or was found dead and reaped). */
   | { t: "gone"; node: string }
   /** An account was registered (`on`) or deleted: `key` is its nick in lower case. */
-  | { t: "account"; key: string; nick: string; on: boolean };
+  | { t: "account"; key: string; nick: string; on: boolean }
+  /** Sessions of account `key` elsewhere are logged out (a new login, a new password), `why`. */
+  | { t: "logout"; key: string; why: string };
 
 /** What arrives from the bus: a room event with its sequence number, or a direct message. */
 export type BusIn =

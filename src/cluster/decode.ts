@@ -261,6 +261,12 @@ function directEv(value: unknown, rules: BusRules): DirectEv {
         on: bool(event.on, "account.on"),
       };
     }
+    case "logout":
+      return {
+        t: "logout",
+        key: account(event.key, "logout.key", rules),
+        why: text(event.why, "logout.why", max),
+      };
   }
   refuse("d.t", "not a direct message", event.t);
 }

@@ -100,6 +100,8 @@ export function parseConfig(
     }
     return fromEnv !== undefined ? convert(o, fromEnv, name) : DEFAULTS[key];
   });
+  // `off` in any case, as the port flags take it; a file really called OFF: ./OFF.
+  if (config.store.toLowerCase() === "off") config.store = "off";
   checkLimits(config);
   return { action: "run", config, secretFlags };
 }

@@ -11,7 +11,13 @@ import type { AuthOutcome, HubAsk, HubEvent } from "../chat/events.ts";
 import type { BanRecord } from "../chat/moderation.ts";
 import type { Logger } from "../ops/log.ts";
 import type { AccountRecord, Store, StoreHealth, StoreQuery, StoreWrite } from "../store/types.ts";
-import { hashPassword, outdatedPassword, verifyPassword } from "./passwords.ts";
+import { hashPassword, outdatedPassword, passwordQueue, verifyPassword } from "./passwords.ts";
+
+/**
+ * Most password hashes waiting for their turn; past it a password is answered `busy` at once
+ * (each waits a good part of a second: past this, an answer would come too late to be useful).
+ */
+export const MAX_PASSWORDS_WAITING = 32;
 
 /** How often lines older than --retention are deleted. */
 export const PRUNE_EVERY_MS = 10 * 60_000;
@@ -116,6 +122,10 @@ export class Keeper {
   }
 
   async #auth(work: HubAsk & { kind: "auth" }): Promise<void> {
+    if (passwordQueue() >= MAX_PASSWORDS_WAITING) {
+      this.#post({ type: "auth", ticket: work.ticket, outcome: "busy" });
+      return;
+    }
     let outcome: AuthOutcome;
     let account: AccountRecord | null = null;
     try {

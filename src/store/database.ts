@@ -21,6 +21,13 @@ import type {
 
 /** Most lines one query answers, whatever it asks for. */
 export const MAX_QUERY_LINES = 10_000;
+/**
+ * Most lines a search reads: a room's newest lines, for words the index does not keep
+ * (punctuation), and the newest matches of the whole index for the others. A search is cheap
+ * whatever is typed, at the price of not finding what is older than that.
+ */
+export const SCAN_LINES = 5_000;
+export const SCAN_MATCHES = 10_000;
 /** Lines deleted per transaction by retention, so one prune never holds a huge transaction. */
 const PRUNE_CHUNK = 5_000;
 /** Owner read/write only: the store holds password hashes. */
@@ -296,10 +303,23 @@ export class Database {
   }
 
   /** A room's lines, newest first up to `limit` but answered oldest first. */
+  /**
+   * A room's lines, newest first, walked along the (room, seq) index so that only the lines
+   * shown are read, however far back `since` goes: `since` becomes the number of the room's
+   * first line at or after it (one step down the (room, at) index), and `at` is still checked
+   * on the lines read.
+   */
   #lines(room: string, limit: number, since?: number, beforeSeq?: number): StoreAnswer {
     const where = ["room = ?"];
     const args: SQLInputValue[] = [str(room)];
-    if (since !== undefined) where.push("at >= ?"), args.push(num(since));
+    if (since !== undefined) {
+      const first = this.#prep(
+        "SELECT seq FROM lines WHERE room = ? AND at >= ? ORDER BY at LIMIT 1",
+      ).get(str(room), num(since)) as { seq: number } | undefined;
+      if (!first) return { lines: [], more: false };
+      where.push("seq >= ?", "+at >= ?");
+      args.push(first.seq, num(since));
+    }
     if (beforeSeq !== undefined) where.push("seq < ?"), args.push(num(beforeSeq));
     const n = clampLimit(limit);
     const rows = this.#prep(
@@ -323,16 +343,21 @@ export class Database {
     const substr = plain.map(() => " AND instr(l.text, ?) > 0").join("");
     const cols = LINE_COLUMNS.split(", ").map((c) => `l.${c}`).join(", ");
     if (indexed.length === 0) {
+      // Punctuation only: a bounded scan of the room's newest lines.
       const rows = this.#prep(
-        `SELECT ${cols} FROM lines l WHERE l.room = ?${substr} ORDER BY l.seq DESC LIMIT ?`,
-      ).all(str(room), ...plain, n + 1) as unknown as LineRow[];
+        `SELECT ${cols} FROM (SELECT * FROM lines WHERE room = ? ORDER BY seq DESC LIMIT ?) l
+         WHERE 1${substr} ORDER BY l.seq DESC LIMIT ?`,
+      ).all(str(room), SCAN_LINES, ...plain, n + 1) as unknown as LineRow[];
       return page(rows, n);
     }
+    // The newest matches in the whole index, a bounded number of them, then the room's (CROSS
+    // JOIN keeps the matches the outer loop: left to itself, the planner walks the whole room).
     const match = indexed.map((w) => `"${w.replaceAll('"', '""')}"`).join(" ");
     const rows = this.#prep(
-      `SELECT ${cols} FROM lines_fts JOIN lines l ON l.id = lines_fts.rowid
-       WHERE lines_fts MATCH ? AND l.room = ?${substr} ORDER BY l.seq DESC LIMIT ?`,
-    ).all(match, str(room), ...plain, n + 1) as unknown as LineRow[];
+      `SELECT ${cols} FROM (SELECT rowid AS id FROM lines_fts WHERE lines_fts MATCH ?
+         ORDER BY rowid DESC LIMIT ?) hits CROSS JOIN lines l ON l.id = hits.id
+       WHERE l.room = ?${substr} ORDER BY l.seq DESC LIMIT ?`,
+    ).all(match, SCAN_MATCHES, str(room), ...plain, n + 1) as unknown as LineRow[];
     return page(rows, n);
   }
 
@@ -486,6 +511,8 @@ function openLocked(path: string): DatabaseSync {
     return db;
   } catch (e) {
     db.close();
+    // The lock file was ours: whoever holds the database is not a Shat.
+    if (classify(e).kind === "busy") throw new FailureError("locked", classify(e).detail);
     throw e;
   }
 }

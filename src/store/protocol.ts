@@ -63,6 +63,8 @@ export type ReplyMessage =
  */
 export type FailureKind =
   | "busy"
+  /** The database itself is locked by another program (the lock file was free). */
+  | "locked"
   | "read-only"
   | "read-only-dir"
   /** The directory is missing or not one; the detail says which ("does not exist"). */
@@ -129,6 +131,9 @@ export function openMessage(path: string, f: Failure): string {
   switch (f.kind) {
     case "busy":
       return `store: ${path} is in use by another Shat process`;
+    case "locked":
+      return `store: ${path} is locked by another program (a sqlite3 session writing to it?); ` +
+        "start again once it is done";
     case "read-only":
       return `store: ${path} is read-only (${f.detail}); Shat needs to write it`;
     case "read-only-dir":
@@ -155,6 +160,7 @@ export function openMessage(path: string, f: Failure): string {
 export function shortError(f: Failure): string {
   switch (f.kind) {
     case "busy":
+    case "locked":
       return "database locked";
     case "read-only":
     case "read-only-dir":

@@ -55,7 +55,7 @@ Deno.test("accounts: the clear-text warning is said once per connection", async 
   const first = await run(h, 1, "/register correct-horse");
   assert.equal(first.filter((l) => /not encrypted/.test(l)).length, 1);
   const again = await run(h, 1, "/password correct-horse battery-staple");
-  assert.deepEqual(again, ["Password changed."]);
+  assert.deepEqual(again, ["Password changed. Any other session of this account is logged out."]);
 });
 
 Deno.test("accounts: a guest identifies and gets the nick and its preferences back", async () => {
@@ -363,4 +363,109 @@ Deno.test("retention: lines older than --retention are deleted; newer ones stay"
   h.read(2);
   const page = await run(h, 2, "/history");
   assert.deepEqual(page.slice(1, -1).map((l) => l.replace(/^.*> /, "")), ["a fresh line"]);
+});
+
+Deno.test("accounts: a login whose answer comes after the account was deleted is refused", async () => {
+  const { h } = withStore(2);
+  await run(h, 1, "/nick alice");
+  await run(h, 1, "/register correct-horse");
+  h.read(2);
+  // Both asked at once: the deletion is answered first.
+  h.send(1, "/unregister correct-horse");
+  h.send(2, "/identify alice correct-horse");
+  await h.settle();
+  assert.ok(h.read(2).includes("alice is not registered."));
+  assert.equal(h.hub.accountOf({ id: 2 } as never), "");
+});
+
+Deno.test("accounts: identifying logs out every other session of the account, whatever its nick", async () => {
+  const { h } = withStore(3);
+  await run(h, 1, "/nick alice");
+  await run(h, 1, "/register correct-horse");
+  // Someone who learnt the password logs in and hides under another nick.
+  await run(h, 2, "/identify alice correct-horse");
+  await run(h, 2, "/nick xavier");
+  assert.equal(h.hub.accountOf({ id: 2 } as never), "alice");
+  h.read(1);
+  await run(h, 3, "/identify alice correct-horse");
+  assert.equal(h.hub.accountOf({ id: 2 } as never), "", "the intruder is logged out");
+  assert.ok(
+    h.read(2).some((l) =>
+      /^Someone identified as alice from another connection, so you are logged out here/.test(l)
+    ),
+  );
+  // A new password logs out the others too.
+  await run(h, 1, "/identify alice correct-horse");
+  assert.deepEqual(await run(h, 1, "/password correct-horse battery-staple"), [
+    "Password changed. Any other session of this account is logged out.",
+  ]);
+  assert.equal(h.hub.accountOf({ id: 3 } as never), "");
+});
+
+Deno.test("accounts: a password with a space is refused (it could never be typed to /identify)", async () => {
+  const { h } = withStore(1);
+  await run(h, 1, "/nick alice");
+  assert.deepEqual(await run(h, 1, "/register my secret pass"), [
+    "A password may not contain spaces.",
+  ]);
+});
+
+Deno.test("accounts: hanging up before the answer does not make a wrong guess free", async () => {
+  const { h } = withStore(1);
+  await run(h, 1, "/nick alice");
+  await run(h, 1, "/register correct-horse");
+  h.open(5, "10.0.0.5");
+  h.send(5, "/identify alice wrong-guess");
+  h.hangUp(5);
+  await h.settle();
+  assert.equal(h.hub.strikesOf("10.0.0.5"), 1);
+});
+
+Deno.test("accounts: password checks are throttled per address, right or wrong", async () => {
+  const { h } = withStore(1);
+  await run(h, 1, "/nick junk");
+  await run(h, 1, "/register junk-password");
+  h.open(2, "10.0.0.2");
+  for (let i = 0; i < 6; i++) {
+    assert.ok(
+      (await run(h, 2, "/identify junk junk-password")).includes("You are identified as junk."),
+    );
+    await run(h, 2, "/nick other");
+  }
+  assert.match(
+    (await run(h, 2, "/identify junk junk-password"))[0],
+    /^Too many password attempts from your address; try again in \d+s\.$/,
+  );
+});
+
+Deno.test("accounts: a deleted account's kept rooms are kept no more", async () => {
+  const { h } = withStore(1);
+  await run(h, 1, "/nick alice");
+  await run(h, 1, "/register correct-horse");
+  await run(h, 1, "/join den");
+  await run(h, 1, "/room keep on");
+  await run(h, 1, "/part");
+  assert.ok((await run(h, 1, "/rooms")).some((l) => l.includes("#den")));
+  await run(h, 1, "/unregister correct-horse");
+  assert.ok(!(await run(h, 1, "/rooms")).some((l) => l.includes("#den")), "gone once empty");
+});
+
+Deno.test("history: /history and /search leave out the people you ignore", async () => {
+  const { h } = withStore(2);
+  await run(h, 2, "/nick troll");
+  h.send(2, "you suck");
+  h.send(1, "hello everyone");
+  await run(h, 1, "/ignore troll");
+  const page = await run(h, 1, "/history");
+  assert.deepEqual(page.slice(1, -1).map((l) => l.replace(/^\[[^\]]+\] /, "")), [
+    `<${h.hub.nickOf(1)}> hello everyone`,
+  ]);
+  assert.deepEqual(await run(h, 1, "/search suck"), ["-- nothing in #lobby has all of: suck --"]);
+});
+
+Deno.test("input: a password command typed after a space is not said to the room", async () => {
+  const { h } = withStore(2);
+  h.read(2);
+  assert.match((await run(h, 1, " /identify carol newpass99"))[0], /space before its \//);
+  assert.deepEqual(h.read(2), []);
 });

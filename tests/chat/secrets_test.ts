@@ -19,6 +19,8 @@ Deno.test("secrets: the lines history leaves out, in any case", () => {
     "/password old new",
     "/unregister pw",
     "/unregister",
+    " /identify alice pw",
+    "   /register pw",
   ];
   for (const line of secret) assert.ok(SECRET_LINE.test(line), line);
   const plain = [
@@ -50,6 +52,7 @@ Deno.test("secrets: where the secret part of a line starts", () => {
     ["/password old new", 10],
     ["/unregister pw", 12],
     ["/unregister", -1],
+    ["  /identify alice pw", 12],
     ["/identifyx pw", -1],
     ["//op x", -1],
     ["hello", -1],

@@ -7,8 +7,8 @@ import type { Command } from "./types.ts";
 export const HISTORY_COMMANDS: readonly Command[] = [
   {
     name: "history",
-    usage: "/history [N | DURATION]",
-    help: "show your room's last N lines (20) or those of the last DURATION (like 2h)",
+    usage: "/history [N | DURATION | more]",
+    help: "your room's last N lines (20) or those of the last DURATION (2h); more: the page before",
     run(chat, me, args, now) {
       const arg = args.trim().toLowerCase();
       if (arg === "") return chat.history(me, { count: HISTORY_DEFAULT });

@@ -6,11 +6,12 @@
 
 /**
  * Command lines that carry a secret: `/op TOKEN`, `/join ROOM KEY`, and `/register`,
- * `/identify`, `/password`, `/unregister` followed by anything. Input history (the telnet line
- * editor's, the web page's) leaves them out.
+ * `/identify`, `/password`, `/unregister` followed by anything, also after spaces typed by
+ * mistake (such a line is never said in the room). Input history (the telnet line editor's, the
+ * web page's) leaves them out.
  */
 export const SECRET_LINE =
-  /^\/(?:op\s|join\s+\S+\s+\S|(?:register|identify|password|unregister)(?:\s|$))/i;
+  /^\s*\/(?:op\s|join\s+\S+\s+\S|(?:register|identify|password|unregister)(?:\s|$))/i;
 
 /**
  * The start of a command line's secret part, for hiding it while it is typed: a match ends
@@ -19,7 +20,7 @@ export const SECRET_LINE =
  * of the secret. Anchored at the start, and a match depends only on the text it covers, so a
  * line keeps its answer whatever is typed after the secret's start.
  */
-export const SECRET_ARGS = /^\/(?:op|join\s+\S+|register|identify|password|unregister)\s/i;
+export const SECRET_ARGS = /^\s*\/(?:op|join\s+\S+|register|identify|password|unregister)\s/i;
 
 /** Offset in `line` where its secret part starts (see {@link SECRET_ARGS}), or -1: none. */
 export function secretStart(line: string): number {
