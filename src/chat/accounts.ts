@@ -18,6 +18,8 @@ import type { HubContext } from "./context.ts";
 import type { AuthOp, AuthOutcome } from "./events.ts";
 import type { Fanout } from "./fanout.ts";
 import type { Keep } from "./keep.ts";
+import { KeptPrefs, prefsOf } from "./kept_prefs.ts";
+import { Lockout } from "./lockout.ts";
 import type { RemoteMember } from "./mirror.ts";
 import { burstWait, type ConnectRate, mayBurst } from "./moderation.ts";
 import type { NickTable } from "./names.ts";
@@ -26,17 +28,11 @@ import type { Rooms } from "./rooms.ts";
 import type { Sanctions } from "./sanctions.ts";
 import type { Sessions } from "./sessions.ts";
 import type { Outbound } from "./sync.ts";
-import { VIEW_COLOR, VIEW_STAMPS } from "./render.ts";
 
 /** The shortest password, in characters. */
 export const PASSWORD_MIN = 8;
 /** The longest password, in characters (the hash's work must not grow with what is typed). */
 export const PASSWORD_MAX = 256;
-/**
- * An account is locked for `ms` once it saw `failures` wrong passwords within `window`, from at
- * least `addresses` addresses (one address alone is stopped by its strikes).
- */
-export const LOCKOUT = { failures: 10, addresses: 3, window: 15 * 60_000, ms: 15 * 60_000 };
 /** New accounts one address may make: a few, then one more every 20 minutes. */
 export const REGISTER_RATE: ConnectRate = { burst: 3, per: 3_600_000 };
 /**
@@ -54,14 +50,6 @@ interface Ticket {
   /** The nick to register. */
   nick: string;
   addrKey: string;
-}
-
-/** Wrong passwords for one account. */
-interface Failures {
-  first: number;
-  count: number;
-  addrs: Set<string>;
-  lockedUntil: number;
 }
 
 /** The parts accounts act on. */
@@ -86,15 +74,16 @@ export class Accounts {
   readonly #bySkeleton = new Map<string, string>();
   readonly #tickets = new Map<number, Ticket>();
   #nextTicket = 0;
-  readonly #failures = new Map<string, Failures>();
-  /** Registered nick → identified clients here who keep ignoring whoever holds it. */
-  readonly #watchers = new Map<string, Set<Client>>();
+  readonly #lockout: Lockout;
+  readonly #prefs: KeptPrefs;
   /** Account → the client here that gets its nick once its holder elsewhere has left. */
   readonly #awaiting = new Map<string, Client>();
 
   constructor(ctx: HubContext, parts: AccountParts) {
     this.#ctx = ctx;
     this.#p = parts;
+    this.#lockout = new Lockout(ctx);
+    this.#prefs = new KeptPrefs(parts.keep, parts.nicks, parts.sessions);
   }
 
   /** The accounts the store holds. */
@@ -184,7 +173,7 @@ export class Accounts {
     if (c.account === key && c.key === key) {
       return fanout.tell(c, `You are already identified as ${name}.`);
     }
-    const locked = this.#lockedFor(key, now);
+    const locked = this.#lockout.lockedFor(key, now);
     if (locked > 0) {
       return fanout.tell(
         c,
@@ -200,7 +189,7 @@ export class Accounts {
   /** `/password OLD NEW`. */
   changePassword(c: Client, old: string, fresh: string, now: number): void {
     if (this.#busy(c) || !this.#loggedIn(c)) return;
-    const locked = this.#lockedFor(c.account, now);
+    const locked = this.#lockout.lockedFor(c.account, now);
     if (locked > 0) {
       return this.#p.fanout.tell(c, `Your account is locked for ${formatDuration(locked)}.`);
     }
@@ -211,7 +200,7 @@ export class Accounts {
   /** `/unregister PASSWORD`: deletes `c`'s account. */
   unregister(c: Client, password: string, now: number): void {
     if (this.#busy(c) || !this.#loggedIn(c)) return;
-    const locked = this.#lockedFor(c.account, now);
+    const locked = this.#lockout.lockedFor(c.account, now);
     if (locked > 0) {
       return this.#p.fanout.tell(c, `Your account is locked for ${formatDuration(locked)}.`);
     }
@@ -258,12 +247,6 @@ export class Accounts {
         : `A password may have at most ${PASSWORD_MAX} characters.`,
     );
     return false;
-  }
-
-  /** How long account `key` stays locked (0 = not locked). */
-  #lockedFor(key: string, now: number): number {
-    const f = this.#failures.get(key);
-    return f && f.lockedUntil > now ? f.lockedUntil - now : 0;
   }
 
   /** Hands the shell a password to hash or check for `c`. */
@@ -345,33 +328,38 @@ export class Accounts {
       here && this.#p.fanout.tell(here, `${name} was registered by someone else meanwhile.`);
       return;
     }
-    this.#failures.delete(t.key);
-    switch (t.op) {
-      case "register":
-        return this.#made(t, here);
-      case "identify":
-        if (!this.#registered.has(t.key)) {
-          // Deleted while the password was checked (/unregister, /drop): no login to a ghost.
-          return here && this.#p.fanout.tell(here, `${t.nick || t.key} is not registered.`);
-        }
-        return here ? this.#identified(here, t.key, nick ?? t.nick, prefs ?? {}) : undefined;
-      case "password": {
-        this.#ctx.log.info("password changed", { client: t.id, account: t.key });
-        const why = "The password of your account was changed from another connection";
-        this.#endOtherSessions(t.key, here, why);
-        const said = "Password changed. Any other session of this account is logged out.";
-        return here && this.#p.fanout.tell(here, said);
-      }
-      case "unregister": {
-        const name = this.#registered.get(t.key) ?? t.key;
-        this.#forget(t.key, "");
-        this.#p.sync.direct({ t: "account", key: t.key, nick: name, on: false });
-        this.#ctx.log.info("account deleted", { client: t.id, account: t.key });
-        return here && this.#p.fanout.tell(
-          here,
-          `${name} is no longer registered; anyone may take the name now.`,
-        );
-      }
+    this.#lockout.clear(t.key);
+    if (t.op === "register") return this.#made(t, here);
+    if (!this.#registered.has(t.key)) {
+      // Deleted while the password was checked (/unregister, /drop): no login to a ghost, and
+      // a record the shell wrote back meanwhile (a new hash) is deleted again.
+      this.#p.keep.write({ t: "unaccount", key: t.key });
+      return here && this.#p.fanout.tell(here, `${t.nick || t.key} is not registered.`);
+    }
+    if (t.op === "identify") {
+      return here ? this.#identified(here, t.key, nick ?? t.nick, prefs ?? {}) : undefined;
+    }
+    if (t.op === "password") return this.#passwordChanged(t, here);
+    this.#unregistered(t, here);
+  }
+
+  /** A new password was written: every other session of the account is logged out. */
+  #passwordChanged(t: Ticket, here: Client | undefined): void {
+    this.#ctx.log.info("password changed", { client: t.id, account: t.key });
+    const why = "The password of your account was changed from another connection";
+    this.#endOtherSessions(t.key, here, why);
+    const said = "Password changed. Any other session of this account is logged out.";
+    if (here) this.#p.fanout.tell(here, said);
+  }
+
+  /** The account was deleted by its owner. */
+  #unregistered(t: Ticket, here: Client | undefined): void {
+    const name = this.#registered.get(t.key) ?? t.key;
+    this.#forget(t.key, "");
+    this.#p.sync.direct({ t: "account", key: t.key, nick: name, on: false });
+    this.#ctx.log.info("account deleted", { client: t.id, account: t.key });
+    if (here) {
+      this.#p.fanout.tell(here, `${name} is no longer registered; anyone may take the name now.`);
     }
   }
 
@@ -392,12 +380,8 @@ export class Accounts {
 
   /** A wrong password: a strike against the address, and a failure against the account. */
   #wrong(t: Ticket, c: Client | undefined, now: number): void {
-    const f = this.#countFailure(t.key, t.addrKey, now);
-    this.#ctx.log.info("wrong password", {
-      client: t.id,
-      account: t.key,
-      failures: f.count,
-    });
+    const failures = this.#lockout.failed(t.key, t.addrKey, now);
+    this.#ctx.log.info("wrong password", { client: t.id, account: t.key, failures });
     this.#ctx.stats.wrongPasswords++;
     if (c) {
       this.#p.sanctions.strike(c, "wrong password", now, "Wrong password.", true);
@@ -405,29 +389,6 @@ export class Accounts {
       // Hanging up before the answer does not make a guess free.
       this.#p.sanctions.strikeAddress(t.addrKey, "wrong password", now);
     }
-  }
-
-  #countFailure(key: string, addrKey: string, now: number): Failures {
-    let f = this.#failures.get(key);
-    if (!f || now - f.first > LOCKOUT.window) {
-      f = { first: now, count: 0, addrs: new Set(), lockedUntil: f?.lockedUntil ?? 0 };
-      this.#failures.set(key, f);
-    }
-    f.count++;
-    if (f.addrs.size < 64) f.addrs.add(addrKey);
-    if (
-      f.count >= LOCKOUT.failures && f.addrs.size >= LOCKOUT.addresses && f.lockedUntil <= now
-    ) {
-      f.lockedUntil = now + LOCKOUT.ms;
-      this.#ctx.stats.lockouts++;
-      this.#ctx.log.warn("account locked: many wrong passwords from several addresses", {
-        account: key,
-        failures: f.count,
-        addresses: f.addrs.size,
-        for: formatDuration(LOCKOUT.ms),
-      });
-    }
-    return f;
   }
 
   /**
@@ -464,7 +425,7 @@ export class Accounts {
     }
     if (!this.#awaiting.has(key) && c.nick !== name) sessions.rename(c, name);
     this.taken(c);
-    this.#restore(c, prefs);
+    this.#prefs.restore(c, prefs);
     this.#ctx.stats.identified++;
     this.#ctx.log.info("identified", { client: c.id, account: key });
     if (!this.#awaiting.has(key)) fanout.tell(c, `You are identified as ${name}.`);
@@ -501,14 +462,14 @@ export class Accounts {
   #leaveAccount(c: Client): void {
     if (!c.account) return;
     if (this.#awaiting.get(c.account) === c) this.#awaiting.delete(c.account);
-    this.#unwatch(c);
+    this.#prefs.forget(c);
     c.account = "";
   }
 
   /** An account is gone (unregistered or dropped): whoever is logged in to it is told. */
   #forget(key: string, message: string): void {
     this.#remove(key);
-    this.#failures.delete(key);
+    this.#lockout.clear(key);
     for (const c of this.#p.clients.values()) {
       if (c.account !== key) continue;
       this.#leaveAccount(c);
@@ -536,7 +497,7 @@ export class Accounts {
 
   /** Preferences as the account keeps them. */
   savePrefs(c: Client): void {
-    if (c.account) this.#p.keep.write({ t: "prefs", key: c.account, prefs: prefsOf(c) });
+    this.#prefs.save(c);
   }
 
   /**
@@ -545,80 +506,22 @@ export class Accounts {
    */
   keepIgnore(c: Client, other: Member, on: boolean): boolean {
     const key = other.nick.toLowerCase();
-    if (!c.account) return false;
-    if (on) {
-      if (!this.#registered.has(key)) return false;
-      (c.keptIgnores ??= new Set()).add(key);
-      this.#watch(c, key);
-    } else {
-      if (!c.keptIgnores?.delete(key)) return false;
-      this.#watchers.get(key)?.delete(c);
-    }
-    this.savePrefs(c);
-    return true;
+    return this.#prefs.ignore(c, key, on, this.#registered.has(key));
   }
 
   /** `m` now holds its nick: whoever keeps ignoring that account ignores them. */
   taken(m: Client | RemoteMember): void {
-    const watchers = this.#watchers.get(m.key);
-    if (!watchers) return;
-    for (const w of watchers) if (w !== m) this.#p.sessions.setIgnore(w, m, true);
-  }
-
-  #watch(c: Client, key: string): void {
-    let set = this.#watchers.get(key);
-    if (!set) this.#watchers.set(key, set = new Set());
-    set.add(c);
-  }
-
-  #unwatch(c: Client): void {
-    if (!c.keptIgnores) return;
-    for (const key of c.keptIgnores) {
-      const set = this.#watchers.get(key);
-      set?.delete(c);
-      if (set?.size === 0) this.#watchers.delete(key);
-    }
-    c.keptIgnores = null;
-  }
-
-  /** An identified person's preferences come back. */
-  #restore(c: Client, prefs: Prefs): void {
-    const { sessions, nicks } = this.#p;
-    const view: { color?: boolean; bell?: boolean; timestamps?: boolean } = {};
-    if (typeof prefs.color === "boolean") view.color = prefs.color;
-    if (typeof prefs.bell === "boolean") view.bell = prefs.bell;
-    if (typeof prefs.timestamps === "boolean") view.timestamps = prefs.timestamps;
-    sessions.setView(c, view);
-    const ignores = (prefs.ignores ?? []).filter((k) => typeof k === "string").slice(0, 1_000);
-    if (ignores.length === 0) return;
-    c.keptIgnores = new Set(ignores);
-    for (const key of ignores) {
-      this.#watch(c, key);
-      const h = nicks.holder(key);
-      if (h && h.id !== c.id) sessions.setIgnore(c, h, true);
-    }
+    this.#prefs.taken(m);
   }
 
   /** `c` left: nothing of theirs stays here (their tickets are answered into the void). */
   left(c: Client): void {
     if (this.#awaiting.get(c.account) === c) this.#awaiting.delete(c.account);
-    this.#unwatch(c);
+    this.#prefs.forget(c);
   }
 
   /** Forgets failures that are old and locks that have ended. */
   tick(now: number): void {
-    for (const [key, f] of this.#failures) {
-      if (now - f.first > LOCKOUT.window && f.lockedUntil <= now) this.#failures.delete(key);
-    }
+    this.#lockout.tick(now);
   }
-}
-
-/** What an account keeps of `c`'s preferences. */
-export function prefsOf(c: Client): Prefs {
-  return {
-    color: (c.view & VIEW_COLOR) !== 0,
-    bell: c.bell,
-    timestamps: (c.view & VIEW_STAMPS) !== 0,
-    ignores: c.keptIgnores ? [...c.keptIgnores] : [],
-  };
 }

@@ -139,39 +139,20 @@ export class Hub implements Chat {
       },
     );
     const talk = this.#talk = new Talk(ctx, fanout, sync, keep);
-    const accounts = this.#accounts = new Accounts(ctx, {
-      clients,
-      fanout,
-      nicks,
-      rooms,
-      sessions,
-      sanctions,
-      sync,
-      keep,
-    });
+    const parts = { clients, fanout, nicks, rooms, mirror, sanctions, sessions, sync, talk, keep };
+    const accounts = this.#accounts = new Accounts(ctx, parts);
     this.#recall = new Recall(ctx, clients, fanout);
-    if (opts.memory) {
-      rooms.restore(opts.memory, talk.limits, opts.node !== undefined);
-      accounts.load(opts.memory.accounts);
-    }
+    this.#restore(opts);
     this.#admission = new Admission(ctx, clients, fanout, sanctions, mirror);
-    this.#input = new Input(
-      ctx,
-      { clients, fanout, sanctions, sessions, talk, sync },
-      (cmd, c, args, now) => cmd.run(this, c, args, now),
-    );
-    this.#replica = new Replica(ctx, {
-      clients,
-      fanout,
-      nicks,
-      rooms,
-      mirror,
-      sanctions,
-      sessions,
-      sync,
-      talk,
-      accounts,
-    });
+    this.#input = new Input(ctx, parts, (cmd, c, args, now) => cmd.run(this, c, args, now));
+    this.#replica = new Replica(ctx, { ...parts, accounts });
+  }
+
+  /** What the store held at start: kept rooms with their latest lines, accounts. */
+  #restore(opts: HubOptions): void {
+    if (!opts.memory) return;
+    this.#rooms.restore(opts.memory, this.#talk.limits, opts.node !== undefined);
+    this.#accounts.load(opts.memory.accounts);
   }
 
   /** Applies one event at time `now` (epoch ms). */

@@ -145,28 +145,11 @@ export class Replica {
     if (ev.t === "say") return this.#applySay(self, node, roomId, ev, proposal);
     if (self) return; // applied here when proposed
     const { rooms, fanout, mirror } = this.#parts;
-    let room = rooms.get(roomId);
+    const room = rooms.get(roomId);
     switch (ev.t) {
-      case "enter": {
-        if (badRemoteNick(ev.m.nick) || !("ip" in parseIp(ev.m.ip))) return;
-        if (!room) {
-          room = new ChatRoom<Client>(ev.name, ev.created?.key ?? "");
-          room.owner = ev.created?.owner ?? "";
-          rooms.add(room);
-        } else if (ev.created && room.members.size === 0 && mirror.inRoom(room.id) === 0) {
-          room.secret = ev.created.key;
-          if (ev.created.fresh) room.owner = ev.created.owner ?? "";
-        }
-        const { was, member } = mirror.upsert(node, ev.m);
-        rooms.changed();
-        this.#parts.accounts.taken(member);
-        if (was !== undefined && was !== room.id) {
-          const old = rooms.get(was);
-          if (old) rooms.maybeGone(old);
-        }
-        if (ev.notice) fanout.notice(room, ev.notice);
+      case "enter":
+        this.#enter(node, room, ev);
         break;
-      }
       case "leave": {
         const m = mirror.get(node, ev.id);
         if (m && m.room === roomId) this.#forget(m);
@@ -210,6 +193,29 @@ export class Replica {
         if (!ev.on) rooms.maybeGone(room);
         break;
     }
+  }
+
+  /** Someone elsewhere entered a room (made there, perhaps). */
+  #enter(node: string, found: ChatRoom<Client> | undefined, ev: RoomEv & { t: "enter" }): void {
+    const { rooms, fanout, mirror } = this.#parts;
+    if (badRemoteNick(ev.m.nick) || !("ip" in parseIp(ev.m.ip))) return;
+    let room = found;
+    if (!room) {
+      room = new ChatRoom<Client>(ev.name, ev.created?.key ?? "");
+      room.owner = ev.created?.owner ?? "";
+      rooms.add(room);
+    } else if (ev.created && room.members.size === 0 && mirror.inRoom(room.id) === 0) {
+      room.secret = ev.created.key;
+      if (ev.created.fresh) room.owner = ev.created.owner ?? "";
+    }
+    const { was, member } = mirror.upsert(node, ev.m);
+    rooms.changed();
+    this.#parts.accounts.taken(member);
+    if (was !== undefined && was !== room.id) {
+      const old = rooms.get(was);
+      if (old) rooms.maybeGone(old);
+    }
+    if (ev.notice) fanout.notice(room, ev.notice);
   }
 
   /** A line or an action said in a room, here or elsewhere, in the room's order. */

@@ -3,7 +3,7 @@
  * memory and the shell's keeper doing the password work (with cheap scrypt parameters).
  */
 import assert from "node:assert/strict";
-import { LOCKOUT } from "../../src/chat/accounts.ts";
+import { LOCKOUT } from "../../src/chat/lockout.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { HubHarness } from "../support/helpers.ts";
 
