@@ -4,6 +4,7 @@
  */
 import type { ClusterIn, ClusterOut } from "../cluster/bus.ts";
 import type { Prefs, StoreAnswer, StoreQuery, StoreWrite } from "../store/types.ts";
+import type { WordFilter } from "./filter.ts";
 import type { BanRecord } from "./moderation.ts";
 import type { Outbox } from "./shared_log.ts";
 
@@ -48,6 +49,29 @@ export type HubAsk =
  */
 export type AuthOutcome = "ok" | "wrong" | "unknown" | "taken" | "busy" | "error";
 
+/**
+ * One operator action (a server operator's or a room operator's: op, kick, ban, mute, a mode
+ * changed, an account dropped), as the audit log keeps it.
+ */
+export interface AuditEntry {
+  /** When, epoch ms. */
+  at: number;
+  /** What was done, in a few words: `kick`, `room ban`, `mute`, `room slow`, `drop account`… */
+  action: string;
+  /** Who did it: their nick. */
+  by: string;
+  /** Their account ("" = not identified). */
+  account: string;
+  /** Their address ("" in safe mode: addresses never reach the audit log then). */
+  address: string;
+  /** Whom or what it was done to ("" = nothing in particular). */
+  target: string;
+  /** The room it was done in (`#name`; "" = server-wide). */
+  room: string;
+  /** The rest: a duration, a reason, a setting's new value ("" = nothing). */
+  detail: string;
+}
+
 /** What the hub asks of the shell. */
 export interface HubEffects {
   /** Client `id`'s outbox has bytes and no writer is draining it: start one. */
@@ -69,6 +93,8 @@ export interface HubEffects {
   remember?(w: StoreWrite): void;
   /** Start this work; its answer comes back as an `answer` or `auth` event. */
   ask?(work: HubAsk): void;
+  /** Append this to the audit log (audit.jsonl in --data-dir), after the batch. */
+  audit?(entry: AuditEntry): void;
 }
 
 /** Input from one connection: what one or more reads produced. */
@@ -129,5 +155,7 @@ export type HubEvent =
     prefs?: Prefs;
   }
   | { type: "shutdown" }
+  /** The word filter (--filter-file) was read again (SIGHUP); null: no filter any more. */
+  | { type: "filter"; filter: WordFilter | null }
   /** From the other processes, through the cluster link (src/cluster/link.ts). */
   | { type: "cluster"; msg: ClusterIn };

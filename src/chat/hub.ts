@@ -17,6 +17,7 @@ import { formatDuration } from "../lib/units.ts";
 import type { Config } from "../ops/config.ts";
 import type { Logger } from "../ops/log.ts";
 import { Accounts } from "./accounts.ts";
+import type { Client } from "./client.ts";
 import { Admission } from "./admission.ts";
 import { ClientTable } from "./clients.ts";
 import {
@@ -26,12 +27,16 @@ import {
   type JoinOutcome,
   type KeepOutcome,
   type Member,
+  type RoomAct,
   type RoomInfo,
+  type RoomSettings,
+  type SanctionInfo,
   type ViewSettings,
 } from "./commands/mod.ts";
 import { completeFrom, NO_COMPLETION } from "./completion.ts";
 import type { HubContext } from "./context.ts";
-import type { HubEffects, HubEvent } from "./events.ts";
+import type { AuditEntry, HubEffects, HubEvent } from "./events.ts";
+import type { WordFilter } from "./filter.ts";
 import { Fanout } from "./fanout.ts";
 import { Input } from "./input.ts";
 import { Keep } from "./keep.ts";
@@ -44,15 +49,19 @@ import { Recall } from "./recall.ts";
 import { Rooms } from "./rooms.ts";
 import { Sanctions } from "./sanctions.ts";
 import { Sessions } from "./sessions.ts";
+import { Stewards } from "./stewards.ts";
 import { type HubSnapshot, HubStats } from "./stats.ts";
 import { Alone, ClusterSync, type Outbound } from "./sync.ts";
 import { Talk } from "./talk.ts";
 import type { Completion } from "../terminal/editor.ts";
 import type { StoreStart } from "../store/types.ts";
 
-export type { CloseMode, HubEffects, HubEvent, InputEvent } from "./events.ts";
+export type { AuditEntry, CloseMode, HubEffects, HubEvent, InputEvent } from "./events.ts";
 export { promptFor } from "./client.ts";
 export { BLANK_FLOOD, PREAUTH_BYTES, PREAUTH_LINES } from "./input.ts";
+
+/** Entries of the audit log /audit can show. */
+const AUDIT_KEPT = 200;
 
 /** How a room notice (join, leave, rename) starts: no line a person sends can start so. */
 export const NOTICE = "*** ";
@@ -68,6 +77,10 @@ export interface HubOptions {
   bans?: readonly BanRecord[];
   /** What the store holds at start: accounts, kept rooms and their latest lines. */
   memory?: StoreStart;
+  /** The word filter (--filter-file) to start with. */
+  filter?: WordFilter | null;
+  /** The latest entries of the audit log (audit.jsonl), oldest first, for /audit. */
+  audit?: readonly AuditEntry[];
   /** Random source for guest nicks (tests pass a fixed one). */
   random?: () => number;
   /** How a history entry's time is shown; local HH:MM by default. */
@@ -100,11 +113,20 @@ export class Hub implements Chat {
   readonly #replica: Replica;
   readonly #accounts: Accounts;
   readonly #recall: Recall;
+  readonly #stewards: Stewards;
+  /** The word filter (--filter-file; null: none). */
+  #filter: WordFilter | null;
+  /** The latest entries of the audit log, oldest first, for /audit. */
+  readonly #auditLog: AuditEntry[];
+  readonly #effects: HubEffects;
+  /** The time of the event being handled. */
+  #now = 0;
 
   constructor(opts: HubOptions) {
     const config = this.config = opts.config;
     this.opsEnabled = config.adminToken !== "";
     this.#log = opts.log;
+    this.#effects = opts.effects;
     const ctx: HubContext = {
       config,
       log: opts.log,
@@ -142,10 +164,28 @@ export class Hub implements Chat {
     const parts = { clients, fanout, nicks, rooms, mirror, sanctions, sessions, sync, talk, keep };
     const accounts = this.#accounts = new Accounts(ctx, parts);
     this.#recall = new Recall(ctx, clients, fanout);
+    this.#filter = opts.filter ?? null;
+    this.#auditLog = (opts.audit ?? []).slice(-AUDIT_KEPT);
+    const stewards = this.#stewards = new Stewards(
+      ctx,
+      { ...parts, accounts },
+      (action, by, target, detail, room) =>
+        this.#record(action, by, target, detail, room?.label ?? ""),
+    );
+    rooms.hooks = {
+      mayEnter: (c, room, now) => stewards.mayEnter(c, room, now),
+      created: (c, room) => stewards.created(c, room),
+      left: (c, room) => stewards.left(c, room),
+    };
     this.#restore(opts);
     this.#admission = new Admission(ctx, clients, fanout, sanctions, mirror);
-    this.#input = new Input(ctx, parts, (cmd, c, args, now) => cmd.run(this, c, args, now));
-    this.#replica = new Replica(ctx, { ...parts, accounts });
+    this.#input = new Input(
+      ctx,
+      parts,
+      (cmd, c, args, now) => cmd.run(this, c, args, now),
+      (c, text, at) => this.#speakAs(c, "chat", text, at),
+    );
+    this.#replica = new Replica(ctx, { ...parts, accounts, stewards });
   }
 
   /** What the store held at start: kept rooms with their latest lines, accounts. */
@@ -158,6 +198,7 @@ export class Hub implements Chat {
   /** Applies one event at time `now` (epoch ms). */
   handle(ev: HubEvent, now: number): void {
     const sessions = this.#sessions;
+    this.#now = now;
     switch (ev.type) {
       case "open": {
         const c = this.#admission.open({ ...ev, transport: ev.transport ?? "tcp" }, now);
@@ -192,6 +233,9 @@ export class Hub implements Chat {
         break;
       case "cluster":
         this.#replica.apply(ev.msg, now);
+        break;
+      case "filter":
+        this.#filter = ev.filter;
         break;
       case "shutdown":
         for (const c of [...this.#clients.values()]) {
@@ -290,18 +334,33 @@ export class Hub implements Chat {
   }
 
   say(from: Member, text: string, now: number): void {
-    const c = this.#clients.member(from.id);
-    if (c) this.#talk.speak(c, "chat", text, now);
+    this.#speak(from, "chat", text, now);
   }
 
   emote(from: Member, action: string, now: number): void {
+    this.#speak(from, "action", action, now);
+  }
+
+  #speak(from: Member, kind: "chat" | "action", text: string, now: number): void {
     const c = this.#clients.member(from.id);
-    if (c) this.#talk.speak(c, "action", action, now);
+    if (c) this.#speakAs(c, kind, text, now);
+  }
+
+  /** A line or an action, if the room's rules let it be shown (mutes, moderated, slow). */
+  #speakAs(c: Client, kind: "chat" | "action", text: string, now: number): void {
+    const held = this.#stewards.gate(c, now);
+    if (held) return this.#fanout.tell(c, held);
+    this.#talk.speak(c, kind, this.#masked(text), now);
+  }
+
+  /** `text` with what the word filter names masked. */
+  #masked(text: string): string {
+    return this.#filter ? this.#filter.mask(text) : text;
   }
 
   whisper(from: Member, to: Member, text: string, now: number): void {
     const a = this.#clients.get(from.id);
-    if (a) this.#talk.whisper(a, this.#sessions.anyone(to.id), text, now);
+    if (a) this.#talk.whisper(a, this.#sessions.anyone(to.id), this.#masked(text), now);
   }
 
   view(m: Member): ViewSettings {
@@ -343,7 +402,14 @@ export class Hub implements Chat {
 
   setTopic(m: Member, topic: string, now: number): void {
     const c = this.#clients.member(m.id);
-    if (c) this.#rooms.setTopic(c, topic, now);
+    if (!c) return;
+    if (c.room.auth.topicLock && !this.#stewards.mayModerate(c, c.room)) {
+      return this.#fanout.tell(
+        c,
+        `The topic of ${c.room.label} is locked: only its operators can change it.`,
+      );
+    }
+    this.#rooms.setTopic(c, this.#masked(topic), now);
   }
 
   byNick(nick: string): Member | undefined {
@@ -428,8 +494,61 @@ export class Hub implements Chat {
     return this.opsEnabled && sameSecret(attempt, this.config.adminToken);
   }
 
-  audit(message: string, m: Member, fields: Record<string, string | number> = {}): void {
-    this.#log.info(`operator: ${message}`, { client: m.id, nick: m.nick, ...fields });
+  audit(action: string, m: Member, target = "", detail = ""): void {
+    const c = this.#clients.get(m.id);
+    if (c) this.#record(action, c, target, detail, "");
+  }
+
+  /**
+   * An operator action: logged, kept for /audit, and appended to the audit log (addresses only
+   * outside safe mode).
+   */
+  #record(action: string, c: Client, target: string, detail: string, room: string): void {
+    const fields: Record<string, string | number> = { client: c.id, nick: c.nick };
+    if (target) fields.target = target;
+    if (room) fields.room = room;
+    if (detail) fields.detail = detail;
+    this.#log.info(`operator: ${action}`, fields);
+    const entry: AuditEntry = {
+      at: this.#now,
+      action,
+      by: c.nick,
+      account: c.account,
+      address: this.config.safeMode ? "" : c.ip,
+      target,
+      room,
+      detail,
+    };
+    this.#auditLog.push(entry);
+    if (this.#auditLog.length > AUDIT_KEPT) this.#auditLog.shift();
+    this.#effects.audit?.(entry);
+  }
+
+  auditLog(n: number): AuditEntry[] {
+    return this.#auditLog.slice(-n);
+  }
+
+  roomSettings(m: Member): RoomSettings {
+    const c = this.#clients.member(m.id)!;
+    return this.#stewards.settings(c, this.#now);
+  }
+
+  moderate(m: Member, act: RoomAct, now: number): string {
+    const c = this.#clients.member(m.id);
+    if (!c) return "";
+    if (act.act === "invite") return this.#stewards.invite(c, act.nick, now);
+    return this.#stewards.act(c, act, now);
+  }
+
+  roomBans(m: Member, now: number): SanctionInfo[] | null {
+    const c = this.#clients.member(m.id);
+    return c ? this.#stewards.bans(c, now) : null;
+  }
+
+  marks(who: Member, room: string, now: number): string[] {
+    const r = this.#rooms.get(room.toLowerCase());
+    const p = who.id < 0 ? this.#mirror.byHandle(who.id) : this.#clients.member(who.id);
+    return r && p ? this.#stewards.marks(p, r, now) : [];
   }
 
   accountOf(m: Member): string {

@@ -17,7 +17,6 @@ import { addressMaySend, tooSoon } from "./moderation.ts";
 import type { Sanctions } from "./sanctions.ts";
 import type { Sessions } from "./sessions.ts";
 import type { Outbound } from "./sync.ts";
-import type { Talk } from "./talk.ts";
 
 /** Empty lines in a row, each sooner than the rate limit, that count as one strike. */
 export const BLANK_FLOOD = 10;
@@ -30,13 +29,15 @@ export const PREAUTH_BYTES = 1024;
 /** Runs command `cmd` for `c` with `args` (the text after its name). */
 export type RunCommand = (cmd: Command, c: Client, args: string, now: number) => void;
 
+/** Says a chat line from `c` in its room (the room's rules decide whether it is shown). */
+export type SayLine = (c: Client, text: string, at: number) => void;
+
 /** The parts input reaches. */
 export interface InputParts {
   clients: ClientTable;
   fanout: Fanout;
   sanctions: Sanctions;
   sessions: Sessions;
-  talk: Talk;
   sync: Outbound;
 }
 
@@ -45,11 +46,13 @@ export class Input {
   readonly #ctx: HubContext;
   readonly #parts: InputParts;
   readonly #run: RunCommand;
+  readonly #say: SayLine;
 
-  constructor(ctx: HubContext, parts: InputParts, run: RunCommand) {
+  constructor(ctx: HubContext, parts: InputParts, run: RunCommand, say: SayLine) {
     this.#ctx = ctx;
     this.#parts = parts;
     this.#run = run;
+    this.#say = say;
   }
 
   /** What one or more reads of connection `ev.id` produced. */
@@ -109,7 +112,7 @@ export class Input {
       );
     } else {
       if (c.away) this.#parts.sessions.setAway(c, "");
-      this.#parts.talk.speak(c, "chat", text.charCodeAt(0) === 0x2f ? text.slice(1) : text, at);
+      this.#say(c, text.charCodeAt(0) === 0x2f ? text.slice(1) : text, at);
     }
     // A good line takes a strike away, but not one it earned itself (a wrong /op token), and
     // never the strikes for wrong secrets.

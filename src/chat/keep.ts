@@ -5,6 +5,7 @@
  * Private messages never come here.
  */
 import type { KeptLine, RoomRecord, StoreWrite } from "../store/types.ts";
+import { authData } from "./authority.ts";
 import type { HubContext } from "./context.ts";
 import type { ChatRoom } from "./room.ts";
 
@@ -60,6 +61,7 @@ export function roomRecord(room: ChatRoom<unknown>): RoomRecord {
     key: room.secret,
     owner: room.owner,
     kept: room.kept,
-    extra: {},
+    // Who runs it and its modes, as far as they outlive a restart (accounts, not sessions).
+    extra: { auth: authData(room.auth, 0, true) },
   };
 }

@@ -22,6 +22,8 @@ import { ChatRoom } from "./room.ts";
 import type { Rooms } from "./rooms.ts";
 import type { Sanctions } from "./sanctions.ts";
 import type { Sessions } from "./sessions.ts";
+import type { Stewards } from "./stewards.ts";
+import { sessionHolder } from "./authority.ts";
 import type { Outbound } from "./sync.ts";
 import type { Talk } from "./talk.ts";
 
@@ -47,6 +49,7 @@ export interface ReplicaParts {
   sync: Outbound;
   talk: Talk;
   accounts: Accounts;
+  stewards: Stewards;
 }
 
 /** The others' news, applied here. */
@@ -153,6 +156,7 @@ export class Replica {
       case "leave": {
         const m = mirror.get(node, ev.id);
         if (m && m.room === roomId) this.#forget(m);
+        if (room && m) this.#parts.stewards.left(m, room);
         if (room) {
           if (ev.notice) fanout.notice(room, ev.notice);
           rooms.maybeGone(room);
@@ -186,6 +190,9 @@ export class Replica {
         if (m) mirror.update(m, { away: ev.away });
         break;
       }
+      case "auth":
+        if (room) this.#parts.stewards.applyRemote(room, ev.a, ev.key);
+        break;
       case "keep":
         if (!room || room === rooms.lobby) break;
         room.kept = ev.on;
@@ -204,9 +211,14 @@ export class Replica {
       room = new ChatRoom<Client>(ev.name, ev.created?.key ?? "");
       room.owner = ev.created?.owner ?? "";
       rooms.add(room);
+      if (ev.created?.fresh) this.#sessionOwner(room, node, ev);
     } else if (ev.created && room.members.size === 0 && mirror.inRoom(room.id) === 0) {
       room.secret = ev.created.key;
-      if (ev.created.fresh) room.owner = ev.created.owner ?? "";
+      if (ev.created.fresh) {
+        room.auth.reset();
+        room.owner = ev.created.owner ?? "";
+        this.#sessionOwner(room, node, ev);
+      }
     }
     const { was, member } = mirror.upsert(node, ev.m);
     rooms.changed();
@@ -216,6 +228,13 @@ export class Replica {
       if (old) rooms.maybeGone(old);
     }
     if (ev.notice) fanout.notice(room, ev.notice);
+  }
+
+  /** A room made elsewhere by someone not identified: theirs for as long as they stay. */
+  #sessionOwner(room: ChatRoom<Client>, node: string, ev: RoomEv & { t: "enter" }): void {
+    if (room.owner || ev.m.acct) return;
+    room.auth.ownerSession = sessionHolder(node, ev.m.id);
+    room.auth.ownerNick = ev.m.nick;
   }
 
   /** A line or an action said in a room, here or elsewhere, in the room's order. */
@@ -263,6 +282,7 @@ export class Replica {
     this.#forget(m);
     const room = rooms.get(m.room);
     if (!room) return;
+    this.#parts.stewards.left(m, room);
     if (rooms.announcing(room)) this.#parts.fanout.notice(room, `${m.nick} left (connection lost)`);
     rooms.maybeGone(room);
   }
@@ -277,6 +297,16 @@ export class Replica {
         if (ev.to !== sync.node) return;
         const c = clients.get(ev.toId);
         if (c) sessions.drop(c, ev.reason, now, { message: ev.message });
+        break;
+      }
+      case "part": {
+        const c = ev.to === sync.node ? clients.member(ev.toId) : undefined;
+        if (c) this.#parts.stewards.expelled(c, ev.room, ev.notice, ev.message, now);
+        break;
+      }
+      case "notice": {
+        const c = ev.to === sync.node ? clients.member(ev.toId) : undefined;
+        if (c) this.#parts.fanout.tell(c, ev.text);
         break;
       }
       case "ban":
@@ -366,6 +396,7 @@ export class Replica {
         room.topicBy = r.topicBy;
       }
       if (r.key && !room.secret) room.secret = r.key;
+      if (r.auth) this.#parts.stewards.applyRemote(room, r.auth, room.secret);
     }
     const limits = this.#parts.talk.limits;
     for (const h of snap.history) {

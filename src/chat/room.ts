@@ -3,6 +3,7 @@
  * and what they see; a room only keeps what belongs to it, so it goes away whole when it empties.
  */
 import { createHash } from "node:crypto";
+import { RoomAuthority } from "./authority.ts";
 import { render, type RoomLine, VIEWS } from "./render.ts";
 import { SharedLog } from "./shared_log.ts";
 
@@ -62,8 +63,8 @@ export class ChatRoom<M> {
   seq = 0;
   /** Kept: it stays when its last member leaves, and across restarts (`/room keep`). */
   kept = false;
-  /** The account that owns it: the identified person who made it ("" = nobody). */
-  owner = "";
+  /** Who runs it and how: owner, operators, voice, modes, mutes, bans, invitations. */
+  readonly auth = new RoomAuthority();
   /**
    * Everyone in the room (here and elsewhere) sorted by nick key, for Tab: made on the first
    * Tab after a change (the hub's change counter `epoch` says when it is stale).
@@ -79,6 +80,14 @@ export class ChatRoom<M> {
     this.name = name;
     this.id = name.toLowerCase();
     this.secret = secret;
+  }
+
+  /** The account that owns it: the identified person who made it ("" = nobody). */
+  get owner(): string {
+    return this.auth.owner;
+  }
+  set owner(account: string) {
+    this.auth.owner = account;
   }
 
   /** The log that readers with `view` read. */

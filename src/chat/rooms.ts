@@ -15,6 +15,8 @@ import { burstWait, mayBurst } from "./moderation.ts";
 import { skeleton } from "./nicks.ts";
 import { render, VIEW_COLOR } from "./render.ts";
 import { ChatRoom, keyDigest } from "./room.ts";
+import { AUTH_RULES, readAuth } from "./authority.ts";
+import { formatDuration } from "../lib/units.ts";
 import type { Outbound } from "./sync.ts";
 import type { StoreStart } from "../store/types.ts";
 
@@ -34,6 +36,15 @@ export class Rooms {
   readonly lobby: ChatRoom<Client>;
   /** Counts changes in who is where under which nick (the rooms' Tab indexes follow it). */
   #epoch = 0;
+  /**
+   * Wired by the hub to the room's authority (src/chat/stewards.ts): why `c` may not enter
+   * `room` now (null: it may), a room made by `c`, and `c` leaving `room`.
+   */
+  hooks: {
+    mayEnter(c: Client, room: ChatRoom<Client>, now: number): string | null;
+    created(c: Client, room: ChatRoom<Client>): void;
+    left(c: Client, room: ChatRoom<Client>): void;
+  } = { mayEnter: () => null, created: () => {}, left: () => {} };
 
   constructor(ctx: HubContext, fanout: Fanout, mirror: Mirror, sync: Outbound, keep: Keep) {
     this.#ctx = ctx;
@@ -62,6 +73,7 @@ export class Rooms {
         this.add(room);
       }
       room.kept = true;
+      readAuth(r.extra?.auth, AUTH_RULES, room.auth);
       room.owner = r.owner;
       room.topic = r.topic;
       room.topicBy = r.topicBy;
@@ -134,6 +146,7 @@ export class Rooms {
       lobby: room === this.lobby,
       kept: room.kept && room !== this.lobby,
       owner: room.owner,
+      modes: room.auth.modes(formatDuration),
     };
   }
 
@@ -142,6 +155,7 @@ export class Rooms {
     const room = c.room;
     room.members.delete(c);
     this.#epoch++;
+    this.hooks.left(c, room);
     this.maybeGone(room);
   }
 
@@ -227,11 +241,13 @@ export class Rooms {
     const found = this.#byId.get(name.toLowerCase());
     if (found === c.room) return { ok: false, why: "same", room: this.info(found, c) };
     if (found) {
+      const refused = this.hooks.mayEnter(c, found, now);
+      if (refused) return { ok: false, why: "refused", text: refused };
       if (found.secret && !key) return { ok: false, why: "needs-key", room: this.info(found, c) };
       if (found.secret && !sameSecret(keyDigest(key), found.secret)) {
         return { ok: false, why: "wrong-key", room: this.info(found, c) };
       }
-      this.#move(c, found, false, key);
+      this.#move(c, found, false, key, "");
       return { ok: true, created: false, room: this.info(found, c) };
     }
     const cfg = this.#ctx.config;
@@ -244,7 +260,7 @@ export class Rooms {
     const twin = this.#bySkeleton.get(skeleton(name));
     if (twin) return { ok: false, why: "lookalike", room: this.info(twin, c) };
     const room = new ChatRoom<Client>(name, keyDigest(key));
-    room.owner = c.account;
+    this.hooks.created(c, room);
     this.add(room);
     this.#ctx.log.info("room created", {
       room: room.label,
@@ -252,15 +268,24 @@ export class Rooms {
       nick: c.nick,
       key: key ? "yes" : "no",
     });
-    this.#move(c, room, true, key);
+    this.#move(c, room, true, key, "");
     return { ok: true, created: true, room: this.info(room, c) };
   }
 
-  /** `c` goes from its room to `room`: both are told, the others too, and `c` is welcomed. */
-  #move(c: Client, room: ChatRoom<Client>, created: boolean, key: string): void {
+  /** Sends `c` back to the lobby (a kick or a ban from its room); its room sees `notice`. */
+  expel(c: Client, notice: string, _now: number): void {
+    if (c.room === this.lobby) return;
+    this.#move(c, this.lobby, false, "", notice);
+  }
+
+  /**
+   * `c` goes from its room to `room`: both are told, the others too, and `c` is welcomed. The
+   * old room sees `why` when it is given (always), else `left for #room` (when announcing).
+   */
+  #move(c: Client, room: ChatRoom<Client>, created: boolean, key: string, why: string): void {
     const fanout = this.#fanout;
     const old = c.room;
-    const leaving = this.announcing(old);
+    const leaving = why !== "" || this.announcing(old);
     this.leave(c);
     if (c.alert) old.alerts--;
     c.room = room;
@@ -269,11 +294,11 @@ export class Rooms {
     if (c.alert) room.alerts++;
     // The switch to the new room's log comes before anything more is said in the old one.
     c.outbox.read(room.logFor(c.view));
-    if (leaving) fanout.notice(old, `${c.nick} left for ${room.label}`);
+    const left = why || (leaving ? `${c.nick} left for ${room.label}` : "");
+    if (left) fanout.notice(old, left);
     const n = this.peopleIn(room);
     const here = n === 1 ? "you are the only one here" : `${n} people are here`;
     const lines = [`You are now in ${room.label}; ${here}.`];
-    const left = leaving ? `${c.nick} left for ${room.label}` : "";
     this.#sync.propose(old.id, { t: "leave", id: c.id, nick: c.nick, notice: left });
     this.#sync.enter(c, room, this.announcing(room) ? `${c.nick} joined` : "", created);
     if (created && key) lines.push(`It has a key: only those who know it can join.`);

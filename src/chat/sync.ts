@@ -160,5 +160,6 @@ export function memberInfo(c: Client): MemberInfo {
     away: c.away,
     op: c.op,
     active: c.lastActive,
+    ...(c.account ? { acct: c.account } : {}),
   };
 }

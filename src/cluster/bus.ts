@@ -27,6 +27,8 @@ export interface MemberInfo {
   op: boolean;
   /** When they last said something or joined (epoch ms). */
   active: number;
+  /** The account they are identified as (absent: none), for room operators, mutes and bans. */
+  acct?: string;
 }
 
 /** A ban as the cluster shares it (the bans hash, a snapshot): who, until when, why, by whom. */
@@ -71,7 +73,12 @@ export type RoomEv =
   | { t: "topic"; topic: string; by: string; id: number }
   | { t: "away"; id: number; away: string }
   /** The room is kept (or no longer), by `by`; `owner` is the account that owns it. */
-  | { t: "keep"; on: boolean; owner: string; by: string };
+  | { t: "keep"; on: boolean; owner: string; by: string }
+  /**
+   * Who runs the room and its modes changed (src/chat/authority.ts): `a` is the whole of it as
+   * plain data (checked where it is applied), `key` the room's key hash ("" = none).
+   */
+  | { t: "auth"; a: Record<string, unknown>; key: string; by: string };
 
 /** A message for one process or for all, outside any room's order. */
 export type DirectEv =
@@ -87,6 +94,10 @@ export type DirectEv =
     at: number;
   }
   | { t: "kick"; to: string; toId: number; message: string; reason: string }
+  /** A room operator sent the member out of `room` (a kick, a room ban): back to the lobby. */
+  | { t: "part"; to: string; toId: number; room: string; message: string; notice: string }
+  /** A line for one member (an invitation). */
+  | { t: "notice"; to: string; toId: number; text: string }
   | { t: "ban"; ip: string; until: number; reason: string; by: string; since: number }
   | { t: "unban"; ip: string }
   /** The process `node` left (closed cleanly, or was found dead and reaped). */
@@ -185,7 +196,15 @@ export type ClusterIn =
 /** The cluster's state as read from Redis. */
 export interface Snapshot {
   members: { node: string; info: MemberInfo }[];
-  rooms: { id: string; name: string; topic: string; topicBy: string; key: string }[];
+  rooms: {
+    id: string;
+    name: string;
+    topic: string;
+    topicBy: string;
+    key: string;
+    /** Who runs it and its modes, as plain data (see the room event `auth`). */
+    auth?: Record<string, unknown>;
+  }[];
   bans: BanInfo[];
   /** Each room's recent lines (oldest first), for its history. */
   history: {

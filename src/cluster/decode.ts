@@ -115,6 +115,7 @@ export function readRoomMeta(
       topic,
       topicBy,
       key: fields.key === undefined ? "" : roomKey(fields.key, "room.key"),
+      ...(fields.auth === undefined ? {} : { auth: obj(fields.auth, "room.auth") }),
     };
   });
 }
@@ -182,6 +183,13 @@ function roomEv(value: unknown, room: string, rules: BusRules): RoomEv {
         id: id(event.id, "away.id"),
         away: optional(event.away, "away.away", rules.awayMax),
       };
+    case "auth":
+      return {
+        t: "auth",
+        a: obj(event.a, "auth.a"),
+        key: roomKey(event.key, "auth.key"),
+        by: banner(event.by, "auth.by", rules),
+      };
     case "keep":
       return {
         t: "keep",
@@ -238,6 +246,22 @@ function directEv(value: unknown, rules: BusRules): DirectEv {
         message: text(event.message, "kick.message", max),
         reason: text(event.reason, "kick.reason", max),
       };
+    case "part":
+      return {
+        t: "part",
+        to: node(event.to, "part.to"),
+        toId: id(event.toId, "part.toId"),
+        room: roomId(event.room, "part.room", rules),
+        message: said(event.message, "part.message", max),
+        notice: said(event.notice, "part.notice", max),
+      };
+    case "notice":
+      return {
+        t: "notice",
+        to: node(event.to, "notice.to"),
+        toId: id(event.toId, "notice.toId"),
+        text: said(event.text, "notice.text", max),
+      };
     case "ban":
       return {
         t: "ban",
@@ -273,7 +297,7 @@ function directEv(value: unknown, rules: BusRules): DirectEv {
 
 function member(value: unknown, field: string, rules: BusRules): MemberInfo {
   const fields = obj(value, field);
-  return {
+  const info: MemberInfo = {
     id: id(fields.id, `${field}.id`),
     nick: nick(fields.nick, `${field}.nick`, rules),
     ip: address(fields.ip, `${field}.ip`),
@@ -282,6 +306,10 @@ function member(value: unknown, field: string, rules: BusRules): MemberInfo {
     op: bool(fields.op, `${field}.op`),
     active: time(fields.active, `${field}.active`),
   };
+  if (fields.acct !== undefined && fields.acct !== "") {
+    info.acct = account(fields.acct, `${field}.acct`, rules);
+  }
+  return info;
 }
 
 // ---------------------------------------------------------------------------------------------

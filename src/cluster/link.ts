@@ -346,11 +346,19 @@ export class ClusterLink {
     });
     if (ev.t === "enter" && ev.created?.fresh) {
       // A room made afresh: nothing of an earlier room of that name (its topic) stays.
-      this.#roomMeta(room, { name: ev.name, key: ev.created.key, topic: "", topicBy: "" });
+      this.#roomMeta(room, {
+        name: ev.name,
+        key: ev.created.key,
+        topic: "",
+        topicBy: "",
+        auth: {},
+      });
     } else if (ev.t === "enter" && ev.created) {
       this.#roomMeta(room, { name: ev.name, key: ev.created.key });
     } else if (ev.t === "topic") {
       this.#roomMeta(room, { topic: ev.topic, topicBy: ev.by });
+    } else if (ev.t === "auth") {
+      this.#roomMeta(room, { key: ev.key, auth: ev.a });
     }
   }
 
@@ -384,7 +392,7 @@ export class ClusterLink {
     );
   }
 
-  #roomMeta(room: string, patch: Record<string, string>): void {
+  #roomMeta(room: string, patch: Record<string, unknown>): void {
     this.#metaScript.run([this.#keys.rooms], [room, JSON.stringify(patch)]).catch(() => {});
   }
 

@@ -299,7 +299,7 @@ Deno.test("kept rooms: the owner keeps a room; it outlives its members and a res
   assert.match((await run(h, 2, "/join den"))[0], /You are now in #den/);
   assert.match(
     (await run(h, 2, "/room keep on"))[0],
-    /^Only #den.s owner \(alice, identified\) or an operator/,
+    /^Only #den.s owner \(alice, identified\) or a server operator/,
   );
   h.read(1);
   assert.match((await run(h, 1, "/room keep on"))[0], /^#den is kept/);

@@ -200,7 +200,8 @@ Deno.test("hub: /help lists every command with its usage and the rate rule", () 
   }
   for (const usage of ["/ignore [NICK]", "/unignore NICK"]) assert.ok(help.includes(usage), usage);
   assert.match(help, /at most one every 500ms/);
-  assert.ok(!help.includes("/kick"), "no operator commands without an admin token");
+  assert.ok(!help.includes("/ban"), "no operator commands without an admin token");
+  assert.ok(help.includes("/kick NICK"), "room operators kick too");
 });
 
 Deno.test("hub: /who lists everyone with idle times and marks you", () => {
@@ -529,7 +530,9 @@ Deno.test("hub: operators: /op, /kick, /ban, /bans, /unban, marked in /who", () 
   const [, b, c] = h.crowd(3);
   h.advance(SEC);
   h.send(1, "/kick " + b);
-  assert.deepEqual(h.read(1), ["Only operators can do that. Operators get in with /op TOKEN."]);
+  assert.deepEqual(h.read(1), [
+    "Only server operators can do that in #lobby. Operators get in with /op TOKEN.",
+  ]);
   h.advance(SEC);
   h.send(1, "/op wrong-guess");
   assert.deepEqual(h.read(1), ["Wrong operator token. (strike 1 of 5)"]);

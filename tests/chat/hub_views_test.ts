@@ -167,7 +167,7 @@ Deno.test("views: Tab completion offers nicks by prefix and /commands at the sta
   assert.deepEqual(names(1, "ALI", true), ["Alice"]);
   assert.deepEqual(names(1, "/ni", true), ["/nick"]);
   assert.deepEqual(names(1, "/ni", false), [], "a /word mid-line is not a command");
-  assert.deepEqual(names(1, "/k", true), [], "operator commands only with operators");
+  assert.deepEqual(names(1, "/ban", true), [], "operator commands only with operators");
   assert.deepEqual(names(1, "zz", false), []);
   // The index follows renames and leaves.
   h.advance(SEC);

@@ -5,7 +5,8 @@
 import net from "node:net";
 import { type Config, DEFAULTS } from "../../src/ops/config.ts";
 import type { ClusterIn, ClusterOut } from "../../src/cluster/bus.ts";
-import { type CloseMode, Hub, type HubEvent } from "../../src/chat/hub.ts";
+import { type AuditEntry, type CloseMode, Hub, type HubEvent } from "../../src/chat/hub.ts";
+import type { WordFilter } from "../../src/chat/filter.ts";
 import { Logger, MemoryLog } from "../../src/ops/log.ts";
 import type { BanRecord } from "../../src/chat/moderation.ts";
 import { Outbox } from "../../src/chat/shared_log.ts";
@@ -47,6 +48,8 @@ export class HubHarness {
   readonly saves: BanRecord[][] = [];
   /** What the hub asked the cluster link to carry (with `node`). */
   readonly cluster: ClusterOut[] = [];
+  /** What the hub asked to append to the audit log. */
+  readonly audits: AuditEntry[] = [];
   /** With a store: the shell's side of it (answers are handled by {@link settle}). */
   readonly keeper?: Keeper;
   /** Answers the keeper posted, not handled yet. */
@@ -62,6 +65,8 @@ export class HubHarness {
       node?: string;
       /** Remembers in this store (its `start` is what the hub begins with). */
       store?: Store;
+      /** The word filter to start with. */
+      filter?: WordFilter;
     } = {},
   ) {
     const config = testConfig(over);
@@ -88,6 +93,7 @@ export class HubHarness {
           keeper?.saveBans(bans);
         },
         prompt: (id, text) => this.prompts.set(id, text),
+        audit: (entry) => this.audits.push(entry),
         ...(opts.node ? { cluster: (out: ClusterOut) => this.cluster.push(out) } : {}),
         ...(keeper ? { remember: (w) => keeper.remember(w), ask: (work) => keeper.ask(work) } : {}),
       },
@@ -95,6 +101,7 @@ export class HubHarness {
       motd: opts.motd,
       bans: opts.bans ?? opts.store?.start.bans,
       memory: opts.store?.start,
+      filter: opts.filter,
       random: seededRandom(),
       clock: () => "12:00",
     });

@@ -67,7 +67,7 @@ export const DROP: Command = {
     if (!nick || !chat.dropAccount(name, me)) {
       return chat.tell(me, `${name} is not registered.`);
     }
-    chat.audit("account dropped", me, { account: nick });
+    chat.audit("drop account", me, nick);
     chat.tell(me, `The account ${nick} is deleted; anyone may take the name now.`);
   },
 };

@@ -83,6 +83,7 @@ export const CHAT_COMMANDS: readonly Command[] = [
       for (const m of shown) {
         const tags = [
           m.op ? "op" : "",
+          ...chat.marks(m, room.name, now),
           chat.registered(m.nick) ? "registered" : "",
           m.id === me.id ? "you" : "",
         ].filter(Boolean);

@@ -8,6 +8,7 @@ import { formatDuration } from "../../lib/units.ts";
 import { ACCOUNT_COMMANDS, DROP } from "./accounts.ts";
 import { CHAT_COMMANDS, QUIT } from "./chat.ts";
 import { HISTORY_COMMANDS } from "./history.ts";
+import { AUDIT, MODERATION_COMMANDS } from "./moderation.ts";
 import { OP, OP_COMMANDS } from "./ops.ts";
 import { PREF_COMMANDS } from "./prefs.ts";
 import { ROOM_COMMANDS } from "./rooms.ts";
@@ -20,7 +21,11 @@ export type {
   JoinOutcome,
   KeepOutcome,
   Member,
+  RoomAct,
   RoomInfo,
+  RoomMode,
+  RoomSettings,
+  SanctionInfo,
   ViewSettings,
 } from "./types.ts";
 export { AWAY_MAX, WHO_LIMIT } from "./util.ts";
@@ -42,12 +47,14 @@ export const COMMANDS: readonly Command[] = [
   HELP,
   ...CHAT_COMMANDS,
   ...ROOM_COMMANDS,
+  ...MODERATION_COMMANDS,
   ...HISTORY_COMMANDS,
   ...ACCOUNT_COMMANDS,
   ...PREF_COMMANDS,
   QUIT,
   OP,
   ...OP_COMMANDS,
+  AUDIT,
   DROP,
 ];
 

@@ -1,4 +1,4 @@
-/** Operators: /op, /kick, /ban, /unban, /bans. They work from any room. */
+/** Server operators: /op, /ban, /unban, /bans (and /kick, /mute, /audit in moderation.ts). */
 import { MAX_BAN_MS } from "../moderation.ts";
 import { ipKey, parseBanTarget } from "../../lib/ip.ts";
 import { formatDuration, parseDuration } from "../../lib/units.ts";
@@ -28,28 +28,6 @@ export const OP: Command = {
 
 /** The commands only operators may run. */
 export const OP_COMMANDS: readonly Command[] = [
-  {
-    name: "kick",
-    usage: "/kick NICK [REASON]",
-    help: "disconnect someone",
-    op: true,
-    run(chat, me, args, now) {
-      if (!requireOp(chat, me)) return;
-      const [name, reason] = firstWord(args);
-      if (!name) return chat.tell(me, "Usage: /kick NICK [REASON]");
-      const target = chat.byNick(name);
-      if (!target) return chat.tell(me, `There is nobody called ${name} here.`);
-      const why = reason.trim();
-      chat.audit("kick", me, { target: target.nick, reason: why });
-      chat.tell(me, `Kicked ${target.nick}.`);
-      chat.disconnect(
-        target,
-        `You have been kicked by ${me.nick}${why ? `: ${why}` : "."}`,
-        `kicked by ${me.nick}${why ? `: ${why}` : ""}`,
-        now,
-      );
-    },
-  },
   {
     name: "ban",
     usage: "/ban NICK|IP [DURATION] [REASON]",
@@ -86,7 +64,7 @@ export const OP_COMMANDS: readonly Command[] = [
       }
       if (ip === ipKey(me.ip, prefix)) return chat.tell(me, "That would ban your own address.");
       const dropped = chat.ban(ip, ms, reason, me.nick, now);
-      chat.audit("ban", me, { target: target?.nick ?? "", duration: formatDuration(ms) });
+      chat.audit("ban", me, target?.nick ?? ip, formatDuration(ms) + (reason ? ` ${reason}` : ""));
       const who = target ? `${target.nick}'s address` : ip;
       const closed = dropped === 1 ? "1 connection closed" : `${dropped} connections closed`;
       chat.tell(me, `Banned ${who} for ${formatDuration(ms)}; ${closed}.`);
@@ -105,7 +83,7 @@ export const OP_COMMANDS: readonly Command[] = [
       if ("error" in parsed) return chat.tell(me, `${text} is not an IP address: ${parsed.error}.`);
       const ip = parsed.ip;
       if (!chat.unban(ip)) return chat.tell(me, `${ip} is not banned.`);
-      chat.audit("unban", me);
+      chat.audit("unban", me, ip);
       chat.tell(me, `Unbanned ${ip}.`);
     },
   },

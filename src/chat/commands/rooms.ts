@@ -1,8 +1,7 @@
-/** Rooms: /join, /part, /rooms, /topic, /room keep. */
+/** Rooms: /join, /part, /rooms, /topic (and /room, in moderation.ts). */
 import { TOPIC_MAX } from "../limits.ts";
 import { roomName } from "../room.ts";
 import { formatDuration } from "../../lib/units.ts";
-import { KEEP_PER_ACCOUNT } from "../limits.ts";
 import type { Command } from "./types.ts";
 import { firstWord } from "./util.ts";
 
@@ -51,6 +50,8 @@ export const ROOM_COMMANDS: readonly Command[] = [
             me,
             `You are making rooms too fast; try again in ${formatDuration(r.wait)}.`,
           );
+        case "refused":
+          return chat.tell(me, r.text);
       }
     },
   },
@@ -82,6 +83,7 @@ export const ROOM_COMMANDS: readonly Command[] = [
         const marks = [
           r.keyed ? "key" : "",
           r.kept ? "kept" : "",
+          ...r.modes,
           r.name === here.name ? "you are here" : "",
         ].filter(Boolean);
         const mark = marks.length ? ` (${marks.join(", ")})` : "";
@@ -108,66 +110,6 @@ export const ROOM_COMMANDS: readonly Command[] = [
         );
       }
       chat.setTopic(me, text === "-" ? "" : [...text].slice(0, TOPIC_MAX).join(""), now);
-    },
-  },
-  {
-    name: "room",
-    usage: "/room keep on|off",
-    help: "keep your room (its topic, key and lines) when everyone has left, and at restarts",
-    run(chat, me, args) {
-      const [what, rest] = firstWord(args.trim().toLowerCase());
-      const here = chat.roomOf(me);
-      if (what !== "keep" || (rest !== "on" && rest !== "off" && rest !== "")) {
-        return chat.tell(me, "Usage: /room keep on|off");
-      }
-      if (rest === "") {
-        const owner = here.owner
-          ? `; its owner is ${chat.registered(here.owner) ?? here.owner}`
-          : "";
-        return chat.tell(
-          me,
-          `${here.label} is ${
-            here.kept || here.lobby ? "" : "not "
-          }kept${owner}. Usage: /room keep on|off`,
-        );
-      }
-      const on = rest === "on";
-      switch (chat.keepRoom(me, on)) {
-        case "kept":
-          return chat.tell(
-            me,
-            `${here.label} is kept: it stays, with its topic, key and lines, when everyone has ` +
-              "left and when the server restarts.",
-          );
-        case "unkept":
-          return chat.tell(
-            me,
-            `${here.label} is no longer kept: it goes, with its lines, when everyone has left.`,
-          );
-        case "already":
-          return chat.tell(me, `${here.label} is ${on ? "already" : "not"} kept.`);
-        case "lobby":
-          return chat.tell(me, `${here.label} is the lobby: it is always kept.`);
-        case "no-owner":
-          return chat.tell(
-            me,
-            `${here.label} has no owner (whoever made it was not identified): only an ` +
-              "operator can keep it.",
-          );
-        case "not-owner":
-          return chat.tell(
-            me,
-            `Only ${here.label}'s owner (${
-              chat.registered(here.owner) ?? here.owner
-            }, identified) or an operator can do that.`,
-          );
-        case "too-many":
-          return chat.tell(
-            me,
-            `You keep ${KEEP_PER_ACCOUNT} rooms already (the most one account may); ` +
-              "/room keep off in one of them first.",
-          );
-      }
     },
   },
 ];

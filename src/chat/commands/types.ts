@@ -3,6 +3,7 @@
  * interface through which they reach the hub's state (Chat). Handlers never touch the hub.
  */
 import type { Config } from "../../ops/config.ts";
+import type { AuditEntry } from "../events.ts";
 import type { BanRecord } from "../moderation.ts";
 
 /** What `/history` was asked for: the last N lines, those since a time, or the next page. */
@@ -17,6 +18,56 @@ export type KeepOutcome =
   | "not-owner"
   | "no-owner"
   | "too-many";
+
+/** A room setting that is on or off. */
+export type RoomMode = "invite-only" | "moderated" | "topic-lock";
+
+/**
+ * What a room operator (or a server operator) asks of the room: each answered by the hub with
+ * one line for the asker (done, or why not).
+ */
+export type RoomAct =
+  | { act: "mode"; mode: RoomMode; on: boolean }
+  | { act: "slow"; ms: number }
+  | { act: "key"; key: string }
+  | { act: "op" | "deop" | "voice" | "devoice" | "owner"; nick: string }
+  | { act: "kick"; nick: string; reason: string }
+  | { act: "ban"; target: string; ms: number; reason: string }
+  | { act: "unban"; target: string }
+  | { act: "mute"; nick: string; ms: number }
+  | { act: "unmute"; nick: string }
+  | { act: "invite"; nick: string };
+
+/** A room's settings in words, for `/room`. */
+export interface RoomSettings {
+  label: string;
+  lobby: boolean;
+  /** The owner's nick ("" = nobody). */
+  owner: string;
+  operators: string[];
+  voice: string[];
+  inviteOnly: boolean;
+  moderated: boolean;
+  topicLock: boolean;
+  slowMs: number;
+  keyed: boolean;
+  kept: boolean;
+  mutes: number;
+  bans: number;
+  /** The asker may change them (a room operator here, or a server operator). */
+  mayChange: boolean;
+}
+
+/** A mute or a room ban, as /room bans lists it. */
+export interface SanctionInfo {
+  nick: string;
+  /** The address key it holds ("" when shown to someone who may not see addresses). */
+  address: string;
+  account: string;
+  until: number;
+  by: string;
+  reason: string;
+}
 
 /** A person in the room, as commands see them. */
 export interface Member {
@@ -52,6 +103,8 @@ export interface RoomInfo {
   kept: boolean;
   /** The account that owns it ("" = nobody). */
   owner: string;
+  /** Its modes in words (`invite-only`, `moderated`, `slow 10s`, `topic-lock`). */
+  modes: string[];
 }
 
 /** What came of a /join. */
@@ -59,7 +112,9 @@ export type JoinOutcome =
   | { ok: true; created: boolean; room: RoomInfo }
   | { ok: false; why: "same" | "needs-key" | "wrong-key" | "lookalike"; room: RoomInfo }
   | { ok: false; why: "too-many-rooms"; limit: number }
-  | { ok: false; why: "too-fast"; wait: number };
+  | { ok: false; why: "too-fast"; wait: number }
+  /** Kept out by the room's rules (a room ban, invite-only): `text` says why. */
+  | { ok: false; why: "refused"; text: string };
 
 /** How someone's lines are drawn (see src/render.ts), and whether the server edits their line. */
 export interface ViewSettings {
@@ -146,8 +201,24 @@ export interface Chat {
   bans(now: number): BanRecord[];
   /** Checks an operator token in constant time. */
   checkAdminToken(attempt: string): boolean;
-  /** Records an operator action or a failed /op in the log. */
-  audit(message: string, m: Member, fields?: Record<string, string | number>): void;
+  /**
+   * Records an operator action (or a failed /op) in the log and the audit log: what, on whom,
+   * the rest (a duration, a reason).
+   */
+  audit(action: string, m: Member, target?: string, detail?: string): void;
+  /** The latest `n` entries of the audit log, oldest first. */
+  auditLog(n: number): AuditEntry[];
+
+  // Rooms run by their people.
+
+  /** `m`'s room's settings, as `m` may see them. */
+  roomSettings(m: Member): RoomSettings;
+  /** Does what a room operator asks in `m`'s room; the answer (done, or why not) for `m`. */
+  moderate(m: Member, act: RoomAct, now: number): string;
+  /** The bans of `m`'s room (null when `m` may not see them: not an operator there). */
+  roomBans(m: Member, now: number): SanctionInfo[] | null;
+  /** How `who` is marked in the room `room` (owner, room op, voice, muted). */
+  marks(who: Member, room: string, now: number): string[];
 
   // Accounts, kept rooms and history (answers come later: the store and passwords take time).
 
