@@ -191,7 +191,7 @@ export class Replica {
         break;
       }
       case "auth":
-        if (room) this.#parts.stewards.applyRemote(room, ev.a, ev.key);
+        if (room) this.#parts.stewards.changedElsewhere(room, ev);
         break;
       case "keep":
         if (!room || room === rooms.lobby) break;

@@ -5,6 +5,7 @@
  * with a kept room (the store), sent to the other processes (--redis) and written to the audit
  * log. The state itself is each room's {@link RoomAuthority}.
  */
+import type { RoomEv } from "../cluster/bus.ts";
 import { ipKey, parseBanTarget } from "../lib/ip.ts";
 import { formatDuration } from "../lib/units.ts";
 import type { Accounts } from "./accounts.ts";
@@ -243,6 +244,12 @@ export class Stewards {
   applyRemote(room: ChatRoom<Client>, data: Record<string, unknown>, key: string): void {
     readAuth(data, this.#rules(), room.auth);
     if (room !== this.#p.rooms.lobby) room.secret = key;
+  }
+
+  /** A change made on another process: applied, and its notice shown to the room here. */
+  changedElsewhere(room: ChatRoom<Client>, ev: RoomEv & { t: "auth" }): void {
+    this.applyRemote(room, ev.a, ev.key);
+    if (ev.notice && room.members.size > 0) this.#p.fanout.notice(room, ev.notice);
   }
 
   #rules(): AuthRules {
@@ -710,6 +717,7 @@ export class Stewards {
       a: authData(room.auth, now, false) as Record<string, unknown>,
       key: room.secret,
       by: c.nick,
+      notice,
     });
     this.#audit(action, c, target, detail, room === this.#p.rooms.lobby ? null : room);
   }

@@ -78,7 +78,7 @@ export type RoomEv =
    * Who runs the room and its modes changed (src/chat/authority.ts): `a` is the whole of it as
    * plain data (checked where it is applied), `key` the room's key hash ("" = none).
    */
-  | { t: "auth"; a: Record<string, unknown>; key: string; by: string };
+  | { t: "auth"; a: Record<string, unknown>; key: string; by: string; notice: string };
 
 /** A message for one process or for all, outside any room's order. */
 export type DirectEv =

@@ -189,6 +189,7 @@ function roomEv(value: unknown, room: string, rules: BusRules): RoomEv {
         a: obj(event.a, "auth.a"),
         key: roomKey(event.key, "auth.key"),
         by: banner(event.by, "auth.by", rules),
+        notice: text(event.notice ?? "", "auth.notice", max),
       };
     case "keep":
       return {

@@ -441,10 +441,12 @@ Deno.test("room authority: settings from another process are applied, checked", 
         },
         key: "",
         by: "zed",
+        notice: "#den is moderated now",
       },
     },
   });
   const shown = say(h, 1, "/room");
+  assert.equal(shown[0], "*** #den is moderated now", "the change is told to the room here");
   assert.ok(shown.includes("  owner: zed"), shown.join("\n"));
   assert.ok(shown.includes("  operators: bob"), shown.join("\n"));
   assert.ok(shown.includes("  moderated: on"), shown.join("\n"));

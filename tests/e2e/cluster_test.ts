@@ -554,3 +554,61 @@ Deno.test("cluster: accounts and history live in Redis: register on one, identif
     await carol.waitFor("the latest 1 line with: PIZZA");
   });
 });
+
+Deno.test("cluster: a room's settings, mutes and bans are the same on every process", async () => {
+  const fast = ["--rate-limit", "0"];
+  await cluster([fast, fast], async ({ redis, prefix, procs: [a, b], clients }) => {
+    const ann = await member(a.port, "ann");
+    const bob = await member(b.port, "bob", "127.0.0.2");
+    const cat = await member(b.port, "cat", "127.0.0.3");
+    clients.push(ann, bob, cat);
+    await ann.send("/join den");
+    await ann.waitFor("You are now in #den");
+    for (const c of [bob, cat]) {
+      await c.send("/join den");
+      await c.waitFor("You are now in #den");
+    }
+    await ann.send("/room moderated on");
+    await bob.waitFor("*** #den is moderated: only its operators and people with a voice");
+    await bob.send("may I speak?");
+    await bob.waitFor(
+      "#den is moderated: only its operators and people they give a voice may speak. Your line was not shown.",
+    );
+    await ann.send("/room voice bob");
+    await bob.waitFor("ann gave you a voice in #den: you may speak there.");
+    await bob.send("thank you");
+    await ann.waitFor("<bob> thank you");
+    // A room ban from process A moves cat (on B) out, and B keeps cat out.
+    await ann.send("/room ban cat 10m rude");
+    await cat.waitFor("ann banned you from #den for 10m: rude");
+    await cat.waitFor((l) => l.startsWith("You are now in #lobby"));
+    await ann.waitFor("*** cat was banned from #den by ann: rude");
+    await cat.send("/join den");
+    await cat.waitFor((l) =>
+      /^You are banned from #den for \d+m( \d+s)? more \(by ann: rude\)\.$/.test(l)
+    );
+    // A mute made on A holds for bob on B.
+    await ann.send("/mute bob 5m");
+    await bob.waitFor("ann muted you in #den for 5m: your lines are not shown.");
+    await bob.send("muted words");
+    await bob.waitFor((l) => l.startsWith("You are muted in #den by ann for"));
+    // A process that starts now learns the settings from Redis.
+    const c3 = await shat(redis.port, prefix, fast);
+    try {
+      const dan = await member(c3.port, "dan", "127.0.0.4");
+      clients.push(dan);
+      await dan.send("/join den");
+      await dan.waitFor("You are now in #den");
+      await dan.send("/room");
+      await dan.waitFor("  moderated: on");
+      await dan.waitFor("  voice: bob");
+      await dan.waitFor("  muted: 1, banned: 1");
+      await dan.send("/who");
+      await dan.waitFor((l) => /^ {2}ann \(owner/.test(l));
+      await dan.waitFor((l) => /^ {2}bob \(voice, muted/.test(l));
+    } finally {
+      await stop(c3);
+    }
+    assert.ok(!ann.lines.some((l) => l.includes("muted words")), "a muted line reached nobody");
+  });
+});

@@ -42,3 +42,50 @@ Deno.test("rooms over TCP: two rooms talk side by side, a keyed room stays close
   assert.match(log, /INFO room created room=#ctf-team client=1 nick=guest-\d+ key=yes/);
   assert.ok(!log.includes("s3cret"), "the key is never logged");
 });
+
+Deno.test("rooms over TCP: a room's operators run it: slow mode, a mute, a kick back to the lobby", async () => {
+  const s = startServer({ rateLimit: 0 });
+  const teacher = await TestClient.join(s.port, "127.0.0.2");
+  const ta = await TestClient.join(s.port, "127.0.0.3");
+  const pupil = await TestClient.join(s.port, "127.0.0.4");
+  try {
+    await teacher.send("/nick teacher");
+    await ta.send("/nick ta");
+    await pupil.send("/nick pupil");
+    await pupil.waitFor("You are now pupil.");
+    await teacher.send("/join class");
+    await teacher.waitFor("You are now in #class");
+    for (const c of [ta, pupil]) {
+      await c.send("/join class");
+      await c.waitFor("You are now in #class");
+    }
+    await teacher.send("/room op ta");
+    await ta.waitFor("*** teacher made ta an operator of #class");
+    await ta.send("/room slow 30s");
+    await pupil.waitFor("*** #class is in slow mode: one line per 30s each (operators are exempt)");
+    await pupil.send("question one");
+    await teacher.waitFor("<pupil> question one");
+    await pupil.send("question two");
+    await pupil.waitFor((l) =>
+      /^#class is in slow mode \(one line per 30s each\): you may speak again in (29|30) seconds\. Your line was not shown\.$/
+        .test(l)
+    );
+    await ta.send("/mute pupil 2m");
+    await pupil.waitFor("ta muted you in #class for 2m: your lines are not shown.");
+    await ta.send("/kick pupil enough for today");
+    await pupil.waitFor("ta sent you out of #class: enough for today");
+    await pupil.waitFor("You are now in #lobby; you are the only one here.");
+    await teacher.waitFor("*** pupil was sent out of #class by ta: enough for today");
+    await pupil.send("/who class");
+    await pupil.waitFor((l) => /^ {2}teacher \(owner\)/.test(l));
+    await pupil.waitFor((l) => /^ {2}ta \(room op\)/.test(l));
+    assert.ok(!teacher.lines.some((l) => l.includes("question two")), "held back by slow mode");
+  } finally {
+    await Promise.all([teacher.close(), ta.close(), pupil.close()]);
+    await s.stop();
+  }
+  assert.match(
+    s.log.text(),
+    /INFO operator: room kick client=\d+ nick=ta target=pupil room=#class/,
+  );
+});
