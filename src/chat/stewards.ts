@@ -157,10 +157,12 @@ export class Stewards {
     const a = room.auth;
     if (!a.gated && this.#p.rooms.lobby.auth.mutes.size === 0) return null;
     const mute = this.muteOf(c, room, now);
-    if (mute) {
-      const where = this.#p.rooms.lobby.auth.mutes.get(mute.keys[0]) === mute
-        ? "on this server"
-        : `in ${room.label}`;
+    const everywhere = mute !== undefined &&
+      this.#p.rooms.lobby.auth.mutes.get(mute.keys[0]) === mute;
+    // A mute is kept by address: someone else behind that address (a NAT) who runs this room is
+    // not silenced by it (nobody can mute a server operator, nor a room operator their room).
+    if (mute && !c.op && (everywhere || !this.isRoomOp(c, room))) {
+      const where = everywhere ? "on this server" : `in ${room.label}`;
       return `You are muted ${where} by ${mute.by} for ${
         formatDuration(mute.until - now)
       } more: your line was not shown.`;
@@ -196,7 +198,8 @@ export class Stewards {
    * always may; a room operator may enter an invite-only room. An invitation is used up.
    */
   mayEnter(c: Client, room: ChatRoom<Client>, now: number): string | null {
-    if (c.op) return null;
+    // The owner is never kept out of their room, even by a ban of an address they share.
+    if (c.op || this.isOwner(c, room)) return null;
     const a = room.auth;
     const ban = findSanction(a.bans, this.keys(c), now);
     if (ban) {

@@ -469,3 +469,21 @@ Deno.test("room authority: a change is proposed to the other processes with the 
   assert.deepEqual(ev.a.modes, { i: 1 });
   assert.deepEqual((ev.a.owner as string[]).slice(1), ["s:me:1", h.hub.nickOf(1)]);
 });
+
+Deno.test("room authority: behind one address (a NAT), a mute never silences who runs the room", () => {
+  const h = new HubHarness({ rateLimit: 0 });
+  h.open(1, "10.0.0.1");
+  h.open(2, "10.0.0.1");
+  h.open(3, "10.0.0.3");
+  h.send(1, "/nick teacher", "/join class");
+  h.send(2, "/nick pupil", "/join class");
+  h.send(3, "/nick other", "/join class");
+  for (const id of [1, 2, 3]) h.read(id);
+  assert.deepEqual(say(h, 1, "/mute pupil 10m"), ["pupil is muted in #class for 10m."]);
+  h.read(3);
+  h.send(1, "the teacher still speaks");
+  assert.deepEqual(h.read(3), ["<teacher> the teacher still speaks"]);
+  h.read(2);
+  assert.match(say(h, 2, "me too?")[0], /^You are muted in #class/);
+  assert.deepEqual(say(h, 1, "/room ban 10.0.0.1"), ["That would ban your own address."]);
+});
