@@ -24,6 +24,10 @@ import { MemoryStore } from "./src/store/memory.ts";
 import { openRedisStore } from "./src/store/redis.ts";
 import { openSqliteStore } from "./src/store/sqlite.ts";
 import { type Store, StoreError } from "./src/store/types.ts";
+import type { WordFilter } from "./src/chat/filter.ts";
+import type { AuditEntry } from "./src/chat/events.ts";
+import { FilterFileError, loadFilterFile } from "./src/shell/filter_file.ts";
+import { AUDIT_FILE, AuditLog, readAuditTail } from "./src/shell/audit_log.ts";
 
 /**
  * A second SIGINT/SIGTERM this long after the first forces the exit. Sooner, it is the same
@@ -105,6 +109,38 @@ async function loadBanFile(path: string): Promise<BanRecord[]> {
     }
     throw new Exit(2, `cannot read ban file ${path}: ${fileError(e)}`);
   }
+}
+
+/** The word filter in --filter-file; a file that cannot be used stops the start. */
+async function loadFilter(path: string): Promise<WordFilter> {
+  ensureAccess(["read"], [path], "cannot read --filter-file");
+  try {
+    return await loadFilterFile(path);
+  } catch (e) {
+    if (e instanceof FilterFileError) throw new Exit(2, e.message);
+    throw e;
+  }
+}
+
+/**
+ * The audit log (audit.jsonl in --data-dir) and its latest entries, when the store is on; with
+ * --store off operator actions go only to the log.
+ */
+async function openAudit(
+  config: Config,
+  log: Logger,
+): Promise<{ auditLog?: AuditLog; audit?: AuditEntry[] }> {
+  if (config.store === "off") return {};
+  await checkDataDir(config.dataDir);
+  const path = join(config.dataDir, AUDIT_FILE);
+  ensureAccess(["read", "write"], [path], "cannot use the audit log");
+  let audit: AuditEntry[];
+  try {
+    audit = await readAuditTail(path);
+  } catch (e) {
+    throw new Exit(2, `cannot read the audit log ${path}: ${fileError(e)}`);
+  }
+  return { auditLog: new AuditLog(path, log), audit };
 }
 
 /** The data directory, which must exist: the store and the ban file are written there. */
@@ -306,9 +342,14 @@ async function main(): Promise<number> {
   });
 
   const motd = config.motd ? await loadMotd(config.motd) : [];
+  const filter = config.filterFile ? await loadFilter(config.filterFile) : null;
+  if (filter) {
+    log.info("word filter loaded", { file: config.filterFile, patterns: filter.patterns });
+  }
   const memory = await openMemory(config, log);
+  const audit = await openAudit(config, log);
   const tls = config.tlsPort !== -1 ? await loadTls(config.tlsCert, config.tlsKey) : undefined;
-  const server = new Server({ config, log, motd, tls, ...memory });
+  const server = new Server({ config, log, motd, tls, filter, ...audit, ...memory });
   try {
     await server.joinCluster();
   } catch (e) {
@@ -337,6 +378,20 @@ async function main(): Promise<number> {
         else log.info("TLS certificate reloaded", { file: config.tlsCert });
       }, (e) => {
         log.error("TLS certificate not reloaded; the old one stays", {
+          problem: e instanceof Error ? e.message : String(e),
+        });
+      });
+    });
+  }
+
+  if (filter) {
+    // An edited word list is taken without a restart; a bad one leaves the old filter in place.
+    Deno.addSignalListener("SIGHUP", () => {
+      loadFilterFile(config.filterFile).then((next) => {
+        server.reloadFilter(next);
+        log.info("word filter reloaded", { file: config.filterFile, patterns: next.patterns });
+      }, (e) => {
+        log.error("word filter not reloaded; the old one stays", {
           problem: e instanceof Error ? e.message : String(e),
         });
       });

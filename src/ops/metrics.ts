@@ -24,6 +24,8 @@ export interface ShellSnapshot {
   store: StoreHealth & { pruned: number };
   /** Password hashes waiting for their turn. */
   passwordsWaiting: number;
+  /** Writes of the audit log (audit.jsonl) that failed; absent: no audit log. */
+  auditWriteFailures?: number;
 }
 
 type Sample = [labels: string, value: number];
@@ -167,6 +169,11 @@ const FAMILIES: Family<Scrape>[] = [
     (x) => x.shell.passwordsWaiting,
   ),
   counter("shat_recalls_total", "/history and /search answered.", (x) => x.hub.stats.recalls),
+  counter(
+    "shat_audit_write_failures_total",
+    "Writes of the audit log (audit.jsonl) that failed.",
+    (x) => x.shell.auditWriteFailures ?? 0,
+  ),
 ];
 
 /** What a scrape reads with --redis. */

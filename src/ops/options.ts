@@ -152,6 +152,15 @@ const OPTIONS = {
     help: "file whose text is shown to everyone who joins",
     defaultText: "none",
   },
+  /** Words and /regular expressions/ masked in what people say ("" = no filter). */
+  filterFile: {
+    flag: "filter-file",
+    kind: { type: "string", allowEmpty: true },
+    default: "",
+    value: "FILE",
+    help: "words and /regular expressions/ masked as **** in what people say; reread on SIGHUP",
+    defaultText: "none",
+  },
   history: {
     flag: "history",
     kind: { type: "int", min: 0, max: 10_000 },

@@ -11,10 +11,18 @@ import type { Config } from "../ops/config.ts";
 import { type ByteStream, Connection, type ConnectionHost } from "../net/connection.ts";
 import { response } from "../net/http.ts";
 import { SECRET_ARGS, SECRET_LINE, secretStart } from "../chat/commands/mod.ts";
-import { type CloseMode, Hub, type HubEffects, type HubEvent } from "../chat/hub.ts";
+import {
+  type AuditEntry,
+  type CloseMode,
+  Hub,
+  type HubEffects,
+  type HubEvent,
+} from "../chat/hub.ts";
+import type { WordFilter } from "../chat/filter.ts";
 import { type Logger, LogThrottle } from "../ops/log.ts";
 import type { ShellSnapshot } from "../ops/metrics.ts";
 import { Acceptor, closeQuietly } from "./accept.ts";
+import type { AuditLog } from "./audit_log.ts";
 import { busRules } from "./bus_rules.ts";
 import { MetricsSite } from "./metrics_site.ts";
 import { WritePacer } from "./pacing.ts";
@@ -58,6 +66,12 @@ export interface ServerOptions {
   /** The web port's header and idle timeouts (tests shorten them). */
   httpTimeouts?: HttpTimeouts;
   random?: () => number;
+  /** The word filter (--filter-file) to start with; none: nothing is masked. */
+  filter?: WordFilter | null;
+  /** Where operator actions are appended (audit.jsonl); none: only the log hears of them. */
+  auditLog?: AuditLog;
+  /** The latest entries of the audit log, oldest first (see readAuditTail). */
+  audit?: readonly AuditEntry[];
 }
 
 /** Redis could not be reached (or refused us) at start, with --redis. */
@@ -131,6 +145,7 @@ export class Server {
   readonly #conns = new Map<number, Peer>();
   readonly #banStore?: BanStore;
   readonly #keeper: Keeper;
+  readonly #auditLog?: AuditLog;
   readonly #now: () => number;
   /** Clients whose outbox got bytes in the current batch: their writers start after it. */
   #toKick: Peer[] = [];
@@ -200,6 +215,7 @@ export class Server {
     this.config = opts.config;
     this.#log = opts.log;
     this.#banStore = opts.banStore;
+    this.#auditLog = opts.auditLog;
     this.#now = opts.now ?? Date.now;
     this.#stalls = new StallClock(this.#now());
     this.#httpTimeouts = opts.httpTimeouts;
@@ -231,6 +247,8 @@ export class Server {
       prompt: (id, text) => this.#conns.get(id)?.setPrompt(text),
       admitted: (id) => this.#conns.get(id)?.admitted?.(),
     };
+    const auditLog = opts.auditLog;
+    if (auditLog) effects.audit = (entry) => auditLog.append(entry);
     if (opts.config.redis) {
       this.#node = crypto.randomUUID().slice(0, 8);
       effects.cluster = (out) => this.#cluster?.send(out);
@@ -244,6 +262,8 @@ export class Server {
       memory: store.start,
       random: opts.random,
       node: this.#node ?? undefined,
+      filter: opts.filter ?? null,
+      audit: opts.audit,
     });
   }
 
@@ -422,6 +442,15 @@ export class Server {
   }
 
   /**
+   * Masks what people say with a new word filter (SIGHUP reread --filter-file); null: no
+   * filter. The hub takes it in its turn, after the events already queued.
+   */
+  reloadFilter(filter: WordFilter | null): void {
+    if (this.#stopping) return;
+    this.#queue.push({ type: "filter", filter });
+  }
+
+  /**
    * Stops accepting, tells every client `Server is shutting down.`, waits up to
    * {@link SHUTDOWN_GRACE_MS} for outboxes to drain, closes everything and saves the bans.
    * The health check answers 503 from the start of it.
@@ -439,6 +468,8 @@ export class Server {
     this.#queue.push({ type: "shutdown" });
     this.#queue.close();
     await this.#hubDone;
+    // The hub's last operator actions are written (it reports them after each batch).
+    await this.#auditLog?.close();
     // What the room said up to the end is written, then the store is closed.
     await this.#keeper.close();
     // The others hear that everyone here left, then that this process is gone.
@@ -511,6 +542,7 @@ export class Server {
       rss: Deno.memoryUsage().rss,
       store: { ...this.#keeper.health, pruned: this.#keeper.pruned },
       passwordsWaiting: passwordQueue(),
+      ...(this.#auditLog ? { auditWriteFailures: this.#auditLog.failures } : {}),
       ...(this.#cluster ? { cluster: { ...this.#cluster.stats } } : {}),
     };
   }
