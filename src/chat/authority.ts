@@ -23,6 +23,10 @@ export interface Sanction {
   keys: string[];
 }
 
+/** Slow mode: at least 1 second, at most an hour. */
+export const SLOW_MIN_MS = 1_000;
+export const SLOW_MAX_MS = 3_600_000;
+
 /** The most entries of each kind a room keeps: more is refused (ops) or the oldest go. */
 export const AUTH_MAX = 500;
 
@@ -213,9 +217,26 @@ export interface AuthRules {
 /** What settings read from the store or another process must hold to. */
 export const AUTH_RULES: AuthRules = { nickOk: acceptableNick, reasonMax: 200 };
 
-const HOLDER = /^(?:@[^\s@]{1,64}|s:[A-Za-z0-9_.-]{0,64}:\d{1,15})$/;
-const KEY = /^(?:@[^\s@]{1,64}|[0-9A-Fa-f.:/]{2,64})$/;
+/** A holder or a key as read back: an account (a lower-case nick), a session, an address key. */
+const SESSION = /^s:[A-Za-z0-9_.-]{0,64}:\d{1,15}$/;
+const ADDRESS = /^[0-9a-f.:/]{2,64}$/;
+
+/** `@account`: an account is a nick anyone may pick, in lower case. */
+function accountKey(k: string): boolean {
+  const name = k.slice(1);
+  return k.startsWith("@") && name === name.toLowerCase() && AUTH_RULES.nickOk(name);
+}
+
+function holderOk(h: unknown): h is string {
+  return typeof h === "string" && (SESSION.test(h) || accountKey(h));
+}
+
+function keyOk(k: unknown): k is string {
+  return typeof k === "string" && (ADDRESS.test(k) || accountKey(k));
+}
 const LATEST = Date.UTC(9999, 11, 31);
+/** No mute or ban read back lasts past this (a year from 2100: far more than any given). */
+const LONGEST = Date.UTC(2101, 0, 1);
 
 /**
  * Reads authority data from the store or another process: every field checked, what is wrong
@@ -234,9 +255,9 @@ export function readAuth(
   const owner = d.owner;
   if (Array.isArray(owner)) {
     const [account, session, nick] = owner;
-    if (typeof account === "string" && account !== "" && HOLDER.test(`@${account}`)) {
+    if (typeof account === "string" && account !== "" && accountKey(`@${account}`)) {
       a.owner = account;
-    } else if (typeof session === "string" && /^s:/.test(session) && HOLDER.test(session)) {
+    } else if (typeof session === "string" && SESSION.test(session)) {
       if (nickOk(nick)) {
         a.ownerSession = session;
         a.ownerNick = nick;
@@ -245,9 +266,7 @@ export function readAuth(
   }
   for (const [field, map] of [["ops", a.ops], ["voice", a.voice]] as const) {
     for (const e of list(d[field])) {
-      if (Array.isArray(e) && typeof e[0] === "string" && HOLDER.test(e[0]) && nickOk(e[1])) {
-        map.set(e[0], e[1]);
-      }
+      if (Array.isArray(e) && holderOk(e[0]) && nickOk(e[1])) map.set(e[0], e[1]);
     }
   }
   const modes = isObject(d.modes) ? d.modes : {};
@@ -255,8 +274,8 @@ export function readAuth(
   a.moderated = modes.m === 1;
   a.topicLock = modes.t === 1;
   const slow = modes.slow;
-  a.slowMs = typeof slow === "number" && Number.isSafeInteger(slow) && slow > 0 &&
-      slow <= 24 * 3_600_000
+  a.slowMs = typeof slow === "number" && Number.isSafeInteger(slow) && slow >= SLOW_MIN_MS &&
+      slow <= SLOW_MAX_MS
     ? slow
     : 0;
   for (const [field, map] of [["mutes", a.mutes], ["bans", a.bans]] as const) {
@@ -266,9 +285,7 @@ export function readAuth(
     }
   }
   for (const e of list(d.invites)) {
-    if (Array.isArray(e) && typeof e[0] === "string" && HOLDER.test(e[0]) && time(e[1])) {
-      a.invites.set(e[0], e[1]);
-    }
+    if (Array.isArray(e) && holderOk(e[0]) && time(e[1])) a.invites.set(e[0], e[1]);
   }
   return a;
 }
@@ -277,8 +294,11 @@ function sanction(e: unknown, rules: AuthRules): Sanction | undefined {
   if (!Array.isArray(e) || e.length < 5) return undefined;
   const [keys, until, by, nick, reason] = e;
   if (!Array.isArray(keys) || keys.length === 0 || keys.length > 2) return undefined;
-  if (!keys.every((k) => typeof k === "string" && KEY.test(k))) return undefined;
-  if (!time(until) || typeof by !== "string" || (by !== "server" && !rules.nickOk(by))) {
+  if (!keys.every(keyOk)) return undefined;
+  if (
+    !time(until) || until > LONGEST || typeof by !== "string" ||
+    (by !== "server" && !rules.nickOk(by))
+  ) {
     return undefined;
   }
   if (typeof nick !== "string" || (nick !== "" && !rules.nickOk(nick))) return undefined;

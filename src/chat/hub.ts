@@ -175,7 +175,9 @@ export class Hub implements Chat {
     rooms.hooks = {
       mayEnter: (c, room, now) => stewards.mayEnter(c, room, now),
       created: (c, room) => stewards.created(c, room),
-      left: (c, room) => stewards.left(c, room),
+      entered: (c, room, created, now) => stewards.entered(c, room, created, now),
+      left: (c, room) => stewards.left(c, room, this.#now),
+      released: (account) => stewards.released(account),
     };
     this.#restore(opts);
     this.#admission = new Admission(ctx, clients, fanout, sanctions, mirror);
@@ -403,6 +405,13 @@ export class Hub implements Chat {
   setTopic(m: Member, topic: string, now: number): void {
     const c = this.#clients.member(m.id);
     if (!c) return;
+    const held = this.#stewards.mayNotSay(c, this.#now);
+    if (held) {
+      return this.#fanout.tell(
+        c,
+        held.replace(/Y?y?our line was not shown\./, "the topic was not changed."),
+      );
+    }
     if (c.room.auth.topicLock && !this.#stewards.mayModerate(c, c.room)) {
       return this.#fanout.tell(
         c,

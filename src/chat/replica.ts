@@ -146,6 +146,13 @@ export class Replica {
   #applyRoom(node: string, roomId: string, ev: RoomEv, proposal: number): void {
     const self = node === this.#parts.sync.node;
     if (ev.t === "say") return this.#applySay(self, node, roomId, ev, proposal);
+    if (ev.t === "auth") {
+      // Whole states, applied in the room's order everywhere (this process's too), so every
+      // process ends with the same one whatever was changed at once.
+      const room = this.#parts.rooms.get(roomId);
+      if (room) this.#parts.stewards.changedElsewhere(room, ev, self);
+      return;
+    }
     if (self) return; // applied here when proposed
     const { rooms, fanout, mirror } = this.#parts;
     const room = rooms.get(roomId);
@@ -190,9 +197,6 @@ export class Replica {
         if (m) mirror.update(m, { away: ev.away });
         break;
       }
-      case "auth":
-        if (room) this.#parts.stewards.changedElsewhere(room, ev);
-        break;
       case "keep":
         if (!room || room === rooms.lobby) break;
         room.kept = ev.on;
@@ -396,7 +400,7 @@ export class Replica {
         room.topicBy = r.topicBy;
       }
       if (r.key && !room.secret) room.secret = r.key;
-      if (r.auth) this.#parts.stewards.applyRemote(room, r.auth, room.secret);
+      if (r.auth) this.#parts.stewards.applyRemote(room, r.auth, room.secret, true);
     }
     const limits = this.#parts.talk.limits;
     for (const h of snap.history) {

@@ -43,8 +43,16 @@ export class Rooms {
   hooks: {
     mayEnter(c: Client, room: ChatRoom<Client>, now: number): string | null;
     created(c: Client, room: ChatRoom<Client>): void;
+    entered(c: Client, room: ChatRoom<Client>, created: boolean, now: number): void;
     left(c: Client, room: ChatRoom<Client>): void;
-  } = { mayEnter: () => null, created: () => {}, left: () => {} };
+    released(account: string): void;
+  } = {
+    mayEnter: () => null,
+    created: () => {},
+    entered: () => {},
+    left: () => {},
+    released: () => {},
+  };
 
   constructor(ctx: HubContext, fanout: Fanout, mirror: Mirror, sync: Outbound, keep: Keep) {
     this.#ctx = ctx;
@@ -207,6 +215,7 @@ export class Rooms {
    * their lines, once empty), so a deleted account holds no room and its name starts afresh.
    */
   release(owner: string): void {
+    this.hooks.released(owner);
     for (const room of [...this.#byId.values()]) {
       if (room.owner !== owner) continue;
       room.owner = "";
@@ -248,6 +257,7 @@ export class Rooms {
         return { ok: false, why: "wrong-key", room: this.info(found, c) };
       }
       this.#move(c, found, false, key, "");
+      this.hooks.entered(c, found, false, now);
       return { ok: true, created: false, room: this.info(found, c) };
     }
     const cfg = this.#ctx.config;
@@ -269,6 +279,7 @@ export class Rooms {
       key: key ? "yes" : "no",
     });
     this.#move(c, room, true, key, "");
+    this.hooks.entered(c, room, true, now);
     return { ok: true, created: true, room: this.info(room, c) };
   }
 

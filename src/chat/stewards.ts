@@ -23,6 +23,8 @@ import {
   type Sanction,
   sanctionFor,
   sessionHolder,
+  SLOW_MAX_MS,
+  SLOW_MIN_MS,
 } from "./authority.ts";
 import type { Client } from "./client.ts";
 import type { ClientTable } from "./clients.ts";
@@ -60,10 +62,6 @@ export type AuditFn = (
   detail: string,
   room: ChatRoom<Client> | null,
 ) => void;
-
-/** Slow mode: at least 1 second, at most an hour. */
-export const SLOW_MIN_MS = 1_000;
-export const SLOW_MAX_MS = 3_600_000;
 
 /** Who runs the rooms. */
 export class Stewards {
@@ -156,6 +154,28 @@ export class Stewards {
     const room = c.room;
     const a = room.auth;
     if (!a.gated && this.#p.rooms.lobby.auth.mutes.size === 0) return null;
+    const held = this.mayNotSay(c, now);
+    if (held || a.slowMs === 0 || this.mayModerate(c, room)) return held;
+    const who = this.holder(c);
+    const last = a.lastShown.get(who);
+    if (last !== undefined && now - last < a.slowMs) {
+      const wait = Math.ceil((a.slowMs - (now - last)) / 1000);
+      return `${room.label} is in slow mode (one line per ${formatDuration(a.slowMs)} each): ` +
+        `you may speak again in ${wait === 1 ? "1 second" : `${wait} seconds`}. ` +
+        "Your line was not shown.";
+    }
+    a.lastShown.set(who, now);
+    if (a.lastShown.size > 2 * room.members.size + 64) this.#sweep(a, now);
+    return null;
+  }
+
+  /**
+   * Why `c` may not say anything in its room now (a mute; a moderated room without a voice),
+   * or null: the check of a line and of a topic.
+   */
+  mayNotSay(c: Client, now: number): string | null {
+    const room = c.room;
+    const a = room.auth;
     const mute = this.muteOf(c, room, now);
     const everywhere = mute !== undefined &&
       this.#p.rooms.lobby.auth.mutes.get(mute.keys[0]) === mute;
@@ -167,23 +187,12 @@ export class Stewards {
         formatDuration(mute.until - now)
       } more: your line was not shown.`;
     }
-    if (!a.moderated && a.slowMs === 0) return null;
-    if (this.mayModerate(c, room)) return null;
-    if (a.moderated && !a.voice.has(this.holder(c)) && !a.voice.has(this.session(c))) {
+    if (
+      a.moderated && !this.mayModerate(c, room) && !a.voice.has(this.holder(c)) &&
+      !a.voice.has(this.session(c))
+    ) {
       return `${room.label} is moderated: only its operators and people they give a voice ` +
         "may speak. Your line was not shown.";
-    }
-    if (a.slowMs > 0) {
-      const who = this.holder(c);
-      const last = a.lastShown.get(who);
-      if (last !== undefined && now - last < a.slowMs) {
-        const wait = Math.ceil((a.slowMs - (now - last)) / 1000);
-        return `${room.label} is in slow mode (one line per ${formatDuration(a.slowMs)} each): ` +
-          `you may speak again in ${wait === 1 ? "1 second" : `${wait} seconds`}. ` +
-          "Your line was not shown.";
-      }
-      a.lastShown.set(who, now);
-      if (a.lastShown.size > 2 * room.members.size + 64) this.#sweep(a, now);
     }
     return null;
   }
@@ -210,27 +219,47 @@ export class Stewards {
     if (!a.inviteOnly || this.isRoomOp(c, room)) return null;
     for (const who of [this.holder(c), this.session(c)]) {
       const until = a.invites.get(who);
-      if (until === undefined) continue;
-      a.invites.delete(who);
-      if (until > now) return null;
+      if (until !== undefined && until > now) return null;
     }
     return `${room.label} is invite-only: ask one of its operators for an /invite.`;
   }
 
-  /** `m` left `room` (here or elsewhere): what they held as a session goes. */
-  left(m: Person, room: ChatRoom<Client>): void {
+  /**
+   * `c` is now in `room` (it passed the key too): an invitation is used up; a room just made is
+   * told to the others with its owner, so Redis holds it from the start.
+   */
+  entered(c: Client, room: ChatRoom<Client>, created: boolean, now: number): void {
+    const a = room.auth;
+    if (
+      a.invites.size > 0 && (a.invites.delete(this.holder(c)) || a.invites.delete(this.session(c)))
+    ) {
+      this.#share(room, c, now, "");
+    }
+    if (created) this.#share(room, c, now, "");
+  }
+
+  /**
+   * `m` left `room` (here or elsewhere): what they held as a session goes (their slow-mode
+   * window stays: leaving and coming back does not reset it). When `m` was here, the others
+   * (and Redis) are told, so a resync never brings it back.
+   */
+  left(m: Person, room: ChatRoom<Client>, now = 0): void {
     const a = room.auth;
     const s = this.session(m);
+    let held = false;
     if (a.ownerSession === s) {
+      held = true;
       a.ownerSession = a.ownerNick = "";
       if (room.members.size > 0) {
         this.#p.fanout.notice(room, `${room.label} has no owner now: ${m.nick} left.`);
       }
     }
-    a.ops.delete(s);
-    a.voice.delete(s);
-    a.invites.delete(s);
-    if (a.lastShown.size > 0) a.lastShown.delete(this.holder(m));
+    held = a.ops.delete(s) || held;
+    held = a.voice.delete(s) || held;
+    held = a.invites.delete(s) || held;
+    if (held && !(m instanceof RemoteMember) && this.#p.rooms.get(room.id) === room) {
+      this.#share(room, m as Client, now, "");
+    }
   }
 
   /** A room made by `c`: a person who is not identified owns it for as long as they stay. */
@@ -243,16 +272,59 @@ export class Stewards {
     }
   }
 
-  /** Settings from the other processes: the whole of a room's authority, read and checked. */
-  applyRemote(room: ChatRoom<Client>, data: Record<string, unknown>, key: string): void {
-    readAuth(data, this.#rules(), room.auth);
+  /**
+   * Settings from the other processes: the whole of a room's authority, read and checked. What
+   * sessions held is kept only for people still in the room. From a snapshot (`resync`), a
+   * record without an owner does not take the room from the owner known here.
+   */
+  applyRemote(
+    room: ChatRoom<Client>,
+    data: Record<string, unknown>,
+    key: string,
+    resync = false,
+  ): void {
+    const a = room.auth;
+    const owner = a.owner;
+    const session = [a.ownerSession, a.ownerNick];
+    readAuth(data, this.#rules(), a);
+    if (resync && !a.owner && !a.ownerSession) {
+      a.owner = owner;
+      [a.ownerSession, a.ownerNick] = session;
+    }
+    if (a.ownerSession && !this.#present(a.ownerSession, room)) a.ownerSession = a.ownerNick = "";
+    for (const map of [a.ops, a.voice]) {
+      for (const h of map.keys()) if (h.startsWith("s:") && !this.#present(h, room)) map.delete(h);
+    }
     if (room !== this.#p.rooms.lobby) room.secret = key;
   }
 
-  /** A change made on another process: applied, and its notice shown to the room here. */
-  changedElsewhere(room: ChatRoom<Client>, ev: RoomEv & { t: "auth" }): void {
+  /** Whether the session `holder` is someone in `room` now (here or elsewhere). */
+  #present(holder: string, room: ChatRoom<Client>): boolean {
+    const m = /^s:(.*):(\d+)$/.exec(holder);
+    if (!m) return false;
+    const id = Number(m[2]);
+    if (m[1] === (this.#p.sync.node ?? "")) return this.#p.clients.member(id)?.room === room;
+    return this.#p.mirror.get(m[1], id)?.room === room.id;
+  }
+
+  /**
+   * A change made on another process (or this one's, back in the room's order: every process
+   * applies the same states in the same order): applied, and its notice shown to the room here.
+   */
+  changedElsewhere(room: ChatRoom<Client>, ev: RoomEv & { t: "auth" }, self: boolean): void {
     this.applyRemote(room, ev.a, ev.key);
-    if (ev.notice && room.members.size > 0) this.#p.fanout.notice(room, ev.notice);
+    if (!self && ev.notice && room.members.size > 0) this.#p.fanout.notice(room, ev.notice);
+  }
+
+  /** The current nick of the person a holder names (a session's, or the account's). */
+  #nickOf(holder: string, shown: string): string {
+    const m = /^s:(.*):(\d+)$/.exec(holder);
+    if (!m) return shown;
+    const id = Number(m[2]);
+    const p = m[1] === (this.#p.sync.node ?? "")
+      ? this.#p.clients.member(id)
+      : this.#p.mirror.get(m[1], id);
+    return p?.nick ?? shown;
   }
 
   #rules(): AuthRules {
@@ -264,13 +336,15 @@ export class Stewards {
   settings(c: Client, now: number): RoomSettings {
     const room = c.room;
     const a = room.auth;
-    const owner = a.owner ? (this.#p.accounts.registered(a.owner) ?? a.owner) : a.ownerNick;
+    const owner = a.owner
+      ? (this.#p.accounts.registered(a.owner) ?? a.owner)
+      : this.#nickOf(a.ownerSession, a.ownerNick);
     return {
       label: room.label,
       lobby: room === this.#p.rooms.lobby,
       owner,
-      operators: [...a.ops.values()],
-      voice: [...a.voice.values()],
+      operators: [...a.ops].map(([h, n]) => this.#nickOf(h, n)),
+      voice: [...a.voice].map(([h, n]) => this.#nickOf(h, n)),
       inviteOnly: a.inviteOnly,
       moderated: a.moderated,
       topicLock: a.topicLock,
@@ -310,6 +384,10 @@ export class Stewards {
       case "slow":
         return this.#slow(c, act.ms, now);
       case "key":
+        // The key keeps people out: only the owner (or a server operator) changes it.
+        if (!owner && !lobby) {
+          return `Only ${room.label}'s owner can change its key (${this.#ownerWords(room)}).`;
+        }
         return this.#key(c, act.key, now);
       case "op":
       case "deop":
@@ -349,7 +427,7 @@ export class Stewards {
   #ownerWords(room: ChatRoom<Client>): string {
     const a = room.auth;
     if (a.owner) return `its owner is ${this.#p.accounts.registered(a.owner) ?? a.owner}`;
-    if (a.ownerSession) return `its owner is ${a.ownerNick}`;
+    if (a.ownerSession) return `its owner is ${this.#nickOf(a.ownerSession, a.ownerNick)}`;
     return "it has no owner; server operators can";
   }
 
@@ -361,6 +439,9 @@ export class Stewards {
       ? "moderated"
       : "topicLock";
     if (a[field] === on) return `${c.room.label} is already ${mode} ${on ? "on" : "off"}.`;
+    if (field === "inviteOnly" && c.room === this.#p.rooms.lobby) {
+      return `${c.room.label} cannot be invite-only: everyone comes back to it.`;
+    }
     a[field] = on;
     if (field === "moderated" && !on) a.lastShown.clear();
     const what = {
@@ -437,9 +518,7 @@ export class Stewards {
     const label = c.room.label;
     const act = { nick };
     if (!on) {
-      const key = [...a.ops].find(([h, n]) =>
-        n.toLowerCase() === act.nick.toLowerCase() || h === `@${act.nick.toLowerCase()}`
-      );
+      const key = this.#entry(a.ops, act.nick);
       if (!key) return `${act.nick} is not an operator of ${label}.`;
       a.ops.delete(key[0]);
       this.#changed(c, "room deop", key[1], "", now, `${c.nick} took ${key[1]}'s operator role`);
@@ -485,9 +564,7 @@ export class Stewards {
     const a = c.room.auth;
     const label = c.room.label;
     if (!on) {
-      const key = [...a.voice].find(([h, n]) =>
-        n.toLowerCase() === nick.toLowerCase() || h === `@${nick.toLowerCase()}`
-      );
+      const key = this.#entry(a.voice, nick);
       if (!key) return `${nick} has no voice in ${label}.`;
       a.voice.delete(key[0]);
       this.#changed(c, "room devoice", key[1], "", now, "");
@@ -568,6 +645,9 @@ export class Stewards {
         keys = [parsed.ip];
         if (this.keys(c).includes(parsed.ip)) return "That would ban your own address.";
       }
+    }
+    if (room.owner && keys.includes(`@${room.owner}`) && !c.op) {
+      return `${nick} owns ${room.label}.`;
     }
     addSanction(room.auth.bans, { keys, until: now + ms, by: c.nick, nick, reason });
     const shown = nick || target;
@@ -662,20 +742,49 @@ export class Stewards {
     const t = this.#p.nicks.holder(nick) as Person | undefined;
     if (!t) return `There is nobody called ${nick} here.`;
     const room = c.room;
+    const a = room.auth;
     if (room === this.#p.rooms.lobby) return `Everyone may enter ${room.label}.`;
     const where = t instanceof RemoteMember ? t.room : (t as Client).room.id;
     if (where === room.id) return `${t.nick} is in ${room.label} already.`;
-    if (room.auth.invites.size >= 500) return `${room.label} has 500 invitations waiting already.`;
-    room.auth.invites.set(this.holder(t), now + INVITE_MS);
     const key = room.secret ? " (it has a key: they will need it too)" : "";
-    this.#tellPerson(
-      t,
-      `${c.nick} invites you to ${room.label}: /join ${room.name} (for ${
-        formatDuration(INVITE_MS)
-      })`,
-    );
+    // Ignoring is private: the inviter is answered the same, the invitation is not shown.
+    const ignored = !(t instanceof RemoteMember) && (t as Client).ignoring?.has(c) === true;
+    const tell = () =>
+      ignored || this.#tellPerson(
+        t,
+        `${c.nick} invites you to ${room.label}: /join ${room.name}` +
+          (a.inviteOnly ? ` (for ${formatDuration(INVITE_MS)})` : ""),
+      );
+    if (!a.inviteOnly) {
+      tell(); // anyone may enter: an invitation is only a word
+      return `Invited ${t.nick} to ${room.label}${key}.`;
+    }
+    if (a.invites.size >= 100) {
+      for (const [h, until] of a.invites) if (until <= now) a.invites.delete(h);
+      if (a.invites.size >= 500) return `${room.label} has 500 invitations waiting already.`;
+    }
+    a.invites.set(this.holder(t), now + INVITE_MS);
+    tell();
     this.#changed(c, "invite", t.nick, "", now, "");
     return `Invited ${t.nick} to ${room.label} for ${formatDuration(INVITE_MS)}${key}.`;
+  }
+
+  /**
+   * The entry of `map` (operators, voice) that `nick` names: the person with that nick now (by
+   * holder or session), else an account, else the nick it was given under.
+   */
+  #entry(map: Map<string, string>, nick: string): [string, string] | undefined {
+    const t = this.#p.nicks.holder(nick) as Person | undefined;
+    if (t) {
+      for (const h of [this.holder(t), this.session(t)]) {
+        const n = map.get(h);
+        if (n !== undefined) return [h, t.nick];
+      }
+    }
+    const lower = nick.toLowerCase();
+    const acct = map.get(`@${lower}`);
+    if (acct !== undefined) return [`@${lower}`, acct];
+    return [...map].find(([, n]) => n.toLowerCase() === lower);
   }
 
   /** Tells one person (here, or on their own process). */
@@ -714,15 +823,33 @@ export class Stewards {
     if (notice && room.members.size > 0) {
       this.#p.fanout.notice(room, notice, room === c.room ? c : undefined);
     }
+    this.#share(room, c, now, notice);
+    this.#audit(action, c, target, detail, room === this.#p.rooms.lobby ? null : room);
+  }
+
+  /** `room`'s authority, kept (a kept room) and sent to the others as a whole. */
+  #share(room: ChatRoom<Client>, by: Client | "server", now: number, notice: string): void {
     this.#p.keep.room(room);
     this.#p.sync.propose(room.id, {
       t: "auth",
       a: authData(room.auth, now, false) as Record<string, unknown>,
       key: room.secret,
-      by: c.nick,
+      by: by === "server" ? by : by.nick,
       notice,
     });
-    this.#audit(action, c, target, detail, room === this.#p.rooms.lobby ? null : room);
+  }
+
+  /**
+   * The account `key` is gone: it is nobody's operator or voice any more, anywhere (whoever
+   * registers the name next starts with nothing).
+   */
+  released(key: string): void {
+    const holder = `@${key}`;
+    for (const room of this.#p.rooms.all()) {
+      const a = room.auth;
+      const held = [a.ops.delete(holder), a.voice.delete(holder), a.invites.delete(holder)];
+      if (held.some(Boolean)) this.#share(room, "server", 0, "");
+    }
   }
 }
 
