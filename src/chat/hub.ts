@@ -49,7 +49,8 @@ import { Recall } from "./recall.ts";
 import { Rooms } from "./rooms.ts";
 import { Sanctions } from "./sanctions.ts";
 import { Sessions } from "./sessions.ts";
-import { Stewards } from "./stewards.ts";
+import { type AuditFn, Stewards } from "./stewards.ts";
+import { RoomActs } from "./room_acts.ts";
 import { type HubSnapshot, HubStats } from "./stats.ts";
 import { Alone, ClusterSync, type Outbound } from "./sync.ts";
 import { Talk } from "./talk.ts";
@@ -114,6 +115,7 @@ export class Hub implements Chat {
   readonly #accounts: Accounts;
   readonly #recall: Recall;
   readonly #stewards: Stewards;
+  readonly #acts: RoomActs;
   /** The word filter (--filter-file; null: none). */
   #filter: WordFilter | null;
   /** The latest entries of the audit log, oldest first, for /audit. */
@@ -166,12 +168,11 @@ export class Hub implements Chat {
     this.#recall = new Recall(ctx, clients, fanout);
     this.#filter = opts.filter ?? null;
     this.#auditLog = (opts.audit ?? []).slice(-AUDIT_KEPT);
-    const stewards = this.#stewards = new Stewards(
-      ctx,
-      { ...parts, accounts },
-      (action, by, target, detail, room) =>
-        this.#record(action, by, target, detail, room?.label ?? ""),
-    );
+    const audit: AuditFn = (action, by, target, detail, room) =>
+      this.#record(action, by, target, detail, room?.label ?? "");
+    const stewardParts = { ...parts, accounts };
+    const stewards = this.#stewards = new Stewards(ctx, stewardParts, audit);
+    const acts = this.#acts = new RoomActs(ctx, stewardParts, stewards, audit);
     rooms.hooks = {
       mayEnter: (c, room, now) => stewards.mayEnter(c, room, now),
       created: (c, room) => stewards.created(c, room),
@@ -187,7 +188,7 @@ export class Hub implements Chat {
       (cmd, c, args, now) => cmd.run(this, c, args, now),
       (c, text, at) => this.#speakAs(c, "chat", text, at),
     );
-    this.#replica = new Replica(ctx, { ...parts, accounts, stewards });
+    this.#replica = new Replica(ctx, { ...parts, accounts, stewards, acts });
   }
 
   /** What the store held at start: kept rooms with their latest lines, accounts. */
@@ -545,8 +546,8 @@ export class Hub implements Chat {
   moderate(m: Member, act: RoomAct, now: number): string {
     const c = this.#clients.member(m.id);
     if (!c) return "";
-    if (act.act === "invite") return this.#stewards.invite(c, act.nick, now);
-    return this.#stewards.act(c, act, now);
+    if (act.act === "invite") return this.#acts.invite(c, act.nick, now);
+    return this.#acts.act(c, act, now);
   }
 
   roomBans(m: Member, now: number): SanctionInfo[] | null {

@@ -23,6 +23,7 @@ import type { Rooms } from "./rooms.ts";
 import type { Sanctions } from "./sanctions.ts";
 import type { Sessions } from "./sessions.ts";
 import type { Stewards } from "./stewards.ts";
+import type { RoomActs } from "./room_acts.ts";
 import { sessionHolder } from "./authority.ts";
 import type { Outbound } from "./sync.ts";
 import type { Talk } from "./talk.ts";
@@ -50,6 +51,7 @@ export interface ReplicaParts {
   talk: Talk;
   accounts: Accounts;
   stewards: Stewards;
+  acts: RoomActs;
 }
 
 /** The others' news, applied here. */
@@ -305,7 +307,7 @@ export class Replica {
       }
       case "part": {
         const c = ev.to === sync.node ? clients.member(ev.toId) : undefined;
-        if (c) this.#parts.stewards.expelled(c, ev.room, ev.notice, ev.message, now);
+        if (c) this.#parts.acts.expelled(c, ev.room, ev.notice, ev.message, now);
         break;
       }
       case "notice": {
