@@ -452,7 +452,7 @@ class BenchStore {
   readonly dir = Deno.makeTempDirSync({ prefix: "shat-bench-" });
 
   get args(): string[] {
-    return ["--store", `${this.dir}/shat.db`];
+    return ["--store", `${this.dir}/shat.db`, "--data-dir", this.dir];
   }
 
   /** The store's directory, and src/ (the store's worker and its imports are loaded by reading them). */
