@@ -95,6 +95,12 @@ export interface HubEffects {
   ask?(work: HubAsk): void;
   /** Append this to the audit log (audit.jsonl in --data-dir), after the batch. */
   audit?(entry: AuditEntry): void;
+  /**
+   * How an API post came out (see the `post` event): an HTTP status (201 posted, 404 no such
+   * room, 409 the nick is a person's, 413 too long, 422 a bad nick or text, 429 too fast) and a
+   * short message.
+   */
+  posted?(ticket: number, status: number, message: string): void;
 }
 
 /** Input from one connection: what one or more reads produced. */
@@ -139,8 +145,23 @@ export type HubEvent =
   /** A pending connection became a chat session (now over `transport`, when that changed). */
   | { type: "start"; id: number; transport?: string }
   | InputEvent
-  /** A telnet client switched to (or out of) character mode: the server now edits its line. */
-  | { type: "terminal"; id: number; charMode: boolean }
+  /**
+   * A telnet client switched to (or out of) character mode: the server now edits its line. With
+   * what TTYPE told of the terminal: its type (lower case, "" = not known) and whether it
+   * announced a screen reader (MTTS bit 64).
+   */
+  | {
+    type: "terminal";
+    id: number;
+    charMode: boolean;
+    termType?: string;
+    screenReader?: boolean;
+  }
+  /**
+   * A line posted through the HTTP API (POST /api/rooms/NAME/messages) as the bot `nick`; the
+   * answer comes back through the `posted` effect with the same `ticket`.
+   */
+  | { type: "post"; ticket: number; ip: string; room: string; nick: string; text: string }
   | { type: "closed"; id: number; reason: string }
   | { type: "tick" }
   /** The store's answer to a query the hub asked (null with `error` when it failed). */
