@@ -122,7 +122,15 @@ export class RoomActs {
         ? "has its topic locked: only its operators can change it"
         : "has its topic unlocked: anyone in it can change it",
     }[mode]!;
-    this.#changed(c, `room ${mode}`, "", on ? "on" : "off", now, `${c.room.label} ${what}`);
+    this.#changedIn(
+      c.room,
+      c,
+      `room ${mode}`,
+      "",
+      on ? "on" : "off",
+      now,
+      `${c.room.label} ${what}`,
+    );
     return `Done: ${c.room.label} ${what}.`;
   }
 
@@ -139,7 +147,8 @@ export class RoomActs {
     const what = ms
       ? `is in slow mode: one line per ${formatDuration(ms)} each (operators are exempt)`
       : "is no longer in slow mode";
-    this.#changed(
+    this.#changedIn(
+      c.room,
       c,
       "room slow",
       "",
@@ -158,7 +167,7 @@ export class RoomActs {
     if (!key && !room.secret) return `${room.label} has no key.`;
     room.secret = keyDigest(key);
     const what = key ? "has a new key: only those who know it can join" : "has no key now";
-    this.#changed(c, "room key", "", key ? "set" : "off", now, `${room.label} ${what}`);
+    this.#changedIn(c.room, c, "room key", "", key ? "set" : "off", now, `${room.label} ${what}`);
     return `Done: ${room.label} ${what}.`;
   }
 
@@ -188,7 +197,15 @@ export class RoomActs {
       const key = this.#entry(a.ops, act.nick);
       if (!key) return `${act.nick} is not an operator of ${label}.`;
       a.ops.delete(key[0]);
-      this.#changed(c, "room deop", key[1], "", now, `${c.nick} took ${key[1]}'s operator role`);
+      this.#changedIn(
+        c.room,
+        c,
+        "room deop",
+        key[1],
+        "",
+        now,
+        `${c.nick} took ${key[1]}'s operator role`,
+      );
       return `${key[1]} is no longer an operator of ${label}.`;
     }
     const t = this.#inRoom(c, nick);
@@ -196,7 +213,8 @@ export class RoomActs {
     if (this.#s.isRoomOp(t, c.room)) return `${t.nick} is already an operator of ${label}.`;
     if (a.ops.size >= 50) return `${label} has 50 operators already.`;
     a.ops.set(this.#s.holder(t), t.nick);
-    this.#changed(
+    this.#changedIn(
+      c.room,
       c,
       "room op",
       t.nick,
@@ -223,7 +241,15 @@ export class RoomActs {
       // A kept room needs an owner with an account (or nobody): it stays kept for the operators.
       room.owner = "";
     }
-    this.#changed(c, "room owner", t.nick, "", now, `${c.nick} handed ${room.label} to ${t.nick}`);
+    this.#changedIn(
+      c.room,
+      c,
+      "room owner",
+      t.nick,
+      "",
+      now,
+      `${c.nick} handed ${room.label} to ${t.nick}`,
+    );
     return `${room.label} is now ${t.nick}'s.`;
   }
 
@@ -234,7 +260,7 @@ export class RoomActs {
       const key = this.#entry(a.voice, nick);
       if (!key) return `${nick} has no voice in ${label}.`;
       a.voice.delete(key[0]);
-      this.#changed(c, "room devoice", key[1], "", now, "");
+      this.#changedIn(c.room, c, "room devoice", key[1], "", now, "");
       return `${key[1]} has no voice in ${label} now.`;
     }
     const t = this.#inRoom(c, nick);
@@ -242,7 +268,7 @@ export class RoomActs {
     if (a.voice.has(this.#s.holder(t))) return `${t.nick} has a voice in ${label} already.`;
     if (a.voice.size >= 500) return `${label} has 500 voices already.`;
     a.voice.set(this.#s.holder(t), t.nick);
-    this.#changed(c, "room voice", t.nick, "", now, "");
+    this.#changedIn(c.room, c, "room voice", t.nick, "", now, "");
     this.#tellPerson(t, `${c.nick} gave you a voice in ${label}: you may speak there.`);
     return `${t.nick} may speak in ${label}` + (a.moderated ? "." : " (when it is moderated).");
   }
@@ -331,7 +357,8 @@ export class RoomActs {
         );
       }
     }
-    this.#changed(
+    this.#changedIn(
+      c.room,
       c,
       "room ban",
       shown,
@@ -348,7 +375,7 @@ export class RoomActs {
     const s = sanctionFor(room.auth.bans, "ip" in parsed ? parsed.ip : target, now);
     if (!s) return `${target} is not banned from ${room.label} (/room bans lists the bans).`;
     dropSanction(room.auth.bans, s);
-    this.#changed(c, "room unban", s.nick || target, "", now, "");
+    this.#changedIn(c.room, c, "room unban", s.nick || target, "", now, "");
     return `${s.nick || target} may enter ${room.label} again.`;
   }
 
@@ -432,7 +459,7 @@ export class RoomActs {
     }
     a.invites.set(this.#s.holder(t), now + INVITE_MS);
     tell();
-    this.#changed(c, "invite", t.nick, "", now, "");
+    this.#changedIn(c.room, c, "invite", t.nick, "", now, "");
     return `Invited ${t.nick} to ${room.label} for ${formatDuration(INVITE_MS)}${key}.`;
   }
 
@@ -461,17 +488,6 @@ export class RoomActs {
     } else {
       this.#p.fanout.tell(t as Client, text);
     }
-  }
-
-  #changed(
-    c: Client,
-    action: string,
-    target: string,
-    detail: string,
-    now: number,
-    notice: string,
-  ): void {
-    this.#changedIn(c.room, c, action, target, detail, now, notice);
   }
 
   /**

@@ -7,27 +7,10 @@
 import assert from "node:assert/strict";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { HubHarness } from "../support/helpers.ts";
+import { den, say } from "../support/rooms.ts";
 
 const SEC = 1_000;
 const MIN = 60 * SEC;
-
-/** `n` people (10.0.0.1 …) renamed a1, b2 … ; 1 makes #den and everyone else follows. */
-function den(n: number, over = {}, opts = {}) {
-  const h = new HubHarness({ rateLimit: 0, adminToken: "letmein", ...over }, opts);
-  h.crowd(n);
-  const names = ["ann", "bob", "cat", "dan", "eve"];
-  for (let i = 1; i <= n; i++) h.send(i, `/nick ${names[i - 1]}`);
-  h.send(1, "/join den");
-  for (let i = 2; i <= n; i++) h.send(i, "/join den");
-  for (let i = 1; i <= n; i++) h.read(i);
-  return h;
-}
-
-/** What `id` is told after typing `line`. */
-function say(h: HubHarness, id: number, line: string): string[] {
-  h.send(id, line);
-  return h.read(id);
-}
 
 Deno.test("room authority: the maker owns the room; /room shows its settings in words", () => {
   const h = den(2);
