@@ -26,7 +26,7 @@ const ROOM_HELP = [
   "/room moderated on|off          only operators and people with a voice speak",
   "/room slow DURATION|off         one line per DURATION each (operators exempt)",
   "/room topic-lock on|off         only operators change the topic",
-  "/room key KEY|off               change the room's key",
+  "/room key KEY|off               change the room's key (owner)",
   "/room ban NICK|ADDRESS [DURATION] [REASON]   keep someone out of this room",
   "/room unban NICK|ADDRESS        let them in again; /room bans lists the bans",
   "/room keep on|off               keep the room when everyone has left, and at restarts",
