@@ -602,6 +602,46 @@ export class Page {
     await this.#send("Input.dispatchKeyEvent", { ...base, type: "keyUp" });
   }
 
+  /** Clicks (left button, pressed and released) the middle of the first match of `selector`. */
+  async click(selector: string): Promise<void> {
+    const at = await this.evaluate<{ x: number; y: number } | null>(
+      `(() => { const e = document.querySelector(${
+        JSON.stringify(selector)
+      }); if (!e) return null; ` +
+        "e.scrollIntoView({ block: 'center' }); const r = e.getBoundingClientRect(); " +
+        "return { x: r.left + r.width / 2, y: r.top + r.height / 2 }; })()",
+    );
+    if (!at) throw new Error(`click: nothing matches ${selector}`);
+    const base = { x: at.x, y: at.y, button: "left", buttons: 1, clickCount: 1 };
+    await this.#send("Input.dispatchMouseEvent", { ...base, type: "mouseMoved", buttons: 0 });
+    await this.#send("Input.dispatchMouseEvent", { ...base, type: "mousePressed" });
+    await this.#send("Input.dispatchMouseEvent", { ...base, type: "mouseReleased", buttons: 0 });
+  }
+
+  /**
+   * Runs `source` in every document this tab loads from now on, before the page's own scripts
+   * (and outside its Content-Security-Policy): for stubs such as a recording `Notification`.
+   */
+  async addInitScript(source: string): Promise<void> {
+    await this.#send("Page.addScriptToEvaluateOnNewDocument", { source });
+  }
+
+  /**
+   * Makes the page see itself hidden or shown, as when its tab goes to the background and back:
+   * `document.hidden` and `document.visibilityState` say so and `visibilitychange` fires. Headless
+   * Chromium has no background tab to switch to, so the document's properties are overridden
+   * (for the current document only).
+   */
+  async setHidden(hidden: boolean): Promise<void> {
+    await this.evaluate(
+      `(() => { const hidden = ${hidden}; ` +
+        "Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden }); " +
+        "Object.defineProperty(document, 'visibilityState', { configurable: true, " +
+        "get: () => hidden ? 'hidden' : 'visible' }); " +
+        "document.dispatchEvent(new Event('visibilitychange')); })()",
+    );
+  }
+
   /** Sets the viewport size (and whether to emulate a phone). */
   async setViewport(
     width: number,
