@@ -28,6 +28,9 @@ const ALERT = 32;
 const CHAR_MODE = 64;
 const PENDING = 128;
 const WARNED_CLEAR = 256;
+const SCREEN_READER = 512;
+const READER_CHOSEN = 1024;
+const DUMB = 2048;
 
 /** A connection the hub holds (admitted; a member once it has joined). */
 export class Client implements Member {
@@ -146,6 +149,33 @@ export class Client implements Member {
   }
   set warnedClear(on: boolean) {
     this.#flag(WARNED_CLEAR, on);
+  }
+  /**
+   * Screen-reader mode: no prompt, no echo or redraw by the server (the client edits its own
+   * line), no colours, no bell; each line arrives once, whole, sender first.
+   */
+  get screenReader(): boolean {
+    return (this.#flags & SCREEN_READER) !== 0;
+  }
+  set screenReader(on: boolean) {
+    this.#flag(SCREEN_READER, on);
+  }
+  /**
+   * The person chose screen-reader mode on or off themselves (/screenreader, or their account
+   * kept the choice): it is kept with their account. One their client announced is not.
+   */
+  get readerChosen(): boolean {
+    return (this.#flags & READER_CHOSEN) !== 0;
+  }
+  set readerChosen(on: boolean) {
+    this.#flag(READER_CHOSEN, on);
+  }
+  /** Their terminal type is `dumb` (TTYPE): no colours unless they ask for them. */
+  get dumb(): boolean {
+    return (this.#flags & DUMB) !== 0;
+  }
+  set dumb(on: boolean) {
+    this.#flag(DUMB, on);
   }
   /** Their nick is their account's: lines they say are marked identified. */
   get identified(): boolean {

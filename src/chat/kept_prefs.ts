@@ -1,6 +1,6 @@
 /**
  * What an identified person keeps with their account: how they see the room (colour, bell,
- * timestamps) and the registered nicks they ignore. An ignore of a registered nick follows its
+ * timestamps, screen-reader mode) and the registered nicks they ignore. An ignore of a registered nick follows its
  * account: whoever holds that nick later (they identified for it) is ignored too.
  */
 import type { Prefs } from "../store/types.ts";
@@ -58,8 +58,16 @@ export class KeptPrefs {
     for (const w of watchers) if (w !== m) this.#sessions.setIgnore(w, m, true);
   }
 
-  /** An identified person's preferences come back. */
+  /**
+   * An identified person's preferences come back: screen-reader mode first, so that the colours
+   * and bell kept for a terminal do not come back with it.
+   */
   restore(c: Client, prefs: Prefs): void {
+    if (typeof prefs.screenReader === "boolean") {
+      c.readerChosen = true;
+      const on = prefs.screenReader;
+      this.#sessions.setScreenReader(c, on, `Screen reader mode ${on ? "on" : "off"}, as kept.`);
+    }
     const view: { color?: boolean; bell?: boolean; timestamps?: boolean } = {};
     if (typeof prefs.color === "boolean") view.color = prefs.color;
     if (typeof prefs.bell === "boolean") view.bell = prefs.bell;
@@ -100,6 +108,7 @@ export function prefsOf(c: Client): Prefs {
     color: (c.view & VIEW_COLOR) !== 0,
     bell: c.bell,
     timestamps: (c.view & VIEW_STAMPS) !== 0,
+    ...(c.readerChosen ? { screenReader: c.screenReader } : {}),
     ignores: c.keptIgnores ? [...c.keptIgnores] : [],
   };
 }

@@ -1,12 +1,13 @@
 /**
  * Sessions: a member's life from arrival to departure. The start of a session (the room token
  * asked for, or a welcome in the lobby), the one way out (Sessions.drop), and what a member sets
- * for themselves: nick, terminal mode and view, away, whom they ignore.
+ * for themselves: nick, terminal mode and view (screen-reader mode too), away, whom they ignore.
  */
 import { type Client, type DropOptions, promptFor } from "./client.ts";
 import type { Member, ViewSettings } from "./commands/mod.ts";
 import type { ClientTable } from "./clients.ts";
 import type { HubContext } from "./context.ts";
+import type { HubEvent } from "./events.ts";
 import type { Fanout } from "./fanout.ts";
 import type { Mirror, RemoteMember } from "./mirror.ts";
 import type { NickTable } from "./names.ts";
@@ -17,6 +18,17 @@ import type { Config } from "../ops/config.ts";
 import { formatDuration } from "../lib/units.ts";
 
 const encoder = new TextEncoder();
+
+/** The welcome's first line, for a terminal: how to turn screen-reader mode on. */
+export const READER_TIP = "Using a screen reader? Type /screenreader on.";
+
+/** A change of how someone's lines are drawn: the view settings, and screen-reader mode. */
+export type ViewChange = Partial<Omit<ViewSettings, "charMode" | "web">> & {
+  screenReader?: boolean;
+};
+
+/** What a telnet connection tells of its terminal (see HubEvent `terminal`). */
+export type TerminalNews = Omit<Extract<HubEvent, { type: "terminal" }>, "type">;
 
 /** The welcome's line on what the server keeps of what is said, and for how long. */
 export function keptLine(cfg: Config): string {
@@ -127,10 +139,13 @@ export class Sessions {
     // The welcome is the server's own doing: it is always queued, never counted against the
     // reader (the configuration guarantees it fits in half an outbox), and the motd and history
     // are buffers shared by every newcomer rather than copies.
+    // A browser's page has its own accessibility; a screen-reader session needs no tip.
+    const tip = c.transport === "ws" || c.screenReader ? "" : READER_TIP + "\r\n";
     fanout.push(
       c,
       encoder.encode(
-        `Welcome to ${ctx.config.name}! You are ${c.nick} in ${lobby.label}; ${others}.\r\n` +
+        tip +
+          `Welcome to ${ctx.config.name}! You are ${c.nick} in ${lobby.label}; ${others}.\r\n` +
           "Type /help for the commands and /nick NAME to choose your name.\r\n",
       ),
     );
@@ -237,21 +252,58 @@ export class Sessions {
   }
 
   /**
-   * A telnet client's terminal mode changed. In character mode the server echoes and edits the
-   * line, so the client gets what a terminal user expects: colours, the bell, and their own
-   * lines shown back once.
+   * A telnet client's terminal mode changed, or TTYPE told more of it. In character mode the
+   * server echoes and edits the line, so the client gets what a terminal user expects: colours
+   * (not on a `dumb` terminal), the bell, and their own lines shown back once. A client that
+   * announces a screen reader gets screen-reader mode, unless the person chose otherwise.
    */
-  terminal(id: number, charMode: boolean): void {
-    const c = this.#clients.get(id);
-    if (!c || c.gone || c.charMode === charMode) return;
+  terminal(news: TerminalNews): void {
+    const c = this.#clients.get(news.id);
+    if (!c || c.gone) return;
+    if (news.termType !== undefined && (news.termType === "dumb") !== c.dumb) {
+      c.dumb = !c.dumb;
+      if (c.charMode) this.setView(c, { color: !c.dumb });
+    }
+    if (news.screenReader && !c.readerChosen) {
+      this.setScreenReader(
+        c,
+        true,
+        "Your client announced a screen reader: screen reader mode is on (/screenreader off).",
+      );
+    }
+    const charMode = news.charMode && !c.screenReader;
+    if (c.charMode === charMode) return;
     c.charMode = charMode;
-    this.setView(c, { color: charMode, bell: charMode });
+    this.setView(c, { color: charMode && !c.dumb, bell: charMode });
     if (charMode && c.authed) this.#ctx.effects.prompt(c.id, promptFor(c.nick, c.room.name));
   }
 
+  /**
+   * Screen-reader mode on or off; true if it changed. On: no colours, bell or timestamps (each
+   * line starts with its sender), and the connection stops editing the line: no prompt, no
+   * echo, no redraw, the client back in line mode. Off: a telnet client is offered character
+   * mode again (its answer comes back as a `terminal` event). `told` is said to `c` if it changed.
+   */
+  setScreenReader(c: Client, on: boolean, told = ""): boolean {
+    if (c.screenReader === on) return false;
+    c.screenReader = on;
+    const effects = this.#ctx.effects;
+    if (on) {
+      c.charMode = false;
+      this.setView(c, { color: false, bell: false, timestamps: false });
+      effects.lineMode?.(c.id, true);
+    } else {
+      effects.lineMode?.(c.id, false);
+      effects.prompt(c.id, c.authed ? promptFor(c.nick, c.room.name) : "");
+    }
+    if (told) this.#fanout.tell(c, told);
+    return true;
+  }
+
   /** How `c`'s lines are drawn. */
-  view(c: Client | undefined): ViewSettings {
+  view(c: Client | undefined): ViewSettings & { screenReader: boolean } {
     return {
+      screenReader: c?.screenReader ?? false,
       color: ((c?.view ?? 0) & VIEW_COLOR) !== 0,
       bell: c?.bell ?? false,
       timestamps: ((c?.view ?? 0) & VIEW_STAMPS) !== 0,
@@ -260,14 +312,22 @@ export class Sessions {
     };
   }
 
-  /** Changes how `c`'s lines are drawn (colour, bell, timestamps). */
-  setView(c: Client, change: Partial<Omit<ViewSettings, "charMode" | "web">>): void {
+  /**
+   * Changes how `c`'s lines are drawn (colour, bell, timestamps) and screen-reader mode (their
+   * own choice, kept with their account). Colours and the bell stay off in screen-reader mode.
+   */
+  setView(c: Client, change: ViewChange): void {
+    if (change.screenReader !== undefined) {
+      c.readerChosen = true;
+      this.setScreenReader(c, change.screenReader);
+    }
+    const reader = c.screenReader;
     const bit = (on: boolean | undefined, b: number) => {
       if (on !== undefined) c.view = on ? c.view | b : c.view & ~b;
     };
-    bit(change.color, VIEW_COLOR);
+    bit(change.color === undefined ? undefined : change.color && !reader, VIEW_COLOR);
     bit(change.timestamps, VIEW_STAMPS);
-    if (change.bell !== undefined) c.bell = change.bell;
+    if (change.bell !== undefined) c.bell = change.bell && !reader;
     const alert = (c.view & VIEW_COLOR) !== 0 || c.bell;
     if (c.authed && alert !== c.alert) c.room.alerts += alert ? 1 : -1;
     c.alert = alert;

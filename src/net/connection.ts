@@ -7,6 +7,10 @@
  * edited here and only finished lines go to the hub, and every write of the hub's lines is
  * wrapped in an erase of the prompt and input before it and a redraw after it, so incoming
  * messages never land in the middle of what the person is typing.
+ *
+ * In screen-reader mode (the hub's `lineMode` effect) there is no line editor: the client
+ * is asked back into line mode and the hub's lines go out exactly as they are, with no erase and
+ * no redraw around them.
  */
 import { LineFramer } from "./framing.ts";
 import type { CloseMode, HubEvent, Outbox } from "../chat/events.ts";
@@ -15,7 +19,7 @@ import { describeError } from "../lib/errors.ts";
 import { longerThan } from "../lib/utf8.ts";
 import { cleanLine, cleanText } from "../lib/sanitize.ts";
 import { TelnetSession } from "./telnet.ts";
-import { type Completion, LineEditor, MAX_LISTED } from "../terminal/editor.ts";
+import { columns, type Completion, LineEditor, MAX_LISTED } from "../terminal/editor.ts";
 import { gather, LARGE_READ, releaseRead, SMALL_READ, smallRead } from "./buffers.ts";
 
 export { LARGE_READ, SMALL_READ } from "./buffers.ts";
@@ -99,6 +103,7 @@ const CLOSING = 4;
 const CLOSED = 8;
 const WAS_PARTIAL = 16;
 const REFUSING = 32;
+const READER = 64;
 
 /** A connection's input allowance and the pause it imposes (see Connection's #charge). */
 interface Allowance {
@@ -334,7 +339,7 @@ export class Connection {
     let telnetFloods = 0;
     let telnet: TelnetSession | null = null;
     if (!this.#plain) {
-      telnet = this.#telnet ??= new TelnetSession();
+      telnet = this.#telnet ??= this.#newTelnet();
       data = telnet.feed(data);
       const reply = telnet.takeReply();
       if (reply) this.#queue(reply);
@@ -343,7 +348,26 @@ export class Connection {
     const lines: string[] = [];
     framer.overlong = 0;
     this.#route(data, telnet, lines);
+    if (telnet?.terminalChanged) this.#postTerminal();
     return this.#report(lines, telnetFloods, at, from, bytes);
+  }
+
+  #newTelnet(): TelnetSession {
+    const t = new TelnetSession();
+    if (this.#flags & READER) t.setLineOnly(true);
+    return t;
+  }
+
+  /** Tells the hub the terminal's mode and what TTYPE told of it. */
+  #postTerminal(): void {
+    const t = this.#telnet;
+    this.#host.post({
+      type: "terminal",
+      id: this.id,
+      charMode: this.#editor !== null,
+      ...(t && t.termType ? { termType: t.termType } : {}),
+      ...(t?.screenReader ? { screenReader: true } : {}),
+    });
   }
 
   /**
@@ -494,13 +518,38 @@ export class Connection {
       mask: (line) => host.secretFrom(line),
     });
     this.#echo(this.#editor.draw());
-    host.post({ type: "terminal", id, charMode: true });
+    this.#postTerminal();
   }
 
   /** The client took echo back (line mode again). */
   #stopEditor(): void {
     this.#editor = null;
-    this.#host.post({ type: "terminal", id: this.id, charMode: false });
+    this.#postTerminal();
+  }
+
+  /**
+   * Screen-reader mode on or off (the hub's `lineMode` effect). On: the client is asked back into line
+   * mode, the editor is dropped (with the line it held, which the client's own echo never
+   * showed), and its prompt row blanked with spaces, not an escape sequence. Off: character
+   * mode is offered again; the client's DO ECHO starts the editor as at the first time.
+   */
+  setLineOnly(on: boolean): void {
+    if (((this.#flags & READER) !== 0) === on || this.#closed) return;
+    this.#flag(READER, on);
+    const t = this.#telnet;
+    if (t) {
+      t.setLineOnly(on);
+      const reply = t.takeReply();
+      if (reply) this.#queue(reply);
+    }
+    const ed = this.#editor;
+    if (on && ed) {
+      this.#editor = null;
+      this.#keys = null;
+      const cols = Math.min(columns(ed.prompt + ed.line), Math.max(ed.width, 1) - 1);
+      if (cols > 0) this.#echo("\r" + " ".repeat(cols) + "\r");
+    }
+    this.kick();
   }
 
   /**

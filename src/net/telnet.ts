@@ -1,7 +1,7 @@
 /**
  * The telnet side of one connection (RFC 854): strips commands from the byte stream, decides
- * whether the peer is a telnet client at all, negotiates character mode and window size, and
- * collects the replies the server owes. Pure: no sockets, no clock; the connection feeds it bytes
+ * whether the peer is a telnet client at all, negotiates character mode, window size and terminal
+ * type (TTYPE, with the MTTS convention), and collects the replies the server owes. Pure: no sockets, no clock; the connection feeds it bytes
  * and writes out what {@link TelnetSession.takeReply} hands back. `../shared/TERMINAL.md` holds
  * the measured client behaviour this follows.
  */
@@ -20,7 +20,23 @@ const SE = 240;
 const OPT_BINARY = 0;
 const OPT_ECHO = 1;
 const OPT_SGA = 3;
+const OPT_TTYPE = 24;
 const OPT_NAWS = 31;
+
+// TTYPE subnegotiation verbs (RFC 1091).
+const TTYPE_IS = 0;
+const TTYPE_SEND = 1;
+
+/**
+ * Times the terminal type is asked for at most. MTTS clients answer their name, then the
+ * terminal type, then `MTTS <bits>`; RFC 1091 clients cycle through their names and repeat the
+ * last one to say the list is over.
+ */
+export const TTYPE_ASKS = 3;
+/** Characters of a terminal type kept (printable ASCII; the rest is dropped). */
+export const TTYPE_MAX = 40;
+/** The MTTS bit of a client that announces a screen reader. */
+export const MTTS_SCREEN_READER = 64;
 
 /**
  * Most bytes a subnegotiation may take before it is given up: a client that never sends
@@ -86,6 +102,16 @@ export class TelnetSession {
   #width = 0;
   #height = 0;
   #charMode = false;
+  /** The server gives up editing the line (screen-reader mode): never offer character mode. */
+  #lineOnly = false;
+  // TTYPE: requests sent, whether one awaits its answer, the names answered, the reply being read.
+  #ttypeAsks = 0;
+  #ttypeWaiting = false;
+  #ttypeNames: string[] | null = null;
+  #subText = "";
+  #subIs = false;
+  #termType = "";
+  #screenReader = false;
 
   /** Command bytes removed by the last {@link feed} (they count toward the caller's budgets). */
   removed = 0;
@@ -93,6 +119,8 @@ export class TelnetSession {
   resized = false;
   /** Window size reports that changed the size, since the start. */
   resizes = 0;
+  /** True when the last {@link feed} changed {@link termType} or {@link screenReader}. */
+  terminalChanged = false;
   /**
    * Where character mode last switched during the last {@link feed}: an offset into the data it
    * returned (bytes before it were typed in the old mode), or -1 if the mode did not change.
@@ -130,6 +158,39 @@ export class TelnetSession {
   }
 
   /**
+   * The terminal type the client told (TTYPE), in lower case; "" while unknown. With MTTS (the
+   * third name is `MTTS <bits>`) it is the second name, the first being the client's own.
+   */
+  get termType(): string {
+    return this.#termType;
+  }
+
+  /** True when the client announced a screen reader (MTTS bit 64). */
+  get screenReader(): boolean {
+    return this.#screenReader;
+  }
+
+  /**
+   * Screen-reader mode: `on` hands line editing back to the client (WONT ECHO, WONT SGA: the
+   * measured clients then edit and echo the line themselves, like nc) and keeps it there, a later
+   * DO ECHO being refused; off offers character mode again. Nothing is sent to a client that has
+   * not shown it speaks telnet (the offer made once it does leaves character mode out).
+   */
+  setLineOnly(on: boolean): void {
+    if (this.#lineOnly === on) return;
+    this.#lineOnly = on;
+    if (this.#detect !== TELNET) return;
+    if (on) {
+      this.#withdraw(OPT_ECHO);
+      this.#withdraw(OPT_SGA);
+      this.#charMode = false;
+    } else {
+      this.#ask(WILL, OPT_ECHO);
+      this.#ask(WILL, OPT_SGA);
+    }
+  }
+
+  /**
    * Removes telnet commands from `chunk` and returns the data bytes, usually a view of `chunk`
    * itself (it is rewritten in place). Keys sent as commands become their control bytes: IAC EC
    * → DEL (0x7F), IAC EL → Ctrl-U, IAC IP → Ctrl-C. `IAC IAC`, and an IAC before a byte that is
@@ -137,6 +198,7 @@ export class TelnetSession {
    */
   feed(chunk: Uint8Array): Uint8Array {
     this.resized = false;
+    this.terminalChanged = false;
     this.modeChangedAt = -1;
     const n = chunk.length;
     if (this.#state === DATA && this.#detect >= RAW && chunk.indexOf(IAC) < 0) {
@@ -212,6 +274,8 @@ export class TelnetSession {
       this.#subOpt = -1;
       this.#subN = 0;
       this.#subVal = 0;
+      this.#subText = "";
+      this.#subIs = false;
       this.#state = SUB;
     } else if (b === EC) {
       out[w++] = 0x7f;
@@ -282,12 +346,18 @@ export class TelnetSession {
     }
   }
 
-  /** The client speaks telnet: offer character mode and ask for the window size, once. */
+  /**
+   * The client speaks telnet: offer character mode (unless in screen-reader mode), ask for the
+   * window size and the terminal type, once.
+   */
   #startTelnet(): void {
     this.#detect = TELNET;
-    this.#ask(WILL, OPT_ECHO);
-    this.#ask(WILL, OPT_SGA);
+    if (!this.#lineOnly) {
+      this.#ask(WILL, OPT_ECHO);
+      this.#ask(WILL, OPT_SGA);
+    }
     this.#ask(DO, OPT_NAWS);
+    this.#ask(DO, OPT_TTYPE);
     if (this.#binary) {
       this.#ask(WILL, OPT_BINARY);
       this.#ask(DO, OPT_BINARY);
@@ -309,13 +379,27 @@ export class TelnetSession {
     this.#put(IAC, verb, opt);
   }
 
+  /**
+   * We stop performing `opt`: `WONT` if it was agreed. Its acknowledgement (`DONT`) then finds
+   * the option off and is not answered; an offer still unanswered is refused when the answer
+   * comes (see #negotiate).
+   */
+  #withdraw(opt: number): void {
+    const opts = this.#opts ??= new Uint8Array(256);
+    const v = opts[opt];
+    opts[opt] = v & ~US;
+    if ((v & US) === YES) this.#put(IAC, WONT, opt);
+  }
+
   /** What we do when asked: the options we perform, and those we let the client perform. */
   #weWill(opt: number): boolean {
-    return opt === OPT_ECHO || opt === OPT_SGA || (opt === OPT_BINARY && this.#binary);
+    if (opt === OPT_ECHO || opt === OPT_SGA) return !this.#lineOnly;
+    return opt === OPT_BINARY && this.#binary;
   }
 
   #weAccept(opt: number): boolean {
-    return opt === OPT_SGA || opt === OPT_NAWS || (opt === OPT_BINARY && this.#binary);
+    return opt === OPT_SGA || opt === OPT_NAWS || opt === OPT_TTYPE ||
+      (opt === OPT_BINARY && this.#binary);
   }
 
   /**
@@ -337,7 +421,9 @@ export class TelnetSession {
         } else if (this.#weWill(opt)) {
           v = (v & ~US) | YES;
           this.#put(IAC, WILL, opt);
-        } else if (!(v & REFUSED_DO)) {
+        } else if (!(v & REFUSED_DO) || (this.#lineOnly && (opt === OPT_ECHO || opt === OPT_SGA))) {
+          // In screen-reader mode a DO ECHO is always refused: left unanswered, the client
+          // would stop echoing and its user would type blind.
           v |= REFUSED_DO;
           this.#put(IAC, WONT, opt);
         }
@@ -360,6 +446,7 @@ export class TelnetSession {
           v |= REFUSED_WILL;
           this.#put(IAC, DONT, opt);
         }
+        if (opt === OPT_TTYPE && ((v & HIM) >> HIM_SHIFT) === YES) this.#askTtype();
         break;
       case WONT:
         if (him === NO) break;
@@ -382,11 +469,18 @@ export class TelnetSession {
     } else if (this.#subOpt === OPT_NAWS && this.#subN < 4) {
       this.#subVal = this.#subVal * 256 + b;
       this.#subN++;
+    } else if (this.#subOpt === OPT_TTYPE) {
+      if (this.#subN++ === 0) this.#subIs = b === TTYPE_IS;
+      else if (b >= 0x20 && b < 0x7f && this.#subText.length < TTYPE_MAX) {
+        this.#subText += String.fromCharCode(b);
+      }
     }
   }
 
   #subEnd(): void {
-    if (this.#subOpt !== OPT_NAWS || this.#subN !== 4 || this.#detect !== TELNET) return;
+    if (this.#detect !== TELNET) return;
+    if (this.#subOpt === OPT_TTYPE) return this.#ttypeIs();
+    if (this.#subOpt !== OPT_NAWS || this.#subN !== 4) return;
     const width = Math.floor(this.#subVal / 65536);
     const height = this.#subVal % 65536;
     if (width === this.#width && height === this.#height) return;
@@ -394,6 +488,41 @@ export class TelnetSession {
     this.#height = height;
     this.resized = true;
     this.resizes++;
+  }
+
+  /** Asks for the (next) terminal type: `IAC SB TTYPE SEND IAC SE`, {@link TTYPE_ASKS} times at most. */
+  #askTtype(): void {
+    if (this.#ttypeAsks >= TTYPE_ASKS || this.#ttypeWaiting) return;
+    this.#ttypeAsks++;
+    this.#ttypeWaiting = true;
+    this.#put(IAC, SB, OPT_TTYPE, TTYPE_SEND);
+    this.#put(IAC, SE, -1);
+  }
+
+  /**
+   * A `TTYPE IS name` reply. Only an answer to our request counts (a flood of unasked replies
+   * changes nothing, and its bytes count toward the caller's telnet budget as any command's).
+   * A name that repeats the one before ends the list; an `MTTS` one ends it too.
+   */
+  #ttypeIs(): void {
+    if (!this.#ttypeWaiting || !this.#subIs) return;
+    this.#ttypeWaiting = false;
+    const names = this.#ttypeNames ??= [];
+    const name = this.#subText;
+    if (names.length > 0 && names[names.length - 1] === name) return;
+    names.push(name);
+    const mtts = names.length >= 2 ? /^MTTS (\d{1,10})$/i.exec(name) : null;
+    const bits = mtts ? Number(mtts[1]) : 0;
+    // MTTS: the client's name, the terminal type, then the bits; otherwise the first name is
+    // the terminal's (RFC 1091 lists the most specific first).
+    const type = (mtts && names.length >= 3 ? names[1] : names[0]).toLowerCase();
+    const reader = (bits & MTTS_SCREEN_READER) !== 0;
+    if (type !== this.#termType || reader !== this.#screenReader) {
+      this.#termType = type;
+      this.#screenReader = reader;
+      this.terminalChanged = true;
+    }
+    if (!mtts) this.#askTtype();
   }
 
   #put(a: number, b: number, c: number, d = -1): void {
@@ -406,7 +535,7 @@ export class TelnetSession {
     }
     buf[this.#replyLen++] = a;
     buf[this.#replyLen++] = b;
-    buf[this.#replyLen++] = c;
+    if (c >= 0) buf[this.#replyLen++] = c;
     if (d >= 0) buf[this.#replyLen++] = d;
   }
 }

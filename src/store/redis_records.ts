@@ -179,7 +179,7 @@ export function readAccount(raw: RespValue, key: string): AccountRecord | null {
 function readPrefs(v: unknown): Prefs {
   const o = v !== null && typeof v === "object" && !Array.isArray(v) ? v as Json : {};
   const prefs: Prefs = {};
-  for (const k of ["color", "bell", "timestamps"] as const) {
+  for (const k of ["color", "bell", "timestamps", "screenReader"] as const) {
     if (typeof o[k] === "boolean") prefs[k] = o[k];
   }
   if (Array.isArray(o.ignores)) {

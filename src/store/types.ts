@@ -25,6 +25,8 @@ export interface Prefs {
   color?: boolean;
   bell?: boolean;
   timestamps?: boolean;
+  /** Screen-reader mode, when the person chose it on or off (absent: never chose). */
+  screenReader?: boolean;
   /** Nicks (lower case) whose lines they do not want to see. */
   ignores?: string[];
 }

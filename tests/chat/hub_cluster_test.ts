@@ -109,7 +109,7 @@ Deno.test("cluster hub: members elsewhere count, show in /who, take nicks, and l
   h.send(2, "/nick Bob");
   assert.ok(h.read(2).some((l) => l.includes("taken")), "a nick held elsewhere is taken here too");
   const welcome = h.open(3, "10.0.0.3");
-  assert.ok(welcome[0].endsWith("4 people are online."), welcome[0]);
+  assert.ok(welcome[1].endsWith("4 people are online."), welcome[1]);
   fromB(h, { t: "leave", id: 7, nick: "bob", notice: "bob left (quit)" }, "lobby", 3);
   assert.deepEqual(h.read(1).slice(-1), ["*** bob left (quit)"]);
   h.read(2);

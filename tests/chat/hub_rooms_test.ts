@@ -24,7 +24,7 @@ function people(n: number, over: Partial<Config> = {}) {
 
 Deno.test("rooms: everyone starts in the lobby; /join makes a room and moves you, both rooms told", () => {
   const h = new HubHarness();
-  assert.match(h.open(1)[0], /^Welcome to Shat! You are guest-\d+ in #lobby;/);
+  assert.match(h.open(1)[1], /^Welcome to Shat! You are guest-\d+ in #lobby;/);
   const { h: r, type } = people(3);
   type(1, "/join team");
   assert.deepEqual(r.read(1), ["You are now in #team; you are the only one here."]);

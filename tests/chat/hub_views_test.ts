@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { promptFor } from "../../src/chat/hub.ts";
 import { nickColor } from "../../src/chat/render.ts";
+import { Outbox } from "../../src/chat/shared_log.ts";
+import { MemoryStore } from "../../src/store/memory.ts";
 import { HubHarness } from "../support/helpers.ts";
 
 const SEC = 1_000;
@@ -212,4 +214,192 @@ Deno.test("views: history is shown in colour to a colour client", () => {
   h.open(3);
   h.send(3, "t");
   assert.ok(h.read(3).some((l) => /^\[12:00\] <guest-\d+> remember me$/.test(l)), "plain");
+});
+
+// ---- Screen-reader mode -------------------------------------------------------------------------
+
+/** Everything client `id` was sent, as one string (escape sequences and bells included). */
+function raw(h: HubHarness, id: number): string {
+  return h.read(id).join("\n");
+}
+
+Deno.test("views: the welcome opens with one short line on screen-reader mode (not on the web page)", () => {
+  const h = new HubHarness();
+  const welcome = h.open(1);
+  assert.equal(welcome[0], "Using a screen reader? Type /screenreader on.");
+  assert.match(welcome[1], /^Welcome to Shat!/);
+  h.send(1, "/help");
+  assert.ok(
+    h.read(1).some((l) => /^\s+\/screenreader on\|off\s+plain lines for a screen reader/.test(l)),
+    "/help lists /screenreader",
+  );
+  const outbox = new Outbox();
+  h.outboxes.set(2, outbox);
+  h.handle({
+    type: "open",
+    id: 2,
+    ip: "10.0.0.2",
+    port: 1,
+    outbox,
+    transport: "ws",
+  });
+  assert.match(h.read(2)[0], /^Welcome to Shat!/, "a browser: no tip");
+});
+
+Deno.test("views: /screenreader on: plain whole lines, sender first, no prompt, no colour, no bell", () => {
+  const { h, nicks } = room(3, [1]);
+  h.send(1, "/nick alice");
+  h.send(1, "/timestamps on");
+  h.read(1);
+  h.read(3);
+  h.advance(SEC);
+  h.send(1, "/screenreader on");
+  assert.deepEqual(h.read(1), ["Screen reader mode on: plain lines, no prompt, no colours."]);
+  assert.equal(h.lineModes.get(1), true, "the connection is told to stop editing the line");
+  const prompt = h.prompts.get(1);
+  assert.deepEqual(h.hub.view({ id: 1 } as never), {
+    screenReader: true,
+    color: false,
+    bell: false,
+    timestamps: false,
+    charMode: false,
+    web: false,
+  });
+  h.advance(SEC);
+  h.send(3, "hey alice, look");
+  assert.deepEqual(h.read(1), [`<${nicks[2]}> hey alice, look`], "a mention: no colour, no bell");
+  h.advance(SEC);
+  h.send(3, "/me waves at alice");
+  h.advance(SEC);
+  h.send(3, "/msg alice psst");
+  h.advance(SEC);
+  h.send(2, "/nick bob");
+  assert.deepEqual(h.read(1), [
+    `* ${nicks[2]} waves at alice`,
+    `[private] <${nicks[2]}> psst`,
+    `*** ${nicks[1]} is now bob`,
+  ]);
+  h.advance(SEC);
+  h.read(2);
+  h.send(1, "my own words");
+  assert.deepEqual(h.read(1), [], "own lines are not repeated: the terminal showed them");
+  assert.deepEqual(h.read(2), ["<alice> my own words"]);
+  h.advance(SEC);
+  h.send(1, "/nick alicia");
+  assert.deepEqual(h.read(1), ["You are now alicia."]);
+  assert.equal(h.prompts.get(1), prompt, "no prompt after a rename");
+  // The client answers the switch (line mode), or asks for character mode again: no prompt,
+  // no colours either way.
+  h.handle({ type: "terminal", id: 1, charMode: false });
+  h.handle({ type: "terminal", id: 1, charMode: true });
+  assert.equal(h.prompts.get(1), prompt);
+  assert.equal(h.lineModes.get(1), true);
+  h.advance(SEC);
+  h.send(1, "/color on");
+  h.advance(SEC);
+  h.send(1, "/bell on");
+  assert.deepEqual(h.read(1), [
+    "Screen reader mode keeps colours and the bell off (/screenreader off first).",
+    "Screen reader mode keeps colours and the bell off (/screenreader off first).",
+  ]);
+  h.advance(SEC);
+  h.send(3, "alicia: still plain?");
+  const got = raw(h, 1);
+  assert.equal(got, `<${nicks[2]}> alicia: still plain?`);
+  assert.ok(!got.includes(ESC) && !got.includes(BEL));
+  h.advance(SEC);
+  h.send(1, "/screenreader");
+  assert.deepEqual(h.read(1), ["Screen reader mode is on. Usage: /screenreader on|off"]);
+});
+
+Deno.test("views: /screenreader off offers the editor again; character mode brings colours back", () => {
+  const { h, nicks } = room(2, [1]);
+  h.send(1, "/screenreader on");
+  h.read(1);
+  h.advance(SEC);
+  h.send(1, "/screenreader off");
+  assert.deepEqual(h.read(1), ["Screen reader mode off."]);
+  assert.equal(h.lineModes.get(1), false, "the connection may edit the line again");
+  assert.equal(h.prompts.get(1), promptFor(nicks[0], "lobby"));
+  h.handle({ type: "terminal", id: 1, charMode: true }); // the client took character mode again
+  h.advance(SEC);
+  h.send(2, "colour again");
+  assert.ok(raw(h, 1).includes(ESC), "colours, as for any character-mode client");
+});
+
+Deno.test("views: a line-mode (nc) client: /screenreader on turns colour and bell off", () => {
+  const { h, nicks } = room(2);
+  h.send(1, "/color on");
+  h.send(1, "/bell on");
+  h.read(1);
+  h.advance(SEC);
+  h.send(1, "/screenreader on");
+  h.read(1);
+  h.advance(SEC);
+  h.send(2, `hi ${nicks[0]}`);
+  assert.deepEqual(h.read(1), [`<${nicks[1]}> hi ${nicks[0]}`]);
+});
+
+Deno.test("views: a client that announces a screen reader (MTTS) gets the mode; dumb: no colours", () => {
+  const { h, nicks } = room(3, [1, 2]);
+  h.handle({ type: "terminal", id: 1, charMode: true, termType: "xterm", screenReader: true });
+  assert.deepEqual(h.read(1), [
+    "Your client announced a screen reader: screen reader mode is on (/screenreader off).",
+  ]);
+  assert.equal(h.lineModes.get(1), true);
+  assert.equal(h.hub.view({ id: 1 } as never).charMode, false);
+  // termType dumb (before or after the switch to character mode): no colours.
+  h.handle({ type: "terminal", id: 2, charMode: true, termType: "dumb" });
+  h.handle({ type: "terminal", id: 3, charMode: false, termType: "dumb" });
+  h.handle({ type: "terminal", id: 3, charMode: true, termType: "dumb" });
+  assert.equal(h.prompts.get(3), promptFor(nicks[2], "lobby"), "a dumb terminal still edits");
+  h.read(2);
+  h.read(3);
+  h.advance(SEC);
+  h.send(1, "plain for everyone");
+  assert.deepEqual(h.read(2), [`<${nicks[0]}> plain for everyone`]);
+  assert.deepEqual(h.read(3), [`<${nicks[0]}> plain for everyone`]);
+  h.advance(SEC);
+  h.send(3, "/color on");
+  h.read(3);
+  h.advance(SEC);
+  h.send(1, "colour on request");
+  assert.ok(raw(h, 3).includes(ESC), "the person can still ask for colours");
+  // Someone who turned the mode off is not put back in it by their client.
+  h.advance(SEC);
+  h.send(1, "/screenreader off");
+  h.read(1);
+  h.handle({ type: "terminal", id: 1, charMode: true, termType: "xterm", screenReader: true });
+  assert.equal(h.hub.view({ id: 1 } as never).charMode, true);
+  assert.deepEqual(h.read(1), []);
+});
+
+Deno.test("views: screen-reader mode is kept with the account and comes back on /identify", async () => {
+  const h = new HubHarness({ rateLimit: 0 }, { store: new MemoryStore() });
+  h.crowd(1);
+  const run = async (id: number, line: string) => {
+    h.send(id, line);
+    await h.settle();
+    return h.read(id);
+  };
+  await run(1, "/nick alice");
+  await run(1, "/register correct-horse");
+  await run(1, "/screenreader on");
+  h.hangUp(1);
+  h.open(2, "10.0.0.2");
+  h.handle({ type: "terminal", id: 2, charMode: true });
+  h.read(2);
+  const told = await run(2, "/identify alice correct-horse");
+  assert.ok(told.includes("Screen reader mode on, as kept."), told.join("\n"));
+  assert.equal(h.lineModes.get(2), true);
+  assert.equal((h.hub.view({ id: 2 } as never) as { screenReader?: boolean }).screenReader, true);
+  await run(2, "/screenreader off");
+  h.hangUp(2);
+  h.open(3, "10.0.0.3");
+  // The client announces a screen reader, but the account says the person turned it off.
+  h.handle({ type: "terminal", id: 3, charMode: true, screenReader: true });
+  h.read(3);
+  const back = await run(3, "/identify alice correct-horse");
+  assert.ok(back.includes("Screen reader mode off, as kept."), back.join("\n"));
+  assert.equal(h.prompts.get(3), promptFor("alice", "lobby"));
 });

@@ -4,6 +4,7 @@
  * telnet or nc these tests skip, except under CI=true, where that fails.
  */
 import assert from "node:assert/strict";
+import * as net from "node:net";
 import { TestClient } from "../support/helpers.ts";
 import { hasProgram, startShat } from "../support/proc.ts";
 import { Tmux } from "../support/tmux.ts";
@@ -173,6 +174,179 @@ Deno.test({
     } finally {
       await other.close();
       await term.stop();
+      proc.child.kill("SIGTERM");
+      await proc.finish();
+    }
+  },
+});
+
+/** Bytes of `file` after the first `marker` in it ("" until the marker is there). */
+async function bytesAfter(file: string, marker: string): Promise<Uint8Array> {
+  const all = await Deno.readFile(file);
+  const text = new TextDecoder("latin1").decode(all);
+  const at = text.indexOf(marker);
+  return at < 0 ? new Uint8Array(0) : all.subarray(at);
+}
+
+Deno.test({
+  name: "e2e terminal: /screenreader on in telnet: line mode, whole plain lines, no escape bytes",
+  ignore,
+  async fn() {
+    const { proc, port } = await startShat(["--host", "127.0.0.1", "--ban-file", ""]);
+    const dir = await Deno.makeTempDir({ prefix: "shat-reader-" });
+    const rawFile = `${dir}/telnet.out`;
+    // Everything telnet writes to the terminal is also kept, byte for byte, by tee.
+    const term = await Tmux.start(
+      ["sh", "-c", `telnet -b 127.0.0.6 127.0.0.1 ${port} | tee ${rawFile}`],
+      { width: 80, height: 20 },
+    );
+    let bob: TestClient | null = null;
+    try {
+      await term.waitFor("Type /help");
+      assert.ok(
+        (await screen(term)).includes("Using a screen reader? Type /screenreader on."),
+        "the welcome says how, in one line",
+      );
+      await term.send("/nick alice");
+      await term.key("Enter");
+      await term.waitFor((rows) => rows.some((r) => r.startsWith("[alice #lobby]")));
+      bob = await TestClient.join(port, "127.0.0.7");
+      await bob.send("/nick bob");
+      await term.waitFor("is now bob");
+      await new Promise((r) => setTimeout(r, 550)); // alice's next line: after the rate limit
+      await term.send("/screenreader on");
+      await term.key("Enter");
+      const confirm = "Screen reader mode on";
+      await term.waitFor(confirm);
+      assert.ok(
+        !(await screen(term)).some((r) => r.startsWith("[alice #lobby]")),
+        "the prompt is gone from the screen",
+      );
+      await new Promise((r) => setTimeout(r, 550)); // bob's next line comes after the rate limit
+      await bob.send("alice: are you there?");
+      await term.waitFor("<bob> alice: are you there?");
+      await new Promise((r) => setTimeout(r, 550));
+      await bob.send("/me waves");
+      await term.waitFor("* bob waves");
+      // Line mode again: telnet echoes what is typed and sends it on Enter, once.
+      await term.send("yes, reading");
+      await term.waitFor((rows) => last(rows) === "yes, reading");
+      await term.key("Enter");
+      await bob.waitFor("<alice> yes, reading");
+      await new Promise((r) => setTimeout(r, 550));
+      await bob.send("good");
+      await term.waitFor("<bob> good");
+      const rows = await screen(term);
+      assert.equal(rows.filter((r) => r.includes("yes, reading")).length, 1, rows.join("\n"));
+      assert.ok(!rows.some((r) => r.includes("<alice>")), "own lines are not repeated");
+      assert.ok(!rows.some((r) => r.startsWith("[alice #lobby]")), "no prompt");
+      const after = await bytesAfter(rawFile, confirm);
+      const text = new TextDecoder().decode(after);
+      assert.ok(text.includes("<bob> good"), text);
+      assert.equal(
+        after.indexOf(0x1b),
+        -1,
+        `an ESC byte after the switch: ${JSON.stringify(text)}`,
+      );
+      assert.equal(after.indexOf(0x07), -1, `a bell after the switch: ${JSON.stringify(text)}`);
+      for (const line of ["<bob> alice: are you there?", "* bob waves", "<bob> good"]) {
+        assert.ok(text.includes(`\r\n${line}\r\n`), `${line} arrives whole, on its own line`);
+      }
+    } finally {
+      await bob?.close();
+      await term.stop();
+      proc.child.kill("SIGTERM");
+      await proc.finish();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** A scripted telnet client over TCP: what it was sent, byte for byte. */
+class ScriptedTelnet {
+  readonly got: number[] = [];
+  readonly #socket: net.Socket;
+  private constructor(socket: net.Socket) {
+    this.#socket = socket;
+    socket.on("data", (b: Uint8Array) => this.got.push(...b));
+  }
+  static connect(port: number, from: string): Promise<ScriptedTelnet> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(
+        { port, host: "127.0.0.1", localAddress: from },
+        () => resolve(new ScriptedTelnet(s)),
+      );
+      s.once("error", reject);
+    });
+  }
+  text(from = 0): string {
+    return new TextDecoder("latin1").decode(new Uint8Array(this.got.slice(from)));
+  }
+  /** Where `seq` occurs in what was sent (counting from `from`), or -1. */
+  find(seq: number[] | string, from = 0): number {
+    const s = typeof seq === "string" ? seq : String.fromCharCode(...seq);
+    const at = this.text(from).indexOf(s);
+    return at < 0 ? -1 : at + from;
+  }
+  async waitFor(seq: number[] | string, from = 0): Promise<number> {
+    for (let i = 0; i < 500; i++) {
+      const at = this.find(seq, from);
+      if (at >= 0) return at;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`never got ${JSON.stringify(seq)}: ${JSON.stringify(this.text(from))}`);
+  }
+  write(...parts: (string | number[])[]): void {
+    for (const p of parts) this.#socket.write(typeof p === "string" ? p : new Uint8Array(p));
+  }
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#socket.once("close", () => resolve());
+      this.#socket.destroy();
+    });
+  }
+}
+
+Deno.test({
+  name: "e2e terminal: a client announcing a screen reader (MTTS 64) gets plain line mode",
+  async fn() {
+    const IAC = 255;
+    const [SB, SE, WILL, WONT, DO] = [250, 240, 251, 252, 253];
+    const SEND = [IAC, SB, 24, 1, IAC, SE];
+    const is = (name: string) => [IAC, SB, 24, 0, ...new TextEncoder().encode(name), IAC, SE];
+    const { proc, port } = await startShat(["--host", "127.0.0.1", "--ban-file", ""]);
+    const mud = await ScriptedTelnet.connect(port, "127.0.0.8");
+    let other: TestClient | null = null;
+    try {
+      await mud.waitFor("Type /help");
+      mud.write("/nick mudder\r\n"); // CR LF: a telnet client, offered character mode and TTYPE
+      await mud.waitFor([IAC, DO, 24]);
+      mud.write([IAC, DO, 1, IAC, DO, 3, IAC, WILL, 24]);
+      let at = await mud.waitFor(SEND);
+      mud.write(is("MUDLET"));
+      at = await mud.waitFor(SEND, at + 1);
+      mud.write(is("XTERM-256COLOR"));
+      at = await mud.waitFor(SEND, at + 1);
+      mud.write(is("MTTS 2377")); // … 64: a screen reader
+      const told = await mud.waitFor("Your client announced a screen reader");
+      assert.ok(mud.find([IAC, WONT, 1]) >= 0 && mud.find([IAC, WONT, 3]) >= 0, "line mode");
+      mud.write([IAC, 254, 1, IAC, 254, 3]); // DONT ECHO, DONT SGA: agreed
+      other = await TestClient.join(port, "127.0.0.9");
+      await other.send("hello mudder");
+      await mud.waitFor(`<${other.nick}> hello mudder\r\n`, told);
+      await new Promise((r) => setTimeout(r, 550)); // mudder's next line: after the rate limit
+      mud.write("hi all\r\n");
+      await other.waitFor("<mudder> hi all");
+      await new Promise((r) => setTimeout(r, 550));
+      await other.send("/me nods");
+      await mud.waitFor(`* ${other.nick} nods\r\n`, told);
+      const after = mud.text(told);
+      assert.ok(!after.includes("\x1b") && !after.includes("\x07"), JSON.stringify(after));
+      assert.ok(!after.includes("<mudder> hi all"), "own lines are not repeated");
+      assert.ok(!after.includes("[mudder #lobby]"), "no prompt");
+    } finally {
+      await other?.close();
+      await mud.close();
       proc.child.kill("SIGTERM");
       await proc.finish();
     }

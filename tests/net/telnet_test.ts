@@ -8,8 +8,8 @@ const enc = new TextEncoder();
 const IAC = 255;
 const [DONT, DO, WONT, WILL, SB, SE] = [254, 253, 252, 251, 250, 240];
 
-/** Our offer: WILL ECHO, WILL SGA, DO NAWS, then `\r\e[K`. */
-const OFFER = [IAC, WILL, 1, IAC, WILL, 3, IAC, DO, 31];
+/** Our offer: WILL ECHO, WILL SGA, DO NAWS, DO TTYPE, then `\r\e[K`. */
+const OFFER = [IAC, WILL, 1, IAC, WILL, 3, IAC, DO, 31, IAC, DO, 24];
 const BINARY = [IAC, WILL, 0, IAC, DO, 0];
 const WIPE = [0x0d, 0x1b, 0x5b, 0x4b];
 const PROBE = [...OFFER, ...BINARY, ...WIPE];
@@ -194,13 +194,15 @@ Deno.test("telnet: an IAC first gets the probe, then answers; PuTTY ends in char
   assert.equal(t.isTelnet, true);
   assert.deepEqual(reply(t), [
     ...PROBE,
-    ...[IAC, DONT, 32, IAC, DONT, 24, IAC, DONT, 39], // TSPEED, TTYPE, NEW-ENVIRON refused
+    ...[IAC, DONT, 32], // TSPEED refused
+    ...[IAC, SB, 24, 1, IAC, SE], // its WILL TTYPE answered our DO TTYPE: which terminal?
+    ...[IAC, DONT, 39], // NEW-ENVIRON refused
     ...[IAC, DO, 3], // its WILL SGA accepted
   ]);
   assert.equal(t.charMode, true, "its DO ECHO answered our WILL ECHO");
   assert.equal(t.modeChangedAt, 0);
   // PuTTY's answers to our probe and refusals: nothing more to say.
-  feed(t, [IAC, WONT, 32, IAC, WONT, 24, IAC, WONT, 39], [IAC, DO, 0, IAC, WILL, 0]);
+  feed(t, [IAC, WONT, 32, IAC, WONT, 39], [IAC, DO, 0, IAC, WILL, 0]);
   feed(t, [IAC, SB, 31, 0, 120, 0, 40, IAC, SE]);
   assert.equal(t.takeReply(), null);
   assert.equal(t.width, 120);
@@ -334,4 +336,147 @@ Deno.test("telnet + editor: PuTTY's IAC EC and IAC EL edit the line", () => {
   assert.equal(ed.line, "hi");
   const r = ed.feed(t.feed(bytes([IAC, 244], "ok\r\n")));
   assert.deepEqual(r.lines, ["ok"]);
+});
+
+// ---- TTYPE (RFC 1091) and MTTS -----------------------------------------------------------------
+
+const SEND_TTYPE = [IAC, SB, 24, 1, IAC, SE];
+
+/** `IAC SB TTYPE IS name IAC SE`. */
+function ttypeIs(name: string): number[] {
+  return [IAC, SB, 24, 0, ...enc.encode(name), IAC, SE];
+}
+
+/** A telnet session past the probe whose client agreed to TTYPE (the first SEND taken). */
+function agreed(): TelnetSession {
+  const t = new TelnetSession();
+  feed(t, "nick\r\n");
+  reply(t);
+  feed(t, [IAC, WILL, 24]);
+  assert.deepEqual(reply(t), SEND_TTYPE, "WILL TTYPE: asked at once");
+  return t;
+}
+
+Deno.test("telnet TTYPE: an MTTS client is asked three times; bit 64 is a screen reader", () => {
+  const t = agreed();
+  feed(t, ttypeIs("MUDLET"));
+  assert.equal(t.terminalChanged, true);
+  assert.equal(t.termType, "mudlet", "the first name, until MTTS says it was the client's");
+  assert.deepEqual(reply(t), SEND_TTYPE, "a new name: asked again");
+  feed(t, ttypeIs("ANSI-TRUECOLOR"));
+  assert.deepEqual(reply(t), SEND_TTYPE, "asked a third time");
+  assert.equal(t.screenReader, false);
+  feed(t, ttypeIs("MTTS 2379")); // 2048+256+64+8+2+1: … SCREEN READER … ANSI
+  assert.equal(t.terminalChanged, true);
+  assert.equal(t.screenReader, true, "MTTS bit 64");
+  assert.equal(t.termType, "ansi-truecolor", "with MTTS, the second name is the terminal's");
+  assert.equal(t.takeReply(), null, "three asks, no fourth");
+  feed(t, ttypeIs("MTTS 2379"));
+  assert.equal(t.terminalChanged, false);
+  assert.equal(t.takeReply(), null);
+});
+
+Deno.test("telnet TTYPE: MTTS without bit 64 is no screen reader", () => {
+  const t = agreed();
+  for (const name of ["TINTIN++", "XTERM-256COLOR", "MTTS 137"]) feed(t, ttypeIs(name));
+  assert.equal(t.screenReader, false);
+  assert.equal(t.termType, "xterm-256color");
+});
+
+Deno.test("telnet TTYPE: a repeated name ends the list (RFC 1091); dumb is kept as told", () => {
+  const t = agreed();
+  feed(t, ttypeIs("DUMB"));
+  assert.equal(t.termType, "dumb");
+  assert.equal(t.terminalChanged, true);
+  assert.deepEqual(reply(t), SEND_TTYPE);
+  feed(t, ttypeIs("DUMB"));
+  assert.equal(t.terminalChanged, false, "nothing new");
+  assert.equal(t.takeReply(), null, "the same name again: the list is over, no third ask");
+  assert.equal(t.termType, "dumb");
+  assert.equal(t.screenReader, false);
+});
+
+Deno.test("telnet TTYPE: names are cut to 40 printable ASCII characters", () => {
+  const t = agreed();
+  feed(t, [
+    IAC,
+    SB,
+    24,
+    0,
+    0x1b,
+    ...enc.encode("[31mX"),
+    0x07,
+    ...enc.encode("y".repeat(50)),
+    IAC,
+    SE,
+  ]);
+  assert.equal(t.termType, ("[31mx" + "y".repeat(50)).slice(0, 40));
+  assert.ok(/^[\x20-\x7e]{40}$/.test(t.termType));
+});
+
+Deno.test("telnet TTYPE: unasked replies change nothing; a flood of them is bounded", () => {
+  const t = new TelnetSession();
+  feed(t, "nick\r\n");
+  reply(t);
+  // Before any WILL TTYPE: not asked, not taken.
+  feed(t, ttypeIs("MTTS 64"));
+  assert.equal(t.terminalChanged, false);
+  assert.equal(t.screenReader, false);
+  feed(t, [IAC, WILL, 24]);
+  assert.deepEqual(reply(t), SEND_TTYPE);
+  // A flood: thousands of replies, WILL/WONT TTYPE churn, in one read.
+  const flood: number[] = [];
+  for (let i = 0; i < 2_000; i++) {
+    flood.push(...ttypeIs(`T${i}`), IAC, WONT, 24, IAC, WILL, 24);
+  }
+  const data = feed(t, flood, "typed");
+  assert.deepEqual(data, [...enc.encode("typed")], "only the typed text is data");
+  assert.equal(t.removed, flood.length, "every command byte counts toward the telnet budget");
+  const out = reply(t);
+  const asks = out.filter((_, i) => out[i] === SB && out[i + 1] === 24).length;
+  assert.equal(asks, 2, "three asks in all, whatever the client sends");
+  assert.equal(t.termType, "t0", "the first answer");
+  assert.equal(t.screenReader, false);
+});
+
+Deno.test("telnet TTYPE: a raw client is never asked", () => {
+  const t = new TelnetSession();
+  feed(t, "nick\n");
+  feed(t, [IAC, WILL, 24]);
+  assert.equal(t.takeReply(), null);
+});
+
+// ---- Screen-reader mode: line mode again --------------------------------------------------------
+
+Deno.test("telnet: screen-reader mode gives line editing back (WONT ECHO, WONT SGA), and keeps it", () => {
+  const t = new TelnetSession();
+  feed(t, "nick\r\n");
+  reply(t);
+  feed(t, ANSWER);
+  assert.equal(t.charMode, true);
+  t.setLineOnly(true);
+  assert.equal(t.charMode, false);
+  assert.deepEqual(reply(t), [IAC, WONT, 1, IAC, WONT, 3]);
+  feed(t, [IAC, DONT, 1, IAC, DONT, 3]);
+  assert.equal(t.takeReply(), null, "the acknowledgements are not answered");
+  assert.equal(t.modeChangedAt, -1);
+  feed(t, [IAC, DO, 1]);
+  assert.deepEqual(reply(t), [IAC, WONT, 1], "a DO ECHO is refused: the client keeps echoing");
+  assert.equal(t.charMode, false);
+  feed(t, [IAC, DO, 1]);
+  assert.deepEqual(reply(t), [IAC, WONT, 1], "every time (left unanswered, it would type blind)");
+  t.setLineOnly(false);
+  assert.deepEqual(reply(t), [IAC, WILL, 1, IAC, WILL, 3], "off: character mode offered again");
+  feed(t, [IAC, DO, 1, IAC, DO, 3]);
+  assert.equal(t.charMode, true);
+  assert.equal(t.modeChangedAt, 0);
+  assert.equal(t.takeReply(), null);
+});
+
+Deno.test("telnet: in screen-reader mode from the start, character mode is never offered", () => {
+  const t = new TelnetSession();
+  t.setLineOnly(true);
+  assert.equal(t.takeReply(), null, "not a telnet client yet: nothing sent");
+  feed(t, "nick\r\n");
+  assert.deepEqual(reply(t), [IAC, DO, 31, IAC, DO, 24, ...BINARY, ...WIPE]);
 });

@@ -298,7 +298,7 @@ Deno.test("hostile: connect, say a line, hang up, again: the address is struck a
       const c = await TestClient.connect(s.port, ATTACKER);
       const first = await c.waitFor(() => true);
       if (first.startsWith("You are still temporarily banned")) banned = true;
-      else if (first.startsWith("Welcome")) {
+      else if (first.startsWith("Using a screen reader") || first.startsWith("Welcome")) {
         await c.waitFor("Type /help");
         await c.send(`spam via fresh connection ${i}`);
         await c.waitFor((l) => l.startsWith("Slow down") || l.startsWith("You have been"), 200)
