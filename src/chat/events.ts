@@ -82,6 +82,12 @@ export interface HubEffects {
   saveBans(bans: BanRecord[]): void;
   /** The prompt of character-mode client `id` changed (its nick or room did). */
   prompt(id: number, text: string): void;
+  /**
+   * Screen-reader mode for client `id` (on) or not (off): on, the connection stops editing the
+   * line (no prompt, no echo, no redraw) and asks a telnet client back into line mode; off, it
+   * offers character mode again (the answer comes back as a `terminal` event).
+   */
+  lineMode?(id: number, on: boolean): void;
   /** Pending connection `id` (see the "open" event) is admitted: it may go on. */
   admitted?(id: number): void;
   /** Several processes (--redis): carry this to the others (see src/cluster/link.ts). */
@@ -97,10 +103,10 @@ export interface HubEffects {
   audit?(entry: AuditEntry): void;
   /**
    * How an API post came out (see the `post` event): an HTTP status (201 posted, 404 no such
-   * room, 409 the nick is a person's, 413 too long, 422 a bad nick or text, 429 too fast) and a
-   * short message.
+   * room, 409 the nick is a person's, 413 too long, 422 a bad nick or text, 429 too fast), a
+   * short message, and for a 429 the seconds to wait.
    */
-  posted?(ticket: number, status: number, message: string): void;
+  posted?(ticket: number, status: number, message: string, retryAfter?: number): void;
 }
 
 /** Input from one connection: what one or more reads produced. */

@@ -19,6 +19,7 @@ import type { Logger } from "../ops/log.ts";
 import { Accounts } from "./accounts.ts";
 import type { Client } from "./client.ts";
 import { Admission } from "./admission.ts";
+import { ApiPost, botSay } from "./api_post.ts";
 import { ClientTable } from "./clients.ts";
 import {
   type Chat,
@@ -116,6 +117,7 @@ export class Hub implements Chat {
   readonly #recall: Recall;
   readonly #stewards: Stewards;
   readonly #acts: RoomActs;
+  readonly #api: ApiPost;
   /** The word filter (--filter-file; null: none). */
   #filter: WordFilter | null;
   /** The latest entries of the audit log, oldest first, for /audit. */
@@ -189,6 +191,12 @@ export class Hub implements Chat {
       (c, text, at) => this.#speakAs(c, "chat", text, at),
     );
     this.#replica = new Replica(ctx, { ...parts, accounts, stewards, acts });
+    this.#api = new ApiPost(
+      ctx,
+      { rooms, nicks, accounts, sanctions },
+      (text) => this.#masked(text),
+      botSay(ctx, { fanout, sync, keep, limits: talk.limits }),
+    );
   }
 
   /** What the store held at start: kept rooms with their latest lines, accounts. */
@@ -215,7 +223,7 @@ export class Hub implements Chat {
         this.#input.input(ev, now);
         break;
       case "terminal":
-        sessions.terminal(ev.id, ev.charMode);
+        sessions.terminal(ev);
         break;
       case "closed": {
         const c = this.#clients.get(ev.id);
@@ -227,6 +235,9 @@ export class Hub implements Chat {
         break;
       case "auth":
         this.#accounts.answer(ev.ticket, ev.outcome, ev.nick, ev.prefs, now);
+        break;
+      case "post":
+        this.#api.post(ev, now);
         break;
       case "tick":
         this.#accounts.tick(now);

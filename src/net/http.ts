@@ -1,8 +1,9 @@
 /**
  * HTTP/1.1 for the web port, small on purpose: a page, two assets and a WebSocket upgrade need
- * GET and HEAD with a bounded head. Parsing is strict and bounded, so the web port costs what the
- * plain port costs: a head over {@link HEAD_MAX} bytes or {@link MAX_HEADERS} lines is refused
- * (431), a request with a body it did not ask for, or anything malformed, gets 400 and a close.
+ * GET and HEAD with a bounded head, and the HTTP API one POST with a small body of a declared
+ * length. Parsing is strict and bounded, so the web port costs what the plain port costs: a head
+ * over {@link HEAD_MAX} bytes or {@link MAX_HEADERS} lines is refused (431), a request with a
+ * body nobody asked for, or anything malformed, gets 400 and a close (a chunked body: 501).
  * Pure: bytes in, a request or a refusal out; responses as bytes.
  */
 
@@ -109,15 +110,21 @@ export function hasToken(value: string | undefined, token: string): boolean {
 }
 
 const REASONS: Record<number, string> = {
+  100: "Continue",
   101: "Switching Protocols",
   200: "OK",
+  201: "Created",
   400: "Bad Request",
+  401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
   408: "Request Timeout",
+  409: "Conflict",
   413: "Content Too Large",
+  415: "Unsupported Media Type",
   421: "Misdirected Request",
+  422: "Unprocessable Content",
   426: "Upgrade Required",
   429: "Too Many Requests",
   431: "Request Header Fields Too Large",
@@ -140,7 +147,8 @@ export function response(
   const bytes = typeof body === "string" ? encoder.encode(body) : body;
   let text = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n`;
   for (const [k, v] of Object.entries(headers)) text += `${k}: ${v}\r\n`;
-  if (status !== 101) text += `content-length: ${bytes.length}\r\n`;
+  // An interim answer (100 Continue, 101 Switching Protocols) has no length of its own.
+  if (status >= 200) text += `content-length: ${bytes.length}\r\n`;
   const top = encoder.encode(text + "\r\n");
   if (head || bytes.length === 0) return top;
   const out = new Uint8Array(top.length + bytes.length);

@@ -1,13 +1,28 @@
 /**
  * One socket of an HTTP port (the web page's, the metrics'), until it is done or becomes a
  * WebSocket: request heads read within the timeouts, answered by its site, and on the web port
- * refused with the hub's words when the hub refuses the connection.
+ * refused with the hub's words when the hub refuses the connection. An HTTP API request's small
+ * body is read here too (within the header timeout), once its head has passed the API's checks.
  */
 import type { Outbox } from "../chat/events.ts";
 import { hasToken, HEAD_MAX, type HttpRequest, parseHead, response } from "./http.ts";
 import { parseIp } from "../lib/ip.ts";
-import { clientAddress, type HttpHost, type HttpSite, MAX_REQUESTS } from "./web.ts";
+import {
+  type ApiAnswer,
+  clientAddress,
+  type HttpApi,
+  type HttpHost,
+  type HttpSite,
+  MAX_REQUESTS,
+} from "./web.ts";
 import { CLOSE_POLICY, closePayload, encodeFrame, OP_CLOSE, OP_TEXT } from "./websocket.ts";
+
+/** Most time a connection closing after an answer drops what the client still sends. */
+export const LINGER_MS = 1_000;
+/** Most bytes dropped so (the rest of an unread body, up to this). */
+export const LINGER_BYTES = 64 * 1024;
+
+const CONTINUE = response(100, {});
 
 /**
  * One socket of an HTTP port until it becomes a WebSocket (or closes): reads request heads
@@ -260,6 +275,8 @@ export class HttpConnection {
    * connection stays open for the next request, with the bytes read past this one kept.
    */
   async #serve(req: HttpRequest): Promise<boolean> {
+    const api = this.#site.api;
+    if (api?.claims(req)) return await this.#api(api, req);
     if (req.contentLength > 0) {
       const bytes = response(400, { connection: "close" }, "bodies are not taken\n");
       await this.#answerAndEnd(bytes, "bad request");
@@ -272,11 +289,18 @@ export class HttpConnection {
       await this.#upgrade(req, rest);
       return false;
     }
-    const { bytes, keep } = site.answer(req, this.#ip);
-    const close = !keep || req.minor === 0 || this.#proxied ||
+    return await this.#respond(req, site.answer(req, this.#ip), rest);
+  }
+
+  /**
+   * Writes the answer to `req`; true when the connection stays open for the next request, with
+   * `rest` (what was read past this request) kept for it.
+   */
+  async #respond(req: HttpRequest, a: ApiAnswer, rest: Uint8Array): Promise<boolean> {
+    const close = !a.keep || req.minor === 0 || this.#proxied ||
       hasToken(req.headers.get("connection"), "close") || ++this.#served >= MAX_REQUESTS;
     this.#answering = true;
-    await this.#write(close ? withClose(bytes) : bytes);
+    await this.#write(close ? withClose(a.bytes) : a.bytes);
     this.#answering = false;
     if (close) {
       this.#end("request served");
@@ -288,6 +312,92 @@ export class HttpConnection {
     const t = this.#site.timeouts;
     this.#arm(this.#idle ? t.idle : t.header, "idle");
     return true;
+  }
+
+  /**
+   * An HTTP API request: its head checked first (a refusal, a wrong token above all, is answered
+   * before any of the body is read, and the connection then closes), then its body read whole
+   * (within the header timeout), checked, and posted to the hub, whose answer is the response.
+   */
+  async #api(api: HttpApi, req: HttpRequest): Promise<boolean> {
+    const head = api.head(req, this.#ip);
+    if ("bytes" in head) {
+      if (head.keep) return await this.#respond(req, head, this.#buf.slice(req.length, this.#len));
+      this.#answering = true;
+      await this.#write(withClose(head.bytes));
+      await this.#linger();
+      return false;
+    }
+    if (hasToken(req.headers.get("expect"), "100-continue") && this.#len - req.length < head.read) {
+      await this.#write(CONTINUE);
+    }
+    const read = await this.#readBody(req, head.read);
+    if (!read) return false;
+    const step = api.body(req, read.body);
+    let answer: ApiAnswer;
+    if ("bytes" in step) {
+      answer = step;
+    } else {
+      const post = this.#host.post;
+      answer = api.answer(
+        post
+          ? await post(this.#ip, step.post)
+          : { status: 503, message: "the API is not served here" },
+      );
+      // The hub may have closed the connection meanwhile (a ban): its refusal is the answer.
+      if (this.#closed || this.#answering) return false;
+    }
+    return await this.#respond(req, answer, read.rest);
+  }
+
+  /**
+   * Reads the `length` bytes of `req`'s body (some may be in the buffer already) within the
+   * header timeout, which answers 408 and closes; null when the connection ended first. `rest`:
+   * what was read past the body (a pipelined request).
+   */
+  async #readBody(
+    req: HttpRequest,
+    length: number,
+  ): Promise<{ body: Uint8Array; rest: Uint8Array } | null> {
+    const body = new Uint8Array(length);
+    const buffered = this.#buf.subarray(req.length, this.#len);
+    let got = Math.min(length, buffered.length);
+    body.set(buffered.subarray(0, got));
+    const rest = buffered.slice(got);
+    if (got < length) this.#arm(this.#site.timeouts.header, "request body too slow");
+    while (got < length) {
+      // #len stays above 0 meanwhile: the timeout answers 408 as for a head that never came.
+      const n = await this.#conn.read(body.subarray(got));
+      if (n === null || this.#closed) return null;
+      got += n;
+    }
+    clearTimeout(this.#timer);
+    return { body, rest };
+  }
+
+  /**
+   * Closes after an answer that left the request's body unread: the connection's sending side
+   * is closed at once, and what the client still sends is dropped for a moment (up to
+   * {@link LINGER_BYTES}), so that closing does not reset the connection before the client has
+   * read the answer.
+   */
+  async #linger(): Promise<void> {
+    if (this.#closed) return;
+    this.#answering = true;
+    this.#arm(LINGER_MS, "request served");
+    const scratch = new Uint8Array(4096);
+    let dropped = 0;
+    try {
+      await this.#conn.closeWrite();
+      while (!this.#closed && dropped < LINGER_BYTES) {
+        const n = await this.#conn.read(scratch);
+        if (n === null) break;
+        dropped += n;
+      }
+    } catch {
+      // closed by the timer, or by the client
+    }
+    this.#end("request served");
   }
 
   /**

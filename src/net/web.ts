@@ -5,12 +5,16 @@
  * total cap apply, and an HTTP connection that does nothing is closed after a header or idle
  * timeout. The HTTP here is small on purpose (src/net/http.ts, one socket's life in
  * src/net/http_connection.ts): GET and HEAD for the page and its two assets, and the upgrade to a
- * WebSocket (src/net/websocket.ts), after which the socket is a chat connection like a telnet one. The page is served with a strict Content-Security-Policy and
- * shows everything as text.
+ * WebSocket (src/net/websocket.ts), after which the socket is a chat connection like a telnet
+ * one. The page is served with a strict Content-Security-Policy and shows everything as text.
+ * With --api-token the port also takes the HTTP API ({@link HttpApi}): a bot's line posted to a
+ * room, judged by the hub like a person's.
  */
 import { hasToken, type HttpRequest, response } from "./http.ts";
 import { type Logger, LogThrottle } from "../ops/log.ts";
 import { ipKey, parseIp } from "../lib/ip.ts";
+import { sameSecret } from "../lib/secret.ts";
+import { longerThan } from "../lib/utf8.ts";
 import type { Outbox } from "../chat/events.ts";
 import { APP_CSS, appJs, pageHtml } from "./web_page.ts";
 import { acceptKey, validKey, WsStream } from "./websocket.ts";
@@ -25,6 +29,10 @@ export const IDLE_TIMEOUT_MS = 5_000;
 export const MAX_REQUESTS = 100;
 /** Longest text from a request (an Origin, a Host) that goes into a log line. */
 export const LOGGED_TEXT = 64;
+/** Most bytes of an API request's body (its JSON). */
+export const API_BODY_MAX = 16 * 1024;
+/** Most time an API post waits for the hub's answer before it is answered 503. */
+export const API_WAIT_MS = 5_000;
 
 const SECURITY_HEADERS: Record<string, string> = {
   "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; " +
@@ -54,6 +62,8 @@ export interface WebOptions {
   timeouts?: HttpTimeouts;
   /** Command lines that carry a secret, which the page's Up never recalls. */
   secretLine: RegExp;
+  /** The HTTP API's bearer token (--api-token); "" (or absent): the API is off (404). */
+  apiToken?: string;
   /** A line being typed whose secret part has begun: the page's input hides it as a password. */
   secretArgs: RegExp;
 }
@@ -81,6 +91,27 @@ export interface HttpHost {
   upgrade(id: number, stream: WsStream, outbox: Outbox): void;
   /** The connection is closed (`reason` for the hub, null when the hub itself closed it). */
   ended(id: number, reason: string | null): void;
+  /**
+   * Posts a bot's line for the HTTP API as coming from `ip` (the hub's `post` event) and
+   * resolves with the hub's answer, or a 503 when none comes in time (absent: no API here).
+   */
+  post?(ip: string, post: ApiRequest): Promise<PostAnswer>;
+}
+
+/** The line an API request asks to post, once its head and body are checked. */
+export interface ApiRequest {
+  /** The room's name as the path gave it (URL-decoded, no `#`); the hub checks it. */
+  room: string;
+  nick: string;
+  text: string;
+}
+
+/** How the hub answered a post (effects.posted): an HTTP status and a short message. */
+export interface PostAnswer {
+  status: number;
+  message: string;
+  /** For a 429: the seconds to wait (the Retry-After header). */
+  retryAfter?: number;
 }
 
 /** What an HTTP port serves: answers to requests, and for the web page, WebSocket upgrades. */
@@ -96,6 +127,8 @@ export interface HttpSite {
   socket?(conn: Deno.Conn, ip: string, port: number, early: Uint8Array): WsStream;
   /** Logs a refused request (once per address and kind in a while). */
   refused(kind: string, ip: string, message: string, fields?: Record<string, string>): void;
+  /** The HTTP API's paths (absent: none here). */
+  readonly api?: HttpApi;
 }
 
 /**
@@ -168,6 +201,8 @@ export class WebSite implements HttpSite {
   readonly #refusals = new LogThrottle(60_000);
   readonly #sockets = new Set<WsStream>();
 
+  readonly api: HttpApi;
+
   constructor(opts: WebOptions, log: Logger) {
     this.opts = opts;
     this.trustProxy = opts.trustProxy;
@@ -175,6 +210,7 @@ export class WebSite implements HttpSite {
     this.#log = log;
     this.#page = pageHtml(opts.name);
     this.#script = appJs(opts.secretLine, opts.secretArgs);
+    this.api = new HttpApi(opts.apiToken ?? "", opts.maxLine, opts.hosts, this);
   }
 
   /** The WebSockets open now. */
@@ -297,5 +333,169 @@ export class WebSite implements HttpSite {
         "sec-websocket-accept": acceptKey(key),
       }),
     };
+  }
+}
+
+/** A header value (read as Latin-1, byte for byte) as the UTF-8 text its bytes spell. */
+function utf8(latin1: string): string {
+  return new TextDecoder().decode(Uint8Array.from(latin1, (ch) => ch.charCodeAt(0)));
+}
+
+/** The HTTP API's one route: a line posted to a room. */
+const API_ROUTE = /^\/api\/rooms\/([^/]{1,100})\/messages$/;
+
+/** The headers of every API answer: JSON, never cached, never shown as a page. */
+const API_HEADERS: Record<string, string> = {
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+};
+
+/** An answer of the API with whether the connection may stay open after it. */
+export interface ApiAnswer {
+  bytes: Uint8Array;
+  keep: boolean;
+}
+
+/**
+ * The HTTP API on the web port (with --api-token): `POST /api/rooms/NAME/messages` with
+ * `Authorization: Bearer TOKEN` and a JSON body `{"nick": ..., "text": ...}` posts a line as
+ * that nick. This checks the request's form in two steps, so that a request without the token
+ * is refused before its body is read: {@link head}, then (after the body is read) {@link body};
+ * the hub judges the post itself (the nick, the room, the pace) and {@link answer} turns its
+ * answer into the response. Every answer is JSON: `{"error": "..."}` for a refusal.
+ */
+export class HttpApi {
+  readonly #token: string;
+  readonly #maxLine: number;
+  readonly #hosts: readonly string[];
+  readonly #site: Pick<HttpSite, "refused">;
+
+  constructor(
+    token: string,
+    maxLine: number,
+    hosts: readonly string[],
+    site: Pick<HttpSite, "refused">,
+  ) {
+    this.#token = token;
+    this.#maxLine = maxLine;
+    this.#hosts = hosts;
+    this.#site = site;
+  }
+
+  /** Whether the API is on (a token was given). */
+  get on(): boolean {
+    return this.#token !== "";
+  }
+
+  /** Whether `req` is the API's to answer: every path under /api/, whether the API is on or not. */
+  claims(req: HttpRequest): boolean {
+    return req.path === "/api" || req.path.startsWith("/api/");
+  }
+
+  /**
+   * Checks an API request's head, in the order a client can fix things: the host, the API on,
+   * the path, the method, the token (before anything of the body is read), the content type
+   * and the declared length. Returns the answer of a refusal, or the body's length to read.
+   */
+  head(req: HttpRequest, ip: string): ApiAnswer | { read: number } {
+    // The body of a refused request is not read: the connection closes after the answer.
+    const unread = req.contentLength > 0;
+    const head = req.method === "HEAD";
+    const fail = (status: number, error: string, extra: Record<string, string> = {}) =>
+      this.#fail(status, error, extra, !unread, head);
+    if (!hostAllowed(req.headers.get("host"), this.#hosts)) {
+      this.#site.refused("host", ip, "web request refused: unknown host", {
+        host: clip(req.headers.get("host") ?? ""),
+      });
+      return fail(421, "this server does not serve that host name");
+    }
+    if (!this.on) return fail(404, "not found (the HTTP API is off)");
+    if (!API_ROUTE.test(req.path)) return fail(404, "not found");
+    if (req.method !== "POST") {
+      return fail(405, "method not allowed: POST a JSON body", { allow: "POST" });
+    }
+    const auth = /^Bearer +(\S+) *$/i.exec(req.headers.get("authorization") ?? "");
+    if (!auth || !sameSecret(utf8(auth[1]), this.#token)) {
+      this.#site.refused("api-token", ip, "api request refused: missing or wrong token");
+      // A wrong token closes the connection: each guess costs a connection (--connect-rate).
+      return this.#fail(
+        401,
+        "a bearer token is needed (Authorization: Bearer TOKEN)",
+        {
+          "www-authenticate": 'Bearer realm="shat"',
+        },
+        false,
+        head,
+      );
+    }
+    const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+    if (type !== "application/json") {
+      return fail(415, "the body must be JSON (Content-Type: application/json)");
+    }
+    if (req.contentLength > API_BODY_MAX) {
+      return fail(413, `the body is too large (over ${API_BODY_MAX} bytes)`);
+    }
+    return { read: req.contentLength };
+  }
+
+  /**
+   * Checks an API request's body (read whole, at most {@link API_BODY_MAX} bytes): UTF-8 JSON
+   * with a string `nick` and a string `text` no longer than --max-line. Returns the post to make,
+   * or the answer of a refusal.
+   */
+  body(req: HttpRequest, bytes: Uint8Array): ApiAnswer | { post: ApiRequest } {
+    const fail = (status: number, error: string) => this.#fail(status, error, {}, true);
+    let name: string;
+    try {
+      name = decodeURIComponent(API_ROUTE.exec(req.path)![1]);
+    } catch {
+      return fail(404, "no such room");
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch {
+      return fail(400, "the body is not JSON (UTF-8)");
+    }
+    const o = value as { nick?: unknown; text?: unknown } | null;
+    if (
+      typeof o !== "object" || o === null || Array.isArray(o) || typeof o.nick !== "string" ||
+      typeof o.text !== "string"
+    ) {
+      return fail(400, 'the body must be a JSON object with a string "nick" and a string "text"');
+    }
+    if (longerThan(o.text, this.#maxLine)) {
+      return fail(413, `the text is too long (over ${this.#maxLine} bytes)`);
+    }
+    const room = name.startsWith("#") ? name.slice(1) : name;
+    return { post: { room, nick: o.nick, text: o.text } };
+  }
+
+  /** The response to the hub's answer to a post (the body was read: the connection may stay). */
+  answer(a: PostAnswer): ApiAnswer {
+    if (a.status === 201) {
+      return {
+        bytes: response(201, API_HEADERS, JSON.stringify({ ok: true, message: a.message }) + "\n"),
+        keep: true,
+      };
+    }
+    const extra: Record<string, string> = {};
+    if (a.status === 429 || a.status === 503) {
+      extra["retry-after"] = String(Math.max(1, a.retryAfter ?? 1));
+    }
+    return this.#fail(a.status, a.message, extra, a.status !== 503);
+  }
+
+  #fail(
+    status: number,
+    error: string,
+    extra: Record<string, string>,
+    keep: boolean,
+    head = false,
+  ): ApiAnswer {
+    const body = JSON.stringify({ error }) + "\n";
+    return { bytes: response(status, { ...API_HEADERS, ...extra }, body, head), keep };
   }
 }

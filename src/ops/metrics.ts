@@ -26,6 +26,11 @@ export interface ShellSnapshot {
   passwordsWaiting: number;
   /** Writes of the audit log (audit.jsonl) that failed; absent: no audit log. */
   auditWriteFailures?: number;
+  /**
+   * HTTP API posts answered, by outcome (`posted`, `too_fast`, `nick_taken`… see
+   * {@link API_OUTCOMES}); absent: none yet.
+   */
+  apiPosts?: Record<string, number>;
 }
 
 type Sample = [labels: string, value: number];
@@ -53,6 +58,18 @@ function byLabel(label: string, values: Record<string, number>, known: string[])
 }
 
 const TRANSPORTS = ["tcp", "tls", "http", "ws"];
+
+/** The outcome label of an HTTP API post, by the status of its answer. */
+export const API_OUTCOMES: Readonly<Record<number, string>> = {
+  201: "posted",
+  403: "forbidden",
+  404: "no_room",
+  409: "nick_taken",
+  413: "too_long",
+  422: "invalid",
+  429: "too_fast",
+  503: "unavailable",
+};
 
 /** A row of a metrics table: one family, and how its samples are read from a `T`. */
 interface Family<T> {
@@ -173,6 +190,11 @@ const FAMILIES: Family<Scrape>[] = [
     "shat_audit_write_failures_total",
     "Writes of the audit log (audit.jsonl) that failed.",
     (x) => x.shell.auditWriteFailures ?? 0,
+  ),
+  counter(
+    "shat_api_posts_total",
+    "HTTP API posts (--api-token) the server judged, by outcome.",
+    (x) => byLabel("outcome", x.shell.apiPosts ?? {}, ["posted", "too_fast"]),
   ),
 ];
 

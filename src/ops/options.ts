@@ -257,6 +257,17 @@ const OPTIONS = {
     defaultText: "none, open room",
     secret: true,
   },
+  /** The HTTP API's bearer token ("" = the API is off: its paths answer 404). */
+  apiToken: {
+    flag: "api-token",
+    kind: { type: "string", allowEmpty: true, typeable: true },
+    default: "",
+    value: "TOKEN",
+    help:
+      "turns on the HTTP API on --web-port: POST /api/rooms/NAME/messages with Authorization: Bearer TOKEN",
+    defaultText: "none, API off",
+    secret: true,
+  },
   authTimeout: {
     flag: "auth-timeout",
     kind: { type: "duration", min: 1 },

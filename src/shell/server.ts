@@ -20,7 +20,7 @@ import {
 } from "../chat/hub.ts";
 import type { WordFilter } from "../chat/filter.ts";
 import { type Logger, LogThrottle } from "../ops/log.ts";
-import type { ShellSnapshot } from "../ops/metrics.ts";
+import { API_OUTCOMES, type ShellSnapshot } from "../ops/metrics.ts";
 import { Acceptor, closeQuietly } from "./accept.ts";
 import type { AuditLog } from "./audit_log.ts";
 import { busRules } from "./bus_rules.ts";
@@ -36,7 +36,15 @@ import type { Store } from "../store/types.ts";
 import { Keeper } from "./keeper.ts";
 import { passwordQueue } from "./passwords.ts";
 import { HttpConnection } from "../net/http_connection.ts";
-import { type HttpHost, type HttpSite, type HttpTimeouts, WebSite } from "../net/web.ts";
+import {
+  API_WAIT_MS,
+  type ApiRequest,
+  type HttpHost,
+  type HttpSite,
+  type HttpTimeouts,
+  type PostAnswer,
+  WebSite,
+} from "../net/web.ts";
 
 export type { TlsFiles } from "../net/tls.ts";
 
@@ -121,6 +129,7 @@ interface Peer {
   close(mode: CloseMode): void;
   kick(): void;
   setPrompt(text: string): void;
+  setLineOnly?(on: boolean): void;
   processed?(): void;
   admitted?(): void;
   readonly done: Promise<void>;
@@ -173,6 +182,9 @@ export class Server {
   readonly #accepting: Promise<void>[] = [];
   #stopped: Promise<void> | null = null;
   readonly #tlsErrors = new LogThrottle(60_000);
+  /** HTTP API posts waiting for the hub's answer: ticket → what answers the request. */
+  readonly #posts = new Map<number, (a: PostAnswer) => void>();
+  #nextPost = 1;
   /** What the shell counts for the metrics page (the hub counts the rest). */
   readonly #counts = {
     accepted: {} as Record<string, number>,
@@ -182,6 +194,8 @@ export class Server {
     lagIndex: 0,
     /** When the lag timer last fired (performance.now), 0 before the first time. */
     lagAt: 0,
+    /** HTTP API posts answered, by outcome (see API_OUTCOMES). */
+    apiPosts: {} as Record<string, number>,
   };
   /** Shared by every connection (one object, not a closure per socket: idle memory counts). */
   readonly #connHost: ConnectionHost = {
@@ -209,6 +223,7 @@ export class Server {
       this.#conns.delete(id);
       if (reason !== null) this.#queue.push({ type: "closed", id, reason });
     },
+    post: (ip, post) => this.#post(ip, post),
   };
 
   constructor(opts: ServerOptions) {
@@ -245,7 +260,10 @@ export class Server {
       remember: (w) => keeper.remember(w),
       ask: (work) => keeper.ask(work),
       prompt: (id, text) => this.#conns.get(id)?.setPrompt(text),
+      lineMode: (id, on) => this.#conns.get(id)?.setLineOnly?.(on),
       admitted: (id) => this.#conns.get(id)?.admitted?.(),
+      posted: (ticket, status, message, retryAfter) =>
+        this.#posts.get(ticket)?.({ status, message, retryAfter }),
     };
     const auditLog = opts.auditLog;
     if (auditLog) effects.audit = (entry) => auditLog.append(entry);
@@ -314,8 +332,12 @@ export class Server {
           timeouts: this.#httpTimeouts,
           secretLine: SECRET_LINE,
           secretArgs: SECRET_ARGS,
+          apiToken: cfg.apiToken,
         }, this.#log);
         this.#logListening("listening for the web page", this.#webListener.addr);
+        if (cfg.apiToken) this.#log.info("HTTP API on: POST /api/rooms/NAME/messages");
+      } else if (cfg.apiToken) {
+        this.#log.warn("--api-token is set but --web-port is off: the HTTP API is not served");
       }
       if (cfg.metricsPort !== -1) {
         this.#metricsListener = this.#bind("--metrics-port", cfg.metricsHost, cfg.metricsPort);
@@ -468,6 +490,10 @@ export class Server {
     this.#queue.push({ type: "shutdown" });
     this.#queue.close();
     await this.#hubDone;
+    // API posts the hub will never answer now.
+    for (const done of [...this.#posts.values()]) {
+      done({ status: 503, message: "the server is shutting down", retryAfter: 5 });
+    }
     // The hub's last operator actions are written (it reports them after each batch).
     await this.#auditLog?.close();
     // What the room said up to the end is written, then the store is closed.
@@ -543,6 +569,7 @@ export class Server {
       store: { ...this.#keeper.health, pruned: this.#keeper.pruned },
       passwordsWaiting: passwordQueue(),
       ...(this.#auditLog ? { auditWriteFailures: this.#auditLog.failures } : {}),
+      apiPosts: { ...s.apiPosts },
       ...(this.#cluster ? { cluster: { ...this.#cluster.stats } } : {}),
     };
   }
@@ -623,6 +650,32 @@ export class Server {
     this.#count("http");
     const id = this.#nextId++;
     this.#conns.set(id, new HttpConnection(id, conn, this.#site!, this.#httpHost, new Outbox()));
+  }
+
+  /**
+   * An HTTP API post (see src/chat/api_post.ts): given to the hub with a ticket; resolves with
+   * the hub's answer, or a 503 when it does not come within {@link API_WAIT_MS}.
+   */
+  #post(ip: string, post: ApiRequest): Promise<PostAnswer> {
+    return new Promise((resolve) => {
+      const ticket = this.#nextPost++;
+      const done = (a: PostAnswer) => {
+        clearTimeout(timer);
+        this.#posts.delete(ticket);
+        const counts = this.#counts.apiPosts;
+        const outcome = API_OUTCOMES[a.status] ?? "other";
+        counts[outcome] = (counts[outcome] ?? 0) + 1;
+        resolve(a);
+      };
+      const timer = setTimeout(
+        () => done({ status: 503, message: "the server is busy: try again", retryAfter: 1 }),
+        API_WAIT_MS,
+      );
+      this.#posts.set(ticket, done);
+      if (!this.#queue.push({ type: "post", ticket, ip, ...post })) {
+        done({ status: 503, message: "the server is shutting down", retryAfter: 5 });
+      }
+    });
   }
 
   /** A metrics scraper or health check: answered and closed, never a chat connection. */

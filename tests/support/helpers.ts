@@ -43,6 +43,8 @@ export class HubHarness {
   /** Client id → how the hub asked for it to be closed. */
   readonly closed = new Map<number, CloseMode>();
   readonly woken: number[] = [];
+  /** Client id → whether the hub last asked its connection for screen-reader line mode. */
+  readonly lineModes = new Map<number, boolean>();
   /** Client id → the last prompt the hub gave it. */
   readonly prompts = new Map<number, string>();
   readonly saves: BanRecord[][] = [];
@@ -93,6 +95,7 @@ export class HubHarness {
           keeper?.saveBans(bans);
         },
         prompt: (id, text) => this.prompts.set(id, text),
+        lineMode: (id, on) => this.lineModes.set(id, on),
         audit: (entry) => this.audits.push(entry),
         ...(opts.node ? { cluster: (out: ClusterOut) => this.cluster.push(out) } : {}),
         ...(keeper ? { remember: (w) => keeper.remember(w), ask: (work) => keeper.ask(work) } : {}),
