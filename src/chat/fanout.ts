@@ -9,7 +9,7 @@ import type { Client } from "./client.ts";
 import type { ClientTable } from "./clients.ts";
 import type { HubContext } from "./context.ts";
 import type { NickTable } from "./names.ts";
-import { mentionWords, render, type RoomLine, VIEWS } from "./render.ts";
+import { jsonInfo, mentionWords, render, type RoomLine, VIEW_JSON, VIEWS } from "./render.ts";
 import type { ChatRoom } from "./room.ts";
 import type { Outbox, SharedLog } from "./shared_log.ts";
 
@@ -69,9 +69,17 @@ export class Fanout {
     }
   }
 
+  /** The time of the event being handled (the hub sets it): notices and a bot's lines carry it. */
+  now = 0;
+
   /** Lines for `c` alone. */
   tell(c: Client, ...lines: string[]): void {
-    this.send(c, encoder.encode(lines.join("\r\n") + "\r\n"));
+    this.send(c, encoder.encode(this.words(c, lines)));
+  }
+
+  /** The server's own `lines` as `c` reads them: text, or one JSON object each for a bot. */
+  words(c: Client, lines: readonly string[]): string {
+    return c.view & VIEW_JSON ? jsonInfo(lines, this.now) : lines.join("\r\n") + "\r\n";
   }
 
   /**
@@ -96,7 +104,10 @@ export class Fanout {
       const log = room.logs[v];
       appended[2 * v] = -1;
       if (!log || log.readers.size === 0) continue;
-      const bytes = encoder.encode(render(line, v, clock));
+      if (v & VIEW_JSON && line.presence) continue;
+      const bytes = encoder.encode(
+        render(line, v, clock, v & VIEW_JSON ? { room: room.label } : undefined),
+      );
       if (v === 0) plain = bytes.length;
       appended[2 * v] = log.append(bytes);
       appended[2 * v + 1] = log.head;
@@ -135,9 +146,14 @@ export class Fanout {
     else if (bytes) c.outbox.push(bytes);
   }
 
-  /** A notice (`*** …`) for everyone in `room` but `except`. */
-  notice(room: ChatRoom<Client>, text: string, except?: Client): void {
-    this.broadcast(room, { kind: "notice", nick: "", text, at: 0 }, except);
+  /**
+   * A notice (`*** …`) for everyone in `room` but `except`; a `presence` notice (someone came or
+   * went) is not shown to bots.
+   */
+  notice(room: ChatRoom<Client>, text: string, except?: Client, presence = false): void {
+    const line: RoomLine = { kind: "notice", nick: "", text, at: this.now };
+    if (presence) line.presence = true;
+    this.broadcast(room, line, except);
   }
 
   /**

@@ -44,7 +44,7 @@ import { Keep } from "./keep.ts";
 import { Mirror } from "./mirror.ts";
 import type { BanRecord } from "./moderation.ts";
 import { NickTable } from "./names.ts";
-import { localClock } from "./render.ts";
+import { localClock, VIEW_JSON } from "./render.ts";
 import { Replica } from "./replica.ts";
 import { Recall } from "./recall.ts";
 import { Rooms } from "./rooms.ts";
@@ -210,6 +210,7 @@ export class Hub implements Chat {
   handle(ev: HubEvent, now: number): void {
     const sessions = this.#sessions;
     this.#now = now;
+    this.#fanout.now = now;
     switch (ev.type) {
       case "open": {
         const c = this.#admission.open({ ...ev, transport: ev.transport ?? "tcp" }, now);
@@ -569,7 +570,13 @@ export class Hub implements Chat {
   marks(who: Member, room: string, now: number): string[] {
     const r = this.#rooms.get(room.toLowerCase());
     const p = who.id < 0 ? this.#mirror.byHandle(who.id) : this.#clients.member(who.id);
-    return r && p ? this.#stewards.marks(p, r, now) : [];
+    const marks = r && p ? this.#stewards.marks(p, r, now) : [];
+    return this.isBot(who) ? [...marks, "bot"] : marks;
+  }
+
+  isBot(m: Member): boolean {
+    const c = m.id < 0 ? undefined : this.#clients.get(m.id);
+    return c !== undefined && (c.view & VIEW_JSON) !== 0;
   }
 
   accountOf(m: Member): string {

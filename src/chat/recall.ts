@@ -10,7 +10,7 @@ import type { Client } from "./client.ts";
 import type { ClientTable } from "./clients.ts";
 import type { HubContext } from "./context.ts";
 import type { Fanout } from "./fanout.ts";
-import { render, type RoomLine, VIEW_COLOR } from "./render.ts";
+import { render, type RoomLine, VIEW_COLOR, VIEW_JSON } from "./render.ts";
 import type { StoreAnswer, StoreQuery } from "../store/types.ts";
 
 import type { HistoryRequest } from "./commands/types.ts";
@@ -196,8 +196,15 @@ export class Recall {
   }
 
   #show(c: Client, head: string, page: KeptLine[], foot: string, now: number): void {
-    const color = c.view & VIEW_COLOR;
     const clock = this.#ctx.clock;
+    if (c.view & VIEW_JSON) {
+      // A bot reads the page as the lines were: one JSON object each, between the two notes.
+      let text = this.#fanout.words(c, [head]);
+      const room = c.room.label;
+      for (const kept of page) text += render(asRoomLine(kept), VIEW_JSON, clock, { room });
+      return this.#fanout.send(c, encoder.encode(text + this.#fanout.words(c, [foot])));
+    }
+    const color = c.view & VIEW_COLOR;
     let text = head + "\r\n";
     for (const kept of page) {
       text += `[${when(kept.at, now, clock)}] ${render(asRoomLine(kept), color, clock)}`;

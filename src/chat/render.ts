@@ -17,14 +17,18 @@ export interface RoomLine {
   text: string;
   /** When it was said (epoch ms), for timestamps. */
   at: number;
+  /** A notice that someone came or went: bots are not shown it. */
+  presence?: boolean;
 }
 
 /** A view bit: colours. */
 export const VIEW_COLOR = 1;
 /** A view bit: an `HH:MM` timestamp before each line. */
 export const VIEW_STAMPS = 2;
+/** A view bit: one JSON object per line, for scripts (/bot); the other bits do not apply. */
+export const VIEW_JSON = 4;
 /** Distinct views a broadcast can be rendered for (every combination of the bits). */
-export const VIEWS = 4;
+export const VIEWS = 8;
 
 const RESET = "\x1b[0m";
 const GREY = "\x1b[90m";
@@ -67,8 +71,9 @@ export function render(
   line: RoomLine,
   view: number,
   clock: (ms: number) => string,
-  opts: { own?: boolean; mention?: boolean; bell?: boolean } = {},
+  opts: { own?: boolean; mention?: boolean; bell?: boolean; room?: string } = {},
 ): string {
+  if (view & VIEW_JSON) return json(line, opts.room ?? "");
   const color = (view & VIEW_COLOR) !== 0;
   let out = "";
   if (view & VIEW_STAMPS) out = color ? `${GREY}${clock(line.at)}${RESET} ` : `${clock(line.at)} `;
@@ -96,6 +101,23 @@ export function render(
       break;
   }
   return opts.bell ? out + BEL + "\r\n" : out + "\r\n";
+}
+
+/** A line for a bot: one JSON object (time, room, nick, kind, text), ending in CR LF. */
+function json(line: RoomLine, room: string): string {
+  const kind = line.kind === "privateOut" ? "private-sent" : line.kind;
+  const time = new Date(line.at).toISOString();
+  return JSON.stringify({ time, room, nick: line.nick, kind, text: line.text }) + "\r\n";
+}
+
+/** Lines for a bot that are the server's own words (answers, the welcome): kind `info`. */
+export function jsonInfo(lines: readonly string[], at: number): string {
+  const time = new Date(at).toISOString();
+  let out = "";
+  for (const text of lines) {
+    out += JSON.stringify({ time, room: "", nick: "", kind: "info", text }) + "\r\n";
+  }
+  return out;
 }
 
 /**

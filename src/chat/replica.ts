@@ -167,7 +167,7 @@ export class Replica {
         if (m && m.room === roomId) this.#forget(m);
         if (room && m) this.#parts.stewards.left(m, room);
         if (room) {
-          if (ev.notice) fanout.notice(room, ev.notice);
+          if (ev.notice) fanout.notice(room, ev.notice, undefined, true);
           rooms.maybeGone(room);
         }
         break;
@@ -233,7 +233,7 @@ export class Replica {
       const old = rooms.get(was);
       if (old) rooms.maybeGone(old);
     }
-    if (ev.notice) fanout.notice(room, ev.notice);
+    if (ev.notice) fanout.notice(room, ev.notice, undefined, true);
   }
 
   /** A room made elsewhere by someone not identified: theirs for as long as they stay. */
@@ -289,7 +289,9 @@ export class Replica {
     const room = rooms.get(m.room);
     if (!room) return;
     this.#parts.stewards.left(m, room);
-    if (rooms.announcing(room)) this.#parts.fanout.notice(room, `${m.nick} left (connection lost)`);
+    if (rooms.announcing(room)) {
+      this.#parts.fanout.notice(room, `${m.nick} left (connection lost)`, undefined, true);
+    }
     rooms.maybeGone(room);
   }
 

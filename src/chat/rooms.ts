@@ -13,7 +13,7 @@ import { KEEP_PER_ACCOUNT } from "./limits.ts";
 import type { Mirror } from "./mirror.ts";
 import { burstWait, mayBurst } from "./moderation.ts";
 import { skeleton } from "./nicks.ts";
-import { render, VIEW_COLOR } from "./render.ts";
+import { render, VIEW_COLOR, VIEW_JSON } from "./render.ts";
 import { ChatRoom, keyDigest } from "./room.ts";
 import { AUTH_RULES, readAuth } from "./authority.ts";
 import { formatDuration } from "../lib/units.ts";
@@ -306,7 +306,7 @@ export class Rooms {
     // The switch to the new room's log comes before anything more is said in the old one.
     c.outbox.read(room.logFor(c.view));
     const left = why || (leaving ? `${c.nick} left for ${room.label}` : "");
-    if (left) fanout.notice(old, left);
+    if (left) fanout.notice(old, left, undefined, why === "");
     const n = this.peopleIn(room);
     const here = n === 1 ? "you are the only one here" : `${n} people are here`;
     const lines = [`You are now in ${room.label}; ${here}.`];
@@ -315,9 +315,12 @@ export class Rooms {
     if (created && key) lines.push(`It has a key: only those who know it can join.`);
     if (room.topic) lines.push(`Topic: ${room.topic} (set by ${room.topicBy})`);
     fanout.tell(c, ...lines);
-    const history = room.historyBlock(c.view & VIEW_COLOR, this.#ctx.clock);
+    // A bot is not replayed the room's history (/history asks for it).
+    const history = c.view & VIEW_JSON
+      ? null
+      : room.historyBlock(c.view & VIEW_COLOR, this.#ctx.clock);
     if (history) fanout.send(c, history);
-    if (this.announcing(room)) fanout.notice(room, `${c.nick} joined`, c);
+    if (this.announcing(room)) fanout.notice(room, `${c.nick} joined`, c, true);
     if (c.charMode) this.#ctx.effects.prompt(c.id, promptFor(c.nick, room.name));
     this.#ctx.log.info("join room", {
       client: c.id,

@@ -11,7 +11,7 @@ import type { HubEvent } from "./events.ts";
 import type { Fanout } from "./fanout.ts";
 import type { Mirror, RemoteMember } from "./mirror.ts";
 import type { NickTable } from "./names.ts";
-import { VIEW_COLOR, VIEW_STAMPS } from "./render.ts";
+import { VIEW_COLOR, VIEW_JSON, VIEW_STAMPS } from "./render.ts";
 import type { Rooms } from "./rooms.ts";
 import type { Outbound } from "./sync.ts";
 import type { Config } from "../ops/config.ts";
@@ -23,9 +23,7 @@ const encoder = new TextEncoder();
 export const READER_TIP = "Using a screen reader? Type /screenreader on.";
 
 /** A change of how someone's lines are drawn: the view settings, and screen-reader mode. */
-export type ViewChange = Partial<Omit<ViewSettings, "charMode" | "web">> & {
-  screenReader?: boolean;
-};
+export type ViewChange = Partial<Omit<ViewSettings, "charMode" | "web">>;
 
 /** What a telnet connection tells of its terminal (see HubEvent `terminal`). */
 export type TerminalNews = Omit<Extract<HubEvent, { type: "terminal" }>, "type">;
@@ -155,7 +153,7 @@ export class Sessions {
     const history = lobby.historyBlock(c.view & VIEW_COLOR, ctx.clock);
     if (history) fanout.push(c, history);
     const joined = this.#rooms.announcing(lobby) ? `${c.nick} joined` : "";
-    if (joined) fanout.notice(lobby, joined, c);
+    if (joined) fanout.notice(lobby, joined, c, true);
     this.#sync.enter(c, lobby, joined);
     if (c.charMode) ctx.effects.prompt(c.id, promptFor(c.nick, lobby.name));
     if (ctx.log.enabled("info")) {
@@ -170,7 +168,7 @@ export class Sessions {
     c.outbox.stop(); // nothing said from now on reaches it
     if (opts.message) {
       c.slow = false; // a last word is always queued, even past the limit
-      this.#fanout.push(c, encoder.encode(opts.message + "\r\n"));
+      this.#fanout.push(c, encoder.encode(this.#fanout.words(c, [opts.message])));
     }
     c.gone = true;
     this.#clients.remove(c);
@@ -202,7 +200,7 @@ export class Sessions {
     if (c.alert) room.alerts--;
     this.#clients.members--;
     this.#nicks.remove(c);
-    if (left && !quiet) this.#fanout.notice(room, left);
+    if (left && !quiet) this.#fanout.notice(room, left, undefined, true);
     // A quiet leave (this process stopping) is still news on the others.
     this.#sync.propose(room.id, { t: "leave", id: c.id, nick: c.nick, notice: left }, null, c.key);
   }
@@ -301,8 +299,9 @@ export class Sessions {
   }
 
   /** How `c`'s lines are drawn. */
-  view(c: Client | undefined): ViewSettings & { screenReader: boolean } {
+  view(c: Client | undefined): ViewSettings {
     return {
+      bot: ((c?.view ?? 0) & VIEW_JSON) !== 0,
       screenReader: c?.screenReader ?? false,
       color: ((c?.view ?? 0) & VIEW_COLOR) !== 0,
       bell: c?.bell ?? false,
@@ -321,10 +320,16 @@ export class Sessions {
       c.readerChosen = true;
       this.setScreenReader(c, change.screenReader);
     }
-    const reader = c.screenReader;
     const bit = (on: boolean | undefined, b: number) => {
       if (on !== undefined) c.view = on ? c.view | b : c.view & ~b;
     };
+    if (change.bot !== undefined) {
+      bit(change.bot, VIEW_JSON);
+      // JSON carries its time and no styling: one log for every bot.
+      if (change.bot) change = { ...change, color: false, bell: false, timestamps: false };
+    }
+    // Plain whole lines for a screen reader, plain JSON for a bot: no colour, no bell.
+    const reader = c.screenReader || (c.view & VIEW_JSON) !== 0;
     bit(change.color === undefined ? undefined : change.color && !reader, VIEW_COLOR);
     bit(change.timestamps, VIEW_STAMPS);
     if (change.bell !== undefined) c.bell = change.bell && !reader;

@@ -1,15 +1,8 @@
-/** How your screen looks: /color, /bell, /timestamps, /screenreader. */
-import type { Chat, Command, Member, ViewSettings } from "./types.ts";
-
-/**
- * Screen-reader mode, as the hub's view and setView carry it (besides the ViewSettings fields;
- * see src/chat/sessions.ts).
- */
-type ReaderView = ViewSettings & { screenReader?: boolean };
-type ReaderChange = Partial<Omit<ViewSettings, "charMode" | "web">> & { screenReader?: boolean };
+/** How your screen looks: /color, /bell, /timestamps, /screenreader, /bot. */
+import type { Chat, Command, Member } from "./types.ts";
 
 function readerOn(chat: Chat, me: Member): boolean {
-  return (chat.view(me) as ReaderView).screenReader === true;
+  return chat.view(me).screenReader;
 }
 
 /** A command that turns one view setting on or off (`/color on`), or says how it is. */
@@ -51,13 +44,41 @@ const SCREEN_READER: Command = {
       const now = readerOn(chat, me) ? "on" : "off";
       return chat.tell(me, `Screen reader mode is ${now}. Usage: /screenreader on|off`);
     }
-    const change: ReaderChange = { screenReader: arg === "on" };
-    chat.setView(me, change);
+    chat.setView(me, { screenReader: arg === "on" });
     chat.tell(
       me,
       arg === "on"
         ? "Screen reader mode on: plain lines, no prompt, no colours."
         : "Screen reader mode off.",
+    );
+  },
+};
+
+/**
+ * Bot mode, for scripts on the raw port: every line one JSON object (time, room, nick, kind,
+ * text), no history replayed on /join, no notices of joins and leaves; marked in /who. The rate
+ * limit is the same as everyone's.
+ */
+const BOT: Command = {
+  name: "bot",
+  usage: "/bot on|off",
+  help: "for scripts: every line as one JSON object, no join/leave notices or history",
+  run(chat, me, args) {
+    const arg = args.trim().toLowerCase();
+    if (arg !== "on" && arg !== "off") {
+      const now = chat.view(me).bot ? "on" : "off";
+      return chat.tell(me, `Bot mode is ${now}. Usage: /bot on|off`);
+    }
+    if (arg === "on" && chat.view(me).screenReader) {
+      return chat.tell(me, "Screen reader mode is on: /screenreader off first.");
+    }
+    // Told in the new way: as JSON when it goes on, as text when it goes off.
+    chat.setView(me, { bot: arg === "on" });
+    chat.tell(
+      me,
+      arg === "on"
+        ? "Bot mode on: every line is one JSON object: time, room, nick, kind, text."
+        : "Bot mode off.",
     );
   },
 };
@@ -68,4 +89,5 @@ export const PREF_COMMANDS: readonly Command[] = [
   toggle("bell", "The bell", "ring the bell when someone mentions you or writes to you"),
   toggle("timestamps", "Timestamps", "show the time (HH:MM) before each line"),
   SCREEN_READER,
+  BOT,
 ];

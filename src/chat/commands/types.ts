@@ -125,6 +125,10 @@ export interface ViewSettings {
   charMode: boolean;
   /** A browser (the web page). */
   web: boolean;
+  /** Screen-reader mode (/screenreader): plain whole lines, no prompt, colours or bell. */
+  screenReader: boolean;
+  /** Bot mode (/bot): every line one JSON object; no history on /join, no join/leave notices. */
+  bot: boolean;
 }
 
 /** What the hub offers command handlers. */
@@ -149,6 +153,8 @@ export interface Chat {
   view(m: Member): ViewSettings;
   /** Changes how `m`'s lines are drawn. */
   setView(m: Member, change: Partial<Omit<ViewSettings, "charMode" | "web">>): void;
+  /** Whether `m` is a bot here (/bot on; people on other processes are not known). */
+  isBot(m: Member): boolean;
   /** Members of the room named (any case), in join order; [] if there is no such room. */
   members(room: string): Member[];
   /** The member with this nick, any case, in any room. */
