@@ -94,13 +94,13 @@ export class ApiPost {
   #judge(p: Post, now: number): Judged {
     const cfg = this.#ctx.config;
     const problem = nickProblem(p.nick);
-    if (problem) return [422, `bad nick: ${problem}`];
+    if (problem) return [400, `bad nick: ${problem}`];
     if (longerThan(p.text, cfg.maxLine)) {
       return [413, `the text is too long (over ${cfg.maxLine} bytes)`];
     }
     const text = oneLine(p.text);
-    if (text === null) return [422, "the text must be one line (no line breaks)"];
-    if (text === "") return [422, "the text is empty"];
+    if (text === null) return [400, "the text must be one line (no line breaks)"];
+    if (text === "") return [400, "the text is empty"];
     const name = roomName(p.room);
     const room = name === undefined ? undefined : this.#p.rooms.get(name.toLowerCase());
     if (!room) return [404, name === undefined ? "no such room" : `no such room: #${name}`];

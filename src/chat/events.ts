@@ -103,7 +103,7 @@ export interface HubEffects {
   audit?(entry: AuditEntry): void;
   /**
    * How an API post came out (see the `post` event): an HTTP status (201 posted, 404 no such
-   * room, 409 the nick is a person's, 413 too long, 422 a bad nick or text, 429 too fast), a
+   * room, 409 the nick is a person's, 413 too long, 400 a bad nick or text, 429 too fast), a
    * short message, and for a 429 the seconds to wait.
    */
   posted?(ticket: number, status: number, message: string, retryAfter?: number): void;

@@ -432,7 +432,7 @@ export class HttpApi {
     }
     const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
     if (type !== "application/json") {
-      return fail(415, "the body must be JSON (Content-Type: application/json)");
+      return fail(400, "the body must be JSON (Content-Type: application/json)");
     }
     if (req.contentLength > API_BODY_MAX) {
       return fail(413, `the body is too large (over ${API_BODY_MAX} bytes)`);

@@ -66,7 +66,7 @@ export const API_OUTCOMES: Readonly<Record<number, string>> = {
   404: "no_room",
   409: "nick_taken",
   413: "too_long",
-  422: "invalid",
+  400: "invalid",
   429: "too_fast",
   503: "unavailable",
 };

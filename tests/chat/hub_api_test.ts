@@ -172,17 +172,17 @@ Deno.test("api: 409 for a registered account's nick or a lookalike of one", () =
   }
 });
 
-Deno.test("api: 422 for a nick nobody may pick", () => {
+Deno.test("api: 400 for a nick nobody may pick", () => {
   const h = den();
   for (const nick of ["", "has space", "x".repeat(17), "guest-1234", "admin", "1.2.3.4", "é"]) {
-    assert.equal(h.post("den", nick, "hi").status, 422, JSON.stringify(nick));
+    assert.equal(h.post("den", nick, "hi").status, 400, JSON.stringify(nick));
   }
 });
 
-Deno.test("api: 422 for text that is empty once cleaned or more than one line", () => {
+Deno.test("api: 400 for text that is empty once cleaned or more than one line", () => {
   const h = den();
   for (const text of ["", "   ", "\x1b[2J", "one\ntwo", "a\rb"]) {
-    assert.equal(h.post("den", "ci", text).status, 422, JSON.stringify(text));
+    assert.equal(h.post("den", "ci", text).status, 400, JSON.stringify(text));
   }
   assert.deepEqual(h.read(1), []);
   // A trailing line break is not a second line; escapes are removed as from typed text.
