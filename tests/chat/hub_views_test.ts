@@ -258,6 +258,7 @@ Deno.test("views: /screenreader on: plain whole lines, sender first, no prompt, 
   assert.equal(h.lineModes.get(1), true, "the connection is told to stop editing the line");
   const prompt = h.prompts.get(1);
   assert.deepEqual(h.hub.view({ id: 1 } as never), {
+    bot: false,
     screenReader: true,
     color: false,
     bell: false,
