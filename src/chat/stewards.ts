@@ -13,7 +13,6 @@ import type { Accounts } from "./accounts.ts";
 import {
   AUTH_RULES,
   authData,
-  type AuthRules,
   findSanction,
   listSanctions,
   readAuth,
@@ -280,7 +279,7 @@ export class Stewards {
     const a = room.auth;
     const owner = a.owner;
     const session = [a.ownerSession, a.ownerNick];
-    readAuth(data, this.#rules(), a);
+    readAuth(data, AUTH_RULES, a);
     if (resync && !a.owner && !a.ownerSession) {
       a.owner = owner;
       [a.ownerSession, a.ownerNick] = session;
@@ -294,11 +293,18 @@ export class Stewards {
 
   /** Whether the session `holder` is someone in `room` now (here or elsewhere). */
   #present(holder: string, room: ChatRoom<Client>): boolean {
+    const p = this.#sessionPerson(holder);
+    return p instanceof RemoteMember ? p.room === room.id : p?.room === room;
+  }
+
+  /** The person a session holder names, while they are connected (here or elsewhere). */
+  #sessionPerson(holder: string): Person | undefined {
     const m = /^s:(.*):(\d+)$/.exec(holder);
-    if (!m) return false;
+    if (!m) return undefined;
     const id = Number(m[2]);
-    if (m[1] === (this.#p.sync.node ?? "")) return this.#p.clients.member(id)?.room === room;
-    return this.#p.mirror.get(m[1], id)?.room === room.id;
+    return m[1] === (this.#p.sync.node ?? "")
+      ? this.#p.clients.member(id)
+      : this.#p.mirror.get(m[1], id);
   }
 
   /**
@@ -312,17 +318,7 @@ export class Stewards {
 
   /** The current nick of the person a holder names (a session's, or the account's). */
   nickOf(holder: string, shown: string): string {
-    const m = /^s:(.*):(\d+)$/.exec(holder);
-    if (!m) return shown;
-    const id = Number(m[2]);
-    const p = m[1] === (this.#p.sync.node ?? "")
-      ? this.#p.clients.member(id)
-      : this.#p.mirror.get(m[1], id);
-    return p?.nick ?? shown;
-  }
-
-  #rules(): AuthRules {
-    return AUTH_RULES;
+    return this.#sessionPerson(holder)?.nick ?? shown;
   }
 
   /** Who owns `room`, in words, for a refusal. */

@@ -24,6 +24,20 @@ function clustered(): HubHarness {
   return h;
 }
 
+/** The link came back: Redis has #den with these settings, and nobody else. */
+function resync(h: HubHarness, auth: Record<string, unknown>): void {
+  h.fromCluster({
+    kind: "snapshot",
+    snap: {
+      members: [],
+      rooms: [{ id: "den", name: "den", topic: "", topicBy: "", key: "", auth }],
+      bans: [],
+      history: [],
+    },
+    reset: false,
+  });
+}
+
 /** The last `auth` event this process proposed for `room`. */
 function lastAuth(h: HubHarness, room: string): Record<string, unknown> {
   const all = h.cluster.filter((o): o is ClusterOut & { op: "room" } =>
@@ -119,23 +133,7 @@ Deno.test("hostile: after a resync, a guest operator who left is not an operator
   h.read(2);
   assert.match(say(h, 1, "/room").join("\n"), /operators: none/);
   // The link blips; Redis's copy of the room's settings is the last one proposed.
-  h.fromCluster({
-    kind: "snapshot",
-    snap: {
-      members: [],
-      rooms: [{
-        id: "den",
-        name: "den",
-        topic: "",
-        topicBy: "",
-        key: "",
-        auth: lastAuth(h, "den"),
-      }],
-      bans: [],
-      history: [],
-    },
-    reset: false,
-  });
+  resync(h, lastAuth(h, "den"));
   h.read(1);
   h.read(2);
   assert.match(say(h, 1, "/room").join("\n"), /operators: none/);
@@ -154,23 +152,7 @@ Deno.test("hostile: after a resync, a guest owner who left does not own the room
   h.read(1);
   h.read(2);
   assert.match(say(h, 2, "/room").join("\n"), /owner: nobody/);
-  h.fromCluster({
-    kind: "snapshot",
-    snap: {
-      members: [],
-      rooms: [{
-        id: "den",
-        name: "den",
-        topic: "",
-        topicBy: "",
-        key: "",
-        auth: lastAuth(h, "den"),
-      }],
-      bans: [],
-      history: [],
-    },
-    reset: false,
-  });
+  resync(h, lastAuth(h, "den"));
   h.read(1);
   h.read(2);
   assert.match(say(h, 2, "/room").join("\n"), /owner: nobody/);
@@ -354,16 +336,7 @@ Deno.test("hostile: a resync does not take a room from its owner (Redis has auth
   h.read(1);
   h.read(2);
   // The room was made afresh: the link wrote its meta with `auth: {}`. The link blips.
-  h.fromCluster({
-    kind: "snapshot",
-    snap: {
-      members: [],
-      rooms: [{ id: "den", name: "den", topic: "", topicBy: "", key: "", auth: {} }],
-      bans: [],
-      history: [],
-    },
-    reset: false,
-  });
+  resync(h, {});
   h.read(1);
   h.read(2);
   assert.match(say(h, 2, "/room").join("\n"), /owner: ann/);
