@@ -5,13 +5,28 @@
  *   deno task bench                 quick sizes (S1, S2, S3, join storm)
  *   deno task bench --full          the sizes of the targets, S4 included
  *   deno task bench --only s1,s3 --s1-clients 2000 --generators 2
+ *   deno task bench --generator go --server shat,floor-batched
+ *                                   the Go loadgen of ../shared/loadgen (bench/loadgen.ts)
  *
  * Run `deno task bench --help` for every flag.
  */
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LoadJob } from "./load.ts";
+import {
+  buildLoadgen,
+  type GoScenario,
+  goScenarios,
+  goSkipped,
+  goUnknown,
+  LOADGEN_DEFAULT_DIR,
+  LOADGEN_DIR_ENV,
+  LoadgenMissing,
+  parseReport,
+  rowFromReport,
+} from "./loadgen.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const FLOOR = fileURLToPath(new URL("./floor.ts", import.meta.url));
@@ -20,6 +35,15 @@ const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 let serverScript = MAIN;
 /** Extra arguments for the floor (`--server floor-batched`). */
 let floorArgs: string[] = [];
+/** The servers `--server` names. */
+const SERVERS = ["shat", "floor", "floor-batched"] as const;
+type ServerKind = typeof SERVERS[number];
+
+/** Makes the next scenarios start this server. */
+function useServer(kind: ServerKind): void {
+  serverScript = kind === "shat" ? MAIN : FLOOR;
+  floorArgs = kind === "floor-batched" ? ["--batch-ms", "10"] : [];
+}
 /** With --cluster N: N Shat processes share the rooms through a redis-server started here. */
 let clusterSize = 0;
 let redisUrl = "";
@@ -72,7 +96,8 @@ class RedisProc {
 }
 const LOAD = fileURLToPath(new URL("./load.ts", import.meta.url));
 
-interface Sizes {
+/** Every scenario's size; each field is also a flag (`s1Clients` → `--s1-clients`). */
+export interface Sizes {
   s1Clients: number;
   s1Senders: number;
   s1Lines: number;
@@ -96,6 +121,8 @@ interface Sizes {
   roomsLines: number;
   /** Lines per second each person sends (a chat pace: well under one). */
   roomsRate: number;
+  /** Clients of C connect (--generator go only). */
+  connectClients: number;
 }
 
 const QUICK: Sizes = {
@@ -120,6 +147,7 @@ const QUICK: Sizes = {
   roomsCount: 20,
   roomsLines: 1,
   roomsRate: 0.2,
+  connectClients: 1_000,
 };
 
 const FULL: Sizes = {
@@ -156,7 +184,11 @@ const TINY: Sizes = {
   roomsClients: 60,
   roomsCount: 3,
   roomsLines: 2,
+  connectClients: 20,
 };
+
+/** --generator go's default: the counts of the loadgen README (S1, S3, C), S2 as quick. */
+const LOADGEN_README: Sizes = { ...QUICK, s1Clients: 1_000, s3Clients: 10_000 };
 
 /** One row of the table. */
 export interface Row {
@@ -626,6 +658,62 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
   }
 }
 
+/**
+ * One scenario driven by the Go loadgen (--generator go): a fresh server, then one loadgen
+ * process whose report becomes the row. loadgen reads the server's memory and CPU itself
+ * (-pid), from the same /proc files readProc reads.
+ */
+async function runGoScenario(sc: GoScenario, bin: string, log: (s: string) => void): Promise<Row> {
+  log(`${sc.name}: starting the server`);
+  const store = sc.store ? new BenchStore() : null;
+  const server = new ServerProc(store?.args ?? [], store?.perms);
+  try {
+    await server.ready();
+    const args = ["-addr", `127.0.0.1:${server.port}`, "-pid", String(server.child.pid)];
+    log(`${sc.name}: loadgen ${[...args, "-label", sc.key, ...sc.args].join(" ")}`);
+    const child = new Deno.Command(bin, {
+      args: [...args, "-label", sc.key, ...sc.args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // loadgen ends by itself (a dial gives up after 10 s, the wait for lines after -idle
+    // without one); this only guards against a hang.
+    const guard = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // exited
+      }
+    }, 300_000);
+    const out = await child.output();
+    clearTimeout(guard);
+    const alive = server.alive;
+    const dec = new TextDecoder();
+    if (!out.success) {
+      throw new Error(`loadgen ended with code ${out.code}: ${dec.decode(out.stderr).trim()}`);
+    }
+    const report = parseReport(dec.decode(out.stdout));
+    let written = "";
+    if (store) {
+      // Stopped first: what the server wrote is counted in the file it leaves.
+      await server.stop();
+      const n = store.lines();
+      written = `store on: ${fmtCount(n)} lines written (${
+        fmtCount(n / Math.max(1e-3, report.secs))
+      }/s)`;
+    }
+    return rowFromReport(sc, report, [
+      alive ? "" : "SERVER DIED",
+      sc.offered !== undefined ? `offered ≤ ${fmtCount(sc.offered)}/s` : "",
+      written,
+    ]);
+  } finally {
+    await server.stop();
+    store?.remove();
+  }
+}
+
 /** Memory and CPU of several processes, added up. */
 function readProcs(pids: number[]): { rssKiB: number; cpuMs: number; v8Ms: number } {
   let rssKiB = 0;
@@ -640,11 +728,16 @@ function readProcs(pids: number[]): { rssKiB: number; cpuMs: number; v8Ms: numbe
   return { rssKiB, cpuMs, v8Ms };
 }
 
-function scenarios(z: Sizes, gens: number, only: Set<string>, full: boolean): Scenario[] {
+function scenarios(
+  z: Sizes,
+  gens: number,
+  only: Set<string>,
+  full: boolean,
+  storeToo: boolean,
+): Scenario[] {
   const list: Scenario[] = [];
   const want = (n: string) => only.size === 0 ? n !== "s4" || full : only.has(n);
   // S1 and S2 run twice: with --store off as always, and with the store a default start keeps.
-  const storeToo = serverScript === MAIN;
   const twice = (name: string, sc: Scenario) => {
     if (want(name)) list.push(sc);
     if (storeToo && (want(name) || want(`${name}-store`))) {
@@ -846,6 +939,16 @@ const HELP = `deno task bench [options]
                       all but s4; --full adds s4); s1 and s2 also run with the store on
                       (S1+store, S2+store: a SQLite file in a temporary directory, as a default
                       start keeps one); s1-store or s2-store alone runs only that row
+  --generator NAME    deno (default): bench/load.ts processes; go: the independent Go load
+                      generator of ../shared/loadgen (its README), built with \`go build\` into
+                      ~/.cache/shat-loadgen/ (or $XDG_CACHE_HOME/...; needs go: apt-get install -y
+                      golang-go). It runs s1, s2, s3 and c (C connect: 1 line to
+                      --connect-clients) by default, s1-store and s2-store when --only names
+                      them; S4, T, R and the storms have no Go equivalent. Its sizes are the
+                      README's (S1 1000 clients, S3 10 000, C 1000; S2 as quick) unless --full,
+                      --tiny or a size flag says otherwise. Not with --cluster or --generators
+  --loadgen-dir DIR   the loadgen source for --generator go (default: ../shared/loadgen from
+                      the repository root; also ${LOADGEN_DIR_ENV}=DIR)
   --generators N      load generator processes per scenario (default 1; S3/S4/storm use more
                       when one process would run out of file descriptors)
   --json              print the rows as JSON instead of a table
@@ -853,16 +956,19 @@ const HELP = `deno task bench [options]
                       the run (loopback, no persistence); clients are spread over them, CPU
                       and memory are their sums, Redis's CPU is in the notes (needs
                       redis-server)
-  --server NAME       shat (default), or floor: bench/floor.ts, the least a Deno server can do
+  --server LIST       shat (default), or floor: bench/floor.ts, the least a Deno server can do
                       for s1, s2 and s3 (no nicks, commands or limits), to compare against;
                       floor-batched: the same, starting the writers at most every 10 ms
+                      (floor.ts --batch-ms 10); several, comma-separated, run each scenario
+                      on each in turn (rows marked [server]), e.g. shat,floor-batched
   --s1-clients N --s1-senders N --s1-lines N
   --s2-clients N --s2-senders N --s2-rate N --s2-seconds N
   --s3-clients N --s3-lines N
   --s4-clients N (0 = the open-file limit minus 500) --s4-overflow N (default 1000)
   --storm-clients N --reconnect-clients N (all connecting at once; default 1500)
   --telnet-clients N --telnet-senders N --telnet-rate N --telnet-seconds N
-  --rooms-clients N --rooms-count N --rooms-lines N --rooms-rate N (lines/s per person)`;
+  --rooms-clients N --rooms-count N --rooms-lines N --rooms-rate N (lines/s per person)
+  --connect-clients N (C connect, --generator go only; default 1000)`;
 
 async function main(): Promise<number> {
   const sizeFlags = Object.keys(QUICK).map((k) =>
@@ -875,6 +981,8 @@ async function main(): Promise<number> {
     help: { type: "boolean" },
     only: { type: "string" },
     generators: { type: "string" },
+    generator: { type: "string" },
+    "loadgen-dir": { type: "string" },
     server: { type: "string" },
     cluster: { type: "string" },
   };
@@ -890,7 +998,15 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const sizes: Sizes = { ...(values.full ? FULL : values.tiny ? TINY : QUICK) };
+  const generator = String(values.generator ?? "deno");
+  if (generator !== "deno" && generator !== "go") {
+    console.error(`bench: --generator is deno or go, not ${generator}`);
+    return 2;
+  }
+  const go = generator === "go";
+  const sizes: Sizes = {
+    ...(values.full ? FULL : values.tiny ? TINY : go ? LOADGEN_README : QUICK),
+  };
   for (const [i, key] of Object.keys(QUICK).entries()) {
     const v = values[sizeFlags[i]];
     if (typeof v === "string") {
@@ -903,20 +1019,27 @@ async function main(): Promise<number> {
       (sizes as unknown as Record<string, number>)[key] = n;
     }
   }
-  const server = String(values.server ?? "shat");
-  if (server !== "shat" && server !== "floor" && server !== "floor-batched") {
-    console.error(`bench: --server is shat, floor or floor-batched, not ${server}`);
-    return 2;
+  const kinds = String(values.server ?? "shat").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const k of kinds) {
+    if (!(SERVERS as readonly string[]).includes(k)) {
+      console.error(`bench: --server takes shat, floor or floor-batched (or a list), not ${k}`);
+      return 2;
+    }
   }
-  if (server !== "shat") serverScript = FLOOR;
-  if (server === "floor-batched") floorArgs = ["--batch-ms", "10"];
+  const servers = kinds.length > 0 ? kinds as ServerKind[] : ["shat" as const];
   clusterSize = Number(values.cluster ?? 0);
   if (!Number.isInteger(clusterSize) || clusterSize < 0 || clusterSize > 8) {
     console.error("bench: --cluster needs a whole number from 0 to 8");
     return 2;
   }
-  if (clusterSize > 0 && server !== "shat") {
+  if (clusterSize > 0 && servers.some((k) => k !== "shat")) {
     console.error("bench: --cluster runs Shat, not the floor");
+    return 2;
+  }
+  if (go && (clusterSize > 0 || values.generators !== undefined)) {
+    console.error(
+      "bench: --generator go runs one loadgen against one server: no --cluster or --generators",
+    );
     return 2;
   }
   const gens = Number(values.generators ?? 1);
@@ -925,17 +1048,67 @@ async function main(): Promise<number> {
   );
   const log = values.json ? () => {} : (s: string) => console.error(`bench: ${s}`);
   const rows: Row[] = [];
-  for (const sc of scenarios(sizes, gens, only, Boolean(values.full))) {
-    const row = await runScenario(sc, log);
+  const cpus = navigator.hardwareConcurrency;
+  let heading = `Shat bench on ${cpus} cores, Deno ${Deno.version.deno}`;
+  let footer = "";
+  const run = async (kind: ServerKind, scenario: () => Promise<Row>) => {
+    useServer(kind);
+    const row = await scenario();
+    if (servers.length > 1) row.scenario += ` [${kind}]`;
     rows.push(row);
-    log(`${sc.name}: ${fmtCount(row.perSecond)} deliveries/s, p99 ${fmtMs(row.p99)} ms`);
+    log(`${row.scenario}: ${fmtCount(row.perSecond)} deliveries/s, p99 ${fmtMs(row.p99)} ms`);
+  };
+  if (go) {
+    const unknown = goUnknown(only);
+    if (unknown.length > 0) {
+      console.error(
+        `bench: --generator go knows s1, s2, s3, c, s1-store and s2-store, not ${unknown}`,
+      );
+      return 2;
+    }
+    const list = goScenarios(sizes, only);
+    const skipped = goSkipped(only);
+    if (skipped.length > 0) {
+      footer = `No Go equivalent (use --generator deno): ${skipped.join("; ")}`;
+    }
+    if (list.length === 0) {
+      console.error(`bench: nothing to run with --generator go. ${footer}`);
+      return 2;
+    }
+    const dir = resolve(
+      String(values["loadgen-dir"] ?? Deno.env.get(LOADGEN_DIR_ENV) ?? LOADGEN_DEFAULT_DIR),
+    );
+    let built: { bin: string; goVersion: string };
+    try {
+      built = await buildLoadgen(dir);
+    } catch (e) {
+      if (!(e instanceof LoadgenMissing)) throw e;
+      console.error(e.message);
+      return 1;
+    }
+    heading += `, generator: loadgen (${built.goVersion}) from ${dir}`;
+    if (footer) log(footer);
+    for (const sc of list) {
+      for (const kind of servers) {
+        if (sc.store && kind !== "shat") continue;
+        await run(kind, () => runGoScenario(sc, built.bin, log));
+      }
+    }
+  } else {
+    const list = scenarios(sizes, gens, only, Boolean(values.full), servers.includes("shat"));
+    for (const sc of list) {
+      for (const kind of servers) {
+        if (sc.store && kind !== "shat") continue;
+        await run(kind, () => runScenario(sc, log));
+      }
+    }
   }
   if (values.json) {
     console.log(JSON.stringify(rows));
   } else {
-    const cpus = navigator.hardwareConcurrency;
-    console.log(`\nShat bench on ${cpus} cores, Deno ${Deno.version.deno}\n`);
+    console.log(`\n${heading}\n`);
     console.log(table(rows));
+    if (footer) console.log(`\n${footer}`);
   }
   const bad = rows.some((r) => r.lost > 0 || r.garbled > 0 || r.notes.includes("DIED"));
   return bad ? 1 : 0;

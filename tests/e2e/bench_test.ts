@@ -10,7 +10,14 @@ import type { Row } from "../../bench/run.ts";
 const RUN = fileURLToPath(new URL("../../bench/run.ts", import.meta.url));
 
 async function bench(...args: string[]): Promise<Row[]> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const out = await benchRun(args);
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `bench failed:\n${stderr}`);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+function benchRun(args: string[], env?: Record<string, string>): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
@@ -21,12 +28,20 @@ async function bench(...args: string[]): Promise<Row[]> {
       RUN,
       ...args,
     ],
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `bench failed:\n${stderr}`);
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/** Whether `go` runs here (the Go loadgen test needs it). */
+function hasGo(): boolean {
+  try {
+    return new Deno.Command("go", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
 }
 
 Deno.test("bench: the tiny run completes with every line delivered and none lost or garbled", async () => {
@@ -64,4 +79,49 @@ Deno.test("bench: both floor servers deliver every line of S1, S2 and S3, none l
       assert.ok(r.cpuPerDeliveryNs > 0, `${server} ${r.scenario}: server CPU was read`);
     }
   }
+});
+
+Deno.test({
+  name: "bench: the Go loadgen delivers every line of S1, S3 and C to Shat and floor-batched",
+  ignore: !hasGo(),
+  async fn() {
+    const rows = await bench(
+      "--tiny",
+      "--json",
+      "--generator",
+      "go",
+      "--only",
+      "s1,s3,c",
+      "--server",
+      "shat,floor-batched",
+    );
+    assert.deepEqual(
+      rows.map((r) => r.scenario.replace(/ .*\[/, " [")),
+      [
+        "S1 [shat]",
+        "S1 [floor-batched]",
+        "S3 [shat]",
+        "S3 [floor-batched]",
+        "C [shat]",
+        "C [floor-batched]",
+      ],
+    );
+    for (const r of rows) {
+      assert.ok(r.expected > 0, `${r.scenario}: something was expected`);
+      assert.equal(r.deliveries, r.expected, `${r.scenario}: deliveries`);
+      assert.equal(r.lost + r.garbled, 0, `${r.scenario}: lost or garbled`);
+      assert.ok(r.cpuPerDeliveryNs > 0, `${r.scenario}: server CPU was read`);
+      assert.ok(r.rssMiB > 0, `${r.scenario}: server memory was read`);
+    }
+    // 4 senders × 20 lines, each to the 19 other clients (loadgen's count, as load.ts's).
+    assert.equal(rows[0].expected, 4 * 20 * 19);
+  },
+});
+
+Deno.test("bench: --generator go without go on PATH says so in one line and fails", async () => {
+  const out = await benchRun(["--generator", "go", "--only", "s1"], { PATH: "/nonexistent" });
+  const stderr = new TextDecoder().decode(out.stderr).trim();
+  assert.notEqual(out.code, 0);
+  assert.equal(stderr.split("\n").length, 1, stderr);
+  assert.match(stderr, /go command.*not on PATH.*apt-get install -y golang-go/);
 });
