@@ -310,6 +310,19 @@ async function openShared(config: Config, log: Logger): Promise<Store> {
   }
 }
 
+/**
+ * The machine's host name, for --irc-name: read from /etc/hostname (needs no permission beyond
+ * --allow-read), "shat" when it cannot be read or is not a usable name.
+ */
+async function hostName(): Promise<string> {
+  try {
+    const name = (await Deno.readTextFile("/etc/hostname")).trim();
+    return /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(name) ? name : "shat";
+  } catch {
+    return "shat";
+  }
+}
+
 async function main(): Promise<number> {
   let parsed;
   try {
@@ -323,6 +336,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = parsed.config;
+  if (!config.ircName && (config.ircPort !== -1 || config.ircTlsPort !== -1)) {
+    config.ircName = await hostName();
+  }
   const log = new Logger(config.logLevel, config.safeMode, undefined, config.logFormat);
   log.info("starting", { version: VERSION, pid: Deno.pid });
   for (const flag of parsed.secretFlags) {
@@ -348,7 +364,9 @@ async function main(): Promise<number> {
   }
   const memory = await openMemory(config, log);
   const audit = await openAudit(config, log);
-  const tls = config.tlsPort !== -1 ? await loadTls(config.tlsCert, config.tlsKey) : undefined;
+  const tls = config.tlsPort !== -1 || config.ircTlsPort !== -1
+    ? await loadTls(config.tlsCert, config.tlsKey)
+    : undefined;
   const server = new Server({ config, log, motd, tls, filter, ...audit, ...memory });
   try {
     await server.joinCluster();

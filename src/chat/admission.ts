@@ -98,7 +98,9 @@ export class Admission {
 
   /** Answers a connection the hub will not take, then closes it at once. */
   #refuse(a: Arrival, message: string): void {
-    a.outbox.push(encoder.encode(message + "\r\n"));
+    // An IRC client shows an ERROR as the reason it was let go; a terminal shows the line.
+    const irc = a.transport === "irc" || a.transport === "ircs";
+    a.outbox.push(encoder.encode(irc ? `ERROR :${message}\r\n` : message + "\r\n"));
     this.#fanout.wakeWriter(a.id, a.outbox);
     this.#ctx.effects.close(a.id, "refuse");
   }

@@ -6,6 +6,7 @@
 import type { Member } from "./commands/mod.ts";
 import type { CloseMode } from "./events.ts";
 import type { RemoteMember } from "./mirror.ts";
+import type { IrcState } from "./irc/state.ts";
 import type { AddressState } from "./moderation.ts";
 import type { ChatRoom } from "./room.ts";
 import type { Outbox } from "./shared_log.ts";
@@ -73,6 +74,11 @@ export class Client implements Member {
   ignoring: Set<Client | RemoteMember> | null = null;
   /** Members ignoring this client: their lines skip these recipients. */
   ignoredBy: Set<Client> | null = null;
+  /**
+   * An IRC session's own state (null for everyone else): it may be in several rooms at once,
+   * and it reads IRC messages rather than the rooms' shared logs.
+   */
+  irc: IrcState<Client> | null = null;
 
   constructor(
     readonly id: number,
@@ -180,6 +186,11 @@ export class Client implements Member {
   /** Their nick is their account's: lines they say are marked identified. */
   get identified(): boolean {
     return this.account !== "" && this.account === this.key;
+  }
+  /** Whether they are in `room` (an IRC session may be in several rooms). */
+  inRoom(room: ChatRoom<Client>): boolean {
+    const irc = this.irc;
+    return irc ? irc.channels.has(room) : this.room === room;
   }
   #flag(bit: number, on: boolean): void {
     this.#flags = on ? this.#flags | bit : this.#flags & ~bit;

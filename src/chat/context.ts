@@ -13,4 +13,6 @@ export interface HubContext {
   readonly stats: HubStats;
   /** How a line's time is shown (HH:MM). */
   readonly clock: (ms: number) => string;
+  /** The message of the day, line by line. */
+  readonly motd: readonly string[];
 }

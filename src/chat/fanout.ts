@@ -9,11 +9,14 @@ import type { Client } from "./client.ts";
 import type { ClientTable } from "./clients.ts";
 import type { HubContext } from "./context.ts";
 import type { NickTable } from "./names.ts";
+import { maskOf, messages, roomLine, serverNotices } from "./irc/render.ts";
+import { toIrcNick } from "./irc/wire.ts";
 import { jsonInfo, mentionWords, render, type RoomLine, VIEW_JSON, VIEWS } from "./render.ts";
 import type { ChatRoom } from "./room.ts";
 import type { Outbox, SharedLog } from "./shared_log.ts";
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** The hub's way of putting bytes in front of people. */
 export class Fanout {
@@ -33,10 +36,47 @@ export class Fanout {
     this.#nicks = nicks;
   }
 
-  /** Queues bytes for `c` if it is still being served. */
+  /**
+   * Queues bytes for `c` if it is still being served. Text lines meant for a terminal reach an
+   * IRC client as the server's NOTICEs (see {@link ircSend} for IRC messages).
+   */
   send(c: Client, bytes: Uint8Array): void {
     if (c.gone || c.slow) return;
-    this.#enqueue(c, bytes);
+    this.#enqueue(c, c.irc ? this.#asNotices(c, bytes) : bytes);
+  }
+
+  /** Queues IRC messages (CR LF ended) for an IRC client still being served. */
+  ircSend(c: Client, text: string): void {
+    if (c.gone || c.slow || text === "") return;
+    this.#enqueue(c, encoder.encode(text));
+  }
+
+  /**
+   * A private line for `c` alone (`private`: to them; `privateOut`: their own copy), drawn for
+   * their view, or on IRC as a PRIVMSG (their own copy only if they asked for `echo-message`).
+   */
+  privately(c: Client, line: RoomLine): void {
+    if (!c.irc) {
+      const bell = line.kind === "private" && c.bell;
+      return this.send(c, encoder.encode(render(line, c.view, this.#ctx.clock, { bell })));
+    }
+    if (line.kind === "privateOut") {
+      if (!c.irc.has("echo-message")) return;
+      return this.ircSend(c, messages(maskOf(c.nick), "PRIVMSG", toIrcNick(line.nick), line.text));
+    }
+    this.ircSend(c, messages(maskOf(line.nick), "PRIVMSG", toIrcNick(c.nick), line.text));
+  }
+
+  /** The name the server gives itself on IRC (--irc-name). */
+  get ircName(): string {
+    return this.#ctx.config.ircName || "shat";
+  }
+
+  /** Lines drawn for a terminal, as the server's NOTICEs to an IRC client. */
+  #asNotices(c: Client, bytes: Uint8Array): Uint8Array {
+    // deno-lint-ignore no-control-regex -- the server's own colours and bell, taken off
+    const text = decoder.decode(bytes).replace(/\x1b\[[0-9;]*m|\x07/g, "");
+    return encoder.encode(serverNotices(this.ircName, c.nick, text.split("\r\n")));
   }
 
   /**
@@ -57,7 +97,7 @@ export class Fanout {
 
   /** Queues what the server itself must say (a welcome, last words), whatever the limit. */
   push(c: Client, bytes: Uint8Array): void {
-    c.outbox.push(bytes);
+    c.outbox.push(c.irc ? this.#asNotices(c, bytes) : bytes);
     this.wakeWriter(c.id, c.outbox);
   }
 
@@ -116,7 +156,10 @@ export class Fanout {
     }
     this.#ctx.stats.deliveries += readers;
     const mentionable = line.kind === "chat" || line.kind === "action";
-    if (except?.room === room) {
+    if (room.irc !== null && room.irc.size > 0 && line.irc !== false) {
+      this.#ircBroadcast(room, line, except, skip);
+    }
+    if (except && except.room === room && !except.irc) {
       // Someone whose screen shows nothing of what they sent (the server edits their line, or
       // a browser) sees their own line once, as they'd read it back; others not at all.
       const echo = (except.charMode || except.transport === "ws") && mentionable;
@@ -124,7 +167,7 @@ export class Fanout {
     }
     if (skip) {
       for (const o of skip) {
-        if (o !== except && o.room === room) this.#replaceFor(o, null);
+        if (o !== except && o.room === room && !o.irc) this.#replaceFor(o, null);
       }
     }
     if (mentionable && room.alerts > 0) {
@@ -135,6 +178,45 @@ export class Fanout {
       }
     }
     return plain >= 0 ? plain : encoder.encode(render(line, 0, clock)).length;
+  }
+
+  /**
+   * A room's line to its IRC members, rendered once for all of them (they read no shared log:
+   * an IRC client may be in several rooms). The author gets no echo unless it asked for
+   * `echo-message`; someone ignoring the author gets nothing.
+   */
+  #ircBroadcast(
+    room: ChatRoom<Client>,
+    line: RoomLine,
+    except: Client | undefined,
+    skip: Set<Client> | null | undefined,
+  ): void {
+    if (line.presence) return; // IRC clients are told of comings and goings as IRC messages
+    const text = roomLine(line, room.label, this.ircName);
+    if (text === "") return;
+    const bytes = encoder.encode(text);
+    for (const m of room.irc!) {
+      if (m === except && !m.irc!.has("echo-message")) continue;
+      if (skip?.has(m) || m.gone || m.slow) continue;
+      this.#enqueue(m, bytes);
+    }
+  }
+
+  /**
+   * An IRC message (CR LF ended) for the IRC members of `rooms`, each told once however many of
+   * the rooms they share, but `except`.
+   */
+  ircTell(rooms: Iterable<ChatRoom<Client>>, text: string, except?: Client): void {
+    let seen: Set<Client> | null = null;
+    let bytes: Uint8Array | null = null;
+    for (const room of rooms) {
+      if (room.irc === null || room.irc.size === 0) continue;
+      for (const m of room.irc) {
+        if (m === except || m.gone || m.slow || seen?.has(m)) continue;
+        (seen ??= new Set()).add(m);
+        this.#enqueue(m, bytes ??= encoder.encode(text));
+      }
+    }
   }
 
   /** For `c`, the broadcast just appended is left out, or replaced by `text`. */
@@ -148,11 +230,19 @@ export class Fanout {
 
   /**
    * A notice (`*** …`) for everyone in `room` but `except`; a `presence` notice (someone came or
-   * went) is not shown to bots.
+   * went) is not shown to bots or IRC clients, nor one marked not for `irc` (they are told as IRC
+   * messages: a topic, a rename).
    */
-  notice(room: ChatRoom<Client>, text: string, except?: Client, presence = false): void {
+  notice(
+    room: ChatRoom<Client>,
+    text: string,
+    except?: Client,
+    presence = false,
+    irc = true,
+  ): void {
     const line: RoomLine = { kind: "notice", nick: "", text, at: this.now };
     if (presence) line.presence = true;
+    if (!irc) line.irc = false;
     this.broadcast(room, line, except);
   }
 

@@ -40,6 +40,7 @@ import type { AuditEntry, HubEffects, HubEvent } from "./events.ts";
 import type { WordFilter } from "./filter.ts";
 import { Fanout } from "./fanout.ts";
 import { Input } from "./input.ts";
+import { IrcDoor } from "./irc/door.ts";
 import { Keep } from "./keep.ts";
 import { Mirror } from "./mirror.ts";
 import type { BanRecord } from "./moderation.ts";
@@ -118,6 +119,7 @@ export class Hub implements Chat {
   readonly #stewards: Stewards;
   readonly #acts: RoomActs;
   readonly #api: ApiPost;
+  readonly #irc: IrcDoor;
   /** The word filter (--filter-file; null: none). */
   #filter: WordFilter | null;
   /** The latest entries of the audit log, oldest first, for /audit. */
@@ -137,6 +139,7 @@ export class Hub implements Chat {
       effects: opts.effects,
       stats: this.stats,
       clock: opts.clock ?? localClock,
+      motd: opts.motd ?? [],
     };
     const clients = this.#clients;
     const mirror = this.#mirror = new Mirror((ip) => ipKey(ip, config.ipv6Prefix));
@@ -189,7 +192,14 @@ export class Hub implements Chat {
       parts,
       (cmd, c, args, now) => cmd.run(this, c, args, now),
       (c, text, at) => this.#speakAs(c, "chat", text, at),
+      (c, line, at) => this.#irc.line(c, line, at),
     );
+    this.#irc = new IrcDoor(ctx, { ...parts, stewards }, {
+      chat: this,
+      paced: (c, text, at, act) => this.#input.paced(c, text, at, act),
+      speak: (c, kind, text, now) => this.#speakAs(c, kind, text, now),
+    });
+    sessions.ircOpened = (c) => this.#irc.opened(c);
     this.#replica = new Replica(ctx, { ...parts, accounts, stewards, acts });
     this.#api = new ApiPost(
       ctx,
@@ -243,6 +253,7 @@ export class Hub implements Chat {
       case "tick":
         this.#accounts.tick(now);
         this.#input.timeouts(now);
+        this.#irc.tick(now);
         this.#sanctions.tick(now);
         this.#admission.summarize(now);
         break;

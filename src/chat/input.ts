@@ -32,6 +32,9 @@ export type RunCommand = (cmd: Command, c: Client, args: string, now: number) =>
 /** Says a chat line from `c` in its room (the room's rules decide whether it is shown). */
 export type SayLine = (c: Client, text: string, at: number) => void;
 
+/** Hands an IRC session's line (raw, C0 bytes but \x01 removed) to the IRC door. */
+export type IrcLine = (c: Client, line: string, at: number) => void;
+
 /** The parts input reaches. */
 export interface InputParts {
   clients: ClientTable;
@@ -47,12 +50,20 @@ export class Input {
   readonly #parts: InputParts;
   readonly #run: RunCommand;
   readonly #say: SayLine;
+  readonly #irc: IrcLine;
 
-  constructor(ctx: HubContext, parts: InputParts, run: RunCommand, say: SayLine) {
+  constructor(
+    ctx: HubContext,
+    parts: InputParts,
+    run: RunCommand,
+    say: SayLine,
+    irc: IrcLine = () => {},
+  ) {
     this.#ctx = ctx;
     this.#parts = parts;
     this.#run = run;
     this.#say = say;
+    this.#irc = irc;
   }
 
   /** What one or more reads of connection `ev.id` produced. */
@@ -70,7 +81,9 @@ export class Input {
     if (ev.partial && c.partialSince === 0) c.partialSince = at;
     if (!c.authed) {
       c.preauthBytes += ev.bytes;
-      if (c.preauthBytes > PREAUTH_BYTES + this.#ctx.config.token.length) {
+      // An IRC client says more before it is in (CAP, NICK, USER, its first JOINs).
+      const budget = PREAUTH_BYTES * (c.irc ? 4 : 1) + this.#ctx.config.token.length;
+      if (c.preauthBytes > budget) {
         this.#tooMuchBeforeToken(c, at);
         return;
       }
@@ -93,14 +106,14 @@ export class Input {
   }
 
   #line(c: Client, text: string, at: number): void {
+    if (c.irc) return this.#irc(c, text, at);
     if (!c.authed) {
       if (++c.preauthLines > PREAUTH_LINES) this.#tooMuchBeforeToken(c, at);
       else if (text !== "") this.#authenticate(c, text, at);
       return;
     }
     if (!this.#inPace(c, text, at)) return;
-    const stats = this.#ctx.stats;
-    const given = stats.strikes;
+    const given = this.#ctx.stats.strikes;
     if (text.charCodeAt(0) === 0x2f && text.charCodeAt(1) !== 0x2f) {
       this.#command(c, text, at);
     } else if (text.charCodeAt(0) === 0x20 && SECRET_LINE.test(text)) {
@@ -114,13 +127,30 @@ export class Input {
       if (c.away) this.#parts.sessions.setAway(c, "");
       this.#say(c, text.charCodeAt(0) === 0x2f ? text.slice(1) : text, at);
     }
-    // A good line takes a strike away, but not one it earned itself (a wrong /op token), and
-    // never the strikes for wrong secrets.
+    this.#good(c, given);
+  }
+
+  /**
+   * A good line takes a strike away, but not one it earned itself (`given`: the strike count
+   * before it; a wrong /op token), and never the strikes for wrong secrets.
+   */
+  #good(c: Client, given: number): void {
     const a = c.addr;
-    if (stats.strikes === given && a.strikes > a.secretStrikes) {
+    if (this.#ctx.stats.strikes === given && a.strikes > a.secretStrikes) {
       a.strikes--;
       this.#parts.sync.strike(c.addrKey, -1);
     }
+  }
+
+  /**
+   * An IRC session's chat line (PRIVMSG, NOTICE): judged by the same rate limit and strikes as
+   * a typed line; `act` delivers it when it keeps the pace.
+   */
+  paced(c: Client, text: string, at: number, act: () => void): void {
+    if (!this.#inPace(c, text, at)) return;
+    const given = this.#ctx.stats.strikes;
+    act();
+    this.#good(c, given);
   }
 
   /**
@@ -206,11 +236,12 @@ export class Input {
       // A pending connection's time is bounded by the shell (handshake and HTTP timeouts).
       if (c.gone || c.pending) continue;
       if (!c.authed && now - c.connectedAt >= cfg.authTimeout) {
+        const what = c.irc ? "registration (NICK and USER)" : "token";
         // Not giving the token in time is a strike too: a connection that only holds a place
         // costs its address.
         if (this.#parts.sanctions.strike(c, "no token in time", now)) {
           sessions.drop(c, "no token", now, {
-            message: `No token within ${formatDuration(cfg.authTimeout)}; goodbye.`,
+            message: `No ${what} within ${formatDuration(cfg.authTimeout)}; goodbye.`,
           });
         }
       } else if (

@@ -17,8 +17,10 @@ export interface RoomLine {
   text: string;
   /** When it was said (epoch ms), for timestamps. */
   at: number;
-  /** A notice that someone came or went: bots are not shown it. */
+  /** A notice that someone came or went: bots are not shown it (IRC clients get IRC messages). */
   presence?: boolean;
+  /** False: IRC clients are not shown it (they are told as an IRC message instead). */
+  irc?: false;
 }
 
 /** A view bit: colours. */

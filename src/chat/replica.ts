@@ -10,6 +10,8 @@ import type { ClusterIn, DirectEv, RoomEv, Snapshot } from "../cluster/bus.ts";
 import { parseIp } from "../lib/ip.ts";
 import { cleanText } from "../lib/sanitize.ts";
 import type { Accounts } from "./accounts.ts";
+import { maskOf, wire } from "./irc/render.ts";
+import { toIrcNick } from "./irc/wire.ts";
 import type { Client } from "./client.ts";
 import type { ClientTable } from "./clients.ts";
 import type { HubContext } from "./context.ts";
@@ -168,6 +170,7 @@ export class Replica {
         if (room && m) this.#parts.stewards.left(m, room);
         if (room) {
           if (ev.notice) fanout.notice(room, ev.notice, undefined, true);
+          fanout.ircTell([room], wire(maskOf(ev.nick), "PART", room.label, ev.notice));
           rooms.maybeGone(room);
         }
         break;
@@ -182,17 +185,23 @@ export class Replica {
           this.#parts.accounts.taken(m);
           if (oldKey && oldKey !== m.key) this.#parts.accounts.freed(oldKey);
         }
-        if (room && ev.notice) fanout.notice(room, ev.notice);
+        if (room && ev.notice) fanout.notice(room, ev.notice, undefined, false, false);
+        if (room) fanout.ircTell([room], wire(maskOf(ev.from), "NICK", toIrcNick(ev.to)));
         break;
       }
       case "topic":
         if (!room) break;
         room.topic = ev.topic;
         room.topicBy = ev.topic ? ev.by : "";
+        room.topicAt = fanout.now;
         fanout.notice(
           room,
           ev.topic ? `${ev.by} set the topic: ${ev.topic}` : `${ev.by} cleared the topic`,
+          undefined,
+          false,
+          false,
         );
+        fanout.ircTell([room], wire(maskOf(ev.by), "TOPIC", room.label, ev.topic));
         break;
       case "away": {
         const m = mirror.get(node, ev.id);
@@ -234,6 +243,8 @@ export class Replica {
       if (old) rooms.maybeGone(old);
     }
     if (ev.notice) fanout.notice(room, ev.notice, undefined, true);
+    // A member already in the room (an IRC session known in another of its rooms) is no news.
+    if (was !== room.id) fanout.ircTell([room], wire(maskOf(ev.m.nick), "JOIN", room.label));
   }
 
   /** A room made elsewhere by someone not identified: theirs for as long as they stay. */
@@ -309,7 +320,7 @@ export class Replica {
       }
       case "part": {
         const c = ev.to === sync.node ? clients.member(ev.toId) : undefined;
-        if (c) this.#parts.acts.expelled(c, ev.room, ev.notice, ev.message, now);
+        if (c) this.#parts.acts.expelled(c, ev.room, ev.notice, ev.message);
         break;
       }
       case "notice": {
@@ -350,9 +361,7 @@ export class Replica {
     if (!b?.authed || (from && b.ignoring?.has(from))) return;
     const text = cleanText(ev.text);
     if (badRemoteNick(ev.nick) || text === "") return;
-    const line: RoomLine = { kind: "private", nick: ev.nick, text, at: ev.at };
-    const bytes = encoder.encode(render(line, b.view, this.#ctx.clock, { bell: b.bell }));
-    this.#parts.fanout.send(b, bytes);
+    this.#parts.fanout.privately(b, { kind: "private", nick: ev.nick, text, at: ev.at });
     if (from) b.replyTo = from.id;
   }
 

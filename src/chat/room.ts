@@ -51,12 +51,15 @@ export class ChatRoom<M> {
   readonly id: string;
   readonly members = new Set<M>();
   topic = "";
-  /** Who set the topic. */
+  /** Who set the topic, and when (epoch ms; 0 = not known). */
   topicBy = "";
+  topicAt = 0;
   /** The key needed to enter ("" = open). Never logged. */
   secret: string;
   /** What the room says, one shared log per view (plain, colour, timestamps…), made on use. */
   readonly logs: (SharedLog | null)[] = new Array(VIEWS).fill(null);
+  /** Its IRC members (they read IRC messages, not the shared logs; null until the first). */
+  irc: Set<M> | null = null;
   /** Members who want mentions drawn for them (colour or bell on). */
   alerts = 0;
   /** The number of the room's last kept line (lines are numbered for the store). */
@@ -119,6 +122,13 @@ export class ChatRoom<M> {
       this.#history = h.slice(this.#head);
       this.#head = 0;
     }
+  }
+
+  /** The lines kept for newcomers, oldest first. */
+  recentLines(): RoomLine[] {
+    const out: RoomLine[] = [];
+    for (let i = this.#head; i < this.#history.length; i++) out.push(this.#history[i].line);
+    return out;
   }
 
   /** Lines of history kept. */

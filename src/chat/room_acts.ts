@@ -15,6 +15,8 @@ import {
   SLOW_MIN_MS,
 } from "./authority.ts";
 import type { Client } from "./client.ts";
+import { maskOf, wire } from "./irc/render.ts";
+import { toIrcNick } from "./irc/wire.ts";
 import type { RoomAct } from "./commands/types.ts";
 import type { HubContext } from "./context.ts";
 import { RemoteMember } from "./mirror.ts";
@@ -75,7 +77,7 @@ export class RoomActs {
       case "devoice":
         return this.#voice(c, act.act === "voice", act.nick, now);
       case "kick":
-        return this.#kick(c, act.nick, act.reason, now);
+        return this.#kick(c, act.nick, act.reason);
       case "ban":
         return this.#ban(c, act.target, act.ms, act.reason, now);
       case "unban":
@@ -175,8 +177,8 @@ export class RoomActs {
   #inRoom(c: Client, nick: string): Person | string {
     const t = this.#p.nicks.holder(nick) as Person | undefined;
     if (!t) return `There is nobody called ${nick} here.`;
-    const where = t instanceof RemoteMember ? t.room : (t as Client).room.id;
-    if (where !== c.room.id) return `${t.nick} is not in ${c.room.label}.`;
+    const here = t instanceof RemoteMember ? t.room === c.room.id : (t as Client).inRoom(c.room);
+    if (!here) return `${t.nick} is not in ${c.room.label}.`;
     return t;
   }
 
@@ -273,7 +275,7 @@ export class RoomActs {
     return `${t.nick} may speak in ${label}` + (a.moderated ? "." : " (when it is moderated).");
   }
 
-  #kick(c: Client, nick: string, reason: string, now: number): string {
+  #kick(c: Client, nick: string, reason: string): string {
     const t = this.#inRoom(c, nick);
     if (typeof t === "string") return t;
     const bad = this.#untouchable(c, t);
@@ -284,14 +286,14 @@ export class RoomActs {
       c.room,
       `${t.nick} was sent out of ${c.room.label} by ${c.nick}${why}`,
       `${c.nick} sent you out of ${c.room.label}${why}`,
-      now,
+      this.#kickWire(c.nick, c.room, t.nick, reason || c.nick),
     );
     this.#audit("room kick", c, t.nick, reason, c.room);
     return `${t.nick} was sent back to ${this.#p.rooms.lobby.label}.`;
   }
 
   /** Sends `t` from `room` to the lobby (on its own process), telling them and the room. */
-  #expel(t: Person, room: ChatRoom<Client>, notice: string, message: string, now: number): void {
+  #expel(t: Person, room: ChatRoom<Client>, notice: string, message: string, kick: string): void {
     if (t instanceof RemoteMember) {
       this.#p.sync.direct({
         t: "part",
@@ -303,15 +305,25 @@ export class RoomActs {
       });
       return;
     }
-    this.#p.rooms.expel(t as Client, notice, now);
-    this.#p.fanout.tell(t as Client, message);
+    this.#p.rooms.expel(t as Client, room, notice, kick);
+    if (!(t as Client).irc) this.#p.fanout.tell(t as Client, message);
   }
 
-  /** A part asked by another process: `c` goes back to the lobby if still in `roomId`. */
-  expelled(c: Client, roomId: string, notice: string, message: string, now: number): void {
-    if (c.room.id !== roomId || c.room === this.#p.rooms.lobby) return;
-    this.#p.rooms.expel(c, notice, now);
-    this.#p.fanout.tell(c, message);
+  /** The KICK IRC clients in `room` see: by `by` (a nick; "" = the server), of `target`. */
+  #kickWire(by: string, room: ChatRoom<Client>, target: string, reason: string): string {
+    const source = by ? maskOf(by) : this.#ctx.config.ircName || "shat";
+    return wire(source, "KICK", room.label, toIrcNick(target), reason);
+  }
+
+  /**
+   * A part asked by another process: `c` goes back to the lobby if still in `roomId` (an IRC
+   * session leaves that room alone).
+   */
+  expelled(c: Client, roomId: string, notice: string, message: string): void {
+    const room = this.#p.rooms.get(roomId);
+    if (!room || !c.inRoom(room) || room === this.#p.rooms.lobby) return;
+    this.#p.rooms.expel(c, room, notice, this.#kickWire("", room, c.nick, message));
+    if (!c.irc) this.#p.fanout.tell(c, message);
   }
 
   #ban(c: Client, target: string, ms: number, reason: string, now: number): string {
@@ -346,14 +358,14 @@ export class RoomActs {
     const shown = nick || target;
     const why = reason ? `: ${reason}` : ".";
     if (t) {
-      const where = t instanceof RemoteMember ? t.room : (t as Client).room.id;
-      if (where === room.id) {
+      const here = t instanceof RemoteMember ? t.room === room.id : (t as Client).inRoom(room);
+      if (here) {
         this.#expel(
           t,
           room,
           `${t.nick} was banned from ${room.label} by ${c.nick}${why}`,
           `${c.nick} banned you from ${room.label} for ${formatDuration(ms)}${why}`,
-          now,
+          this.#kickWire(c.nick, room, t.nick, `banned for ${formatDuration(ms)}${why}`),
         );
       }
     }

@@ -16,6 +16,7 @@ import { skeleton } from "./nicks.ts";
 import { render, VIEW_COLOR, VIEW_JSON } from "./render.ts";
 import { ChatRoom, keyDigest } from "./room.ts";
 import { AUTH_RULES, readAuth } from "./authority.ts";
+import { maskOf, wire } from "./irc/render.ts";
 import { formatDuration } from "../lib/units.ts";
 import type { Outbound } from "./sync.ts";
 import type { StoreStart } from "../store/types.ts";
@@ -34,6 +35,11 @@ export class Rooms {
   /** Rooms by the skeleton of their name, so a look-alike (`#Iobby`, `#l0bby`) is refused. */
   readonly #bySkeleton = new Map<string, ChatRoom<Client>>();
   readonly lobby: ChatRoom<Client>;
+  /**
+   * Where an IRC session is while it is in no room (it joins none until it asks): no room at
+   * all, never listed, never found by name, never told anything.
+   */
+  readonly nowhere = new ChatRoom<Client>("*");
   /** Counts changes in who is where under which nick (the rooms' Tab indexes follow it). */
   #epoch = 0;
   /**
@@ -143,7 +149,7 @@ export class Rooms {
 
   /** What `viewer` may see of `room`: a keyed room's topic only from inside. */
   info(room: ChatRoom<Client>, viewer?: Client): RoomInfo {
-    const visible = !room.secret || viewer?.room === room;
+    const visible = !room.secret || (viewer?.inRoom(room) ?? false);
     return {
       name: room.name,
       label: room.label,
@@ -248,7 +254,7 @@ export class Rooms {
    */
   join(c: Client, name: string, key: string, now: number): JoinOutcome {
     const found = this.#byId.get(name.toLowerCase());
-    if (found === c.room) return { ok: false, why: "same", room: this.info(found, c) };
+    if (found && c.inRoom(found)) return { ok: false, why: "same", room: this.info(found, c) };
     if (found) {
       const refused = this.hooks.mayEnter(c, found, now);
       if (refused) return { ok: false, why: "refused", text: refused };
@@ -256,7 +262,8 @@ export class Rooms {
       if (found.secret && !sameSecret(keyDigest(key), found.secret)) {
         return { ok: false, why: "wrong-key", room: this.info(found, c) };
       }
-      this.#move(c, found, false, key, "");
+      if (c.irc) this.#enter(c, found, false);
+      else this.#move(c, found, false, key, "");
       this.hooks.entered(c, found, false, now);
       return { ok: true, created: false, room: this.info(found, c) };
     }
@@ -278,25 +285,102 @@ export class Rooms {
       nick: c.nick,
       key: key ? "yes" : "no",
     });
-    this.#move(c, room, true, key, "");
+    if (c.irc) this.#enter(c, room, true);
+    else this.#move(c, room, true, key, "");
     this.hooks.entered(c, room, true, now);
     return { ok: true, created: true, room: this.info(room, c) };
   }
 
-  /** Sends `c` back to the lobby (a kick or a ban from its room); its room sees `notice`. */
-  expel(c: Client, notice: string, _now: number): void {
-    if (c.room === this.lobby) return;
-    this.#move(c, this.lobby, false, "", notice);
+  /**
+   * Sends `c` out of `room` (a kick or a ban), which sees `notice`, and its IRC members `kick`
+   * (a KICK message): back to the lobby, or, for an IRC session, out of that room only.
+   */
+  expel(c: Client, room: ChatRoom<Client>, notice: string, kick: string): void {
+    if (c.irc) return this.part(c, room, notice, kick);
+    if (c.room !== room || room === this.lobby) return;
+    this.#move(c, this.lobby, false, "", notice, kick);
+  }
+
+  /**
+   * An IRC session comes into `room` as well (it stays in its other rooms): the room is told,
+   * and its IRC members (the session too) get the JOIN.
+   */
+  #enter(c: Client, room: ChatRoom<Client>, created: boolean): void {
+    room.members.add(c);
+    (room.irc ??= new Set()).add(c);
+    c.irc!.channels.add(room);
+    c.room = room;
+    this.#epoch++;
+    const joined = this.announcing(room) ? `${c.nick} joined` : "";
+    this.#sync.enter(c, room, joined, created);
+    if (joined) this.#fanout.notice(room, joined, c, true);
+    this.#fanout.ircTell([room], wire(maskOf(c.nick), "JOIN", room.label));
+    this.#ctx.log.info("join room", { client: c.id, nick: c.nick, room: room.label });
+  }
+
+  /**
+   * An IRC session leaves every room it is in (it quit, or was dropped): their IRC members get
+   * one QUIT each, the others `left` (unless `quiet`), and the other processes are told.
+   */
+  quitAll(c: Client, reason: string, quiet: boolean): void {
+    const irc = c.irc!;
+    this.#fanout.ircTell(irc.channels, wire(maskOf(c.nick), "QUIT", reason), c);
+    const known = c.room;
+    for (const room of [...irc.channels]) {
+      irc.channels.delete(room);
+      room.irc?.delete(c);
+      room.members.delete(c);
+      this.#epoch++;
+      this.hooks.left(c, room);
+      const left = this.announcing(room) ? `${c.nick} left (${reason})` : "";
+      if (left && !quiet) this.#fanout.notice(room, left, undefined, true);
+      const ev = { t: "leave" as const, id: c.id, nick: c.nick, notice: left };
+      this.#sync.propose(room.id, ev, null, room === known ? c.key : undefined);
+      this.maybeGone(room);
+    }
+    c.room = this.nowhere;
+  }
+
+  /**
+   * An IRC session leaves `room` alone (PART, a kick): its IRC members (the session too) get
+   * `message` (the PART or KICK), the others `notice`; the session stays in its other rooms.
+   */
+  part(c: Client, room: ChatRoom<Client>, notice: string, message: string): void {
+    const irc = c.irc!;
+    if (!irc.channels.has(room)) return;
+    this.#fanout.ircTell([room], message);
+    irc.channels.delete(room);
+    room.irc?.delete(c);
+    room.members.delete(c);
+    this.#epoch++;
+    this.hooks.left(c, room);
+    if (notice) this.#fanout.notice(room, notice, undefined, true);
+    this.#sync.propose(room.id, { t: "leave", id: c.id, nick: c.nick, notice });
+    c.room = this.nowhere;
+    for (const other of irc.channels) c.room = other;
+    // The others know a member in one room: still here, it is known in another one of its rooms.
+    if (c.room !== this.nowhere) this.#sync.enter(c, c.room, "");
+    this.maybeGone(room);
+    this.#ctx.log.info("part room", { client: c.id, nick: c.nick, room: room.label });
   }
 
   /**
    * `c` goes from its room to `room`: both are told, the others too, and `c` is welcomed. The
    * old room sees `why` when it is given (always), else `left for #room` (when announcing).
    */
-  #move(c: Client, room: ChatRoom<Client>, created: boolean, key: string, why: string): void {
+  #move(
+    c: Client,
+    room: ChatRoom<Client>,
+    created: boolean,
+    key: string,
+    why: string,
+    kick = "",
+  ): void {
     const fanout = this.#fanout;
     const old = c.room;
     const leaving = why !== "" || this.announcing(old);
+    const mask = maskOf(c.nick);
+    fanout.ircTell([old], kick || wire(mask, "PART", old.label, `left for ${room.label}`));
     this.leave(c);
     if (c.alert) old.alerts--;
     c.room = room;
@@ -321,6 +405,7 @@ export class Rooms {
       : room.historyBlock(c.view & VIEW_COLOR, this.#ctx.clock);
     if (history) fanout.send(c, history);
     if (this.announcing(room)) fanout.notice(room, `${c.nick} joined`, c, true);
+    fanout.ircTell([room], wire(mask, "JOIN", room.label));
     if (c.charMode) this.#ctx.effects.prompt(c.id, promptFor(c.nick, room.name));
     this.#ctx.log.info("join room", {
       client: c.id,
@@ -335,11 +420,18 @@ export class Rooms {
     const room = c.room;
     room.topic = topic;
     room.topicBy = topic ? c.nick : "";
+    room.topicAt = now;
     this.#keep.line(room, "topic", c.nick, topic, now, c.identified);
     this.#keep.room(room);
     const said = topic ? `${c.nick} set the topic: ${topic}` : `${c.nick} cleared the topic`;
-    this.#fanout.tell(c, topic ? `The topic of ${room.label} is now: ${topic}` : "Topic cleared.");
-    this.#fanout.notice(room, said, c);
+    if (!c.irc) {
+      this.#fanout.tell(
+        c,
+        topic ? `The topic of ${room.label} is now: ${topic}` : "Topic cleared.",
+      );
+    }
+    this.#fanout.notice(room, said, c, false, false);
+    this.#fanout.ircTell([room], wire(maskOf(c.nick), "TOPIC", room.label, topic));
     this.#sync.propose(room.id, { t: "topic", topic, by: c.nick, id: c.id });
     this.#ctx.log.info("topic", { client: c.id, nick: c.nick, room: room.label });
   }

@@ -12,6 +12,8 @@ import type { Fanout } from "./fanout.ts";
 import type { Mirror, RemoteMember } from "./mirror.ts";
 import type { NickTable } from "./names.ts";
 import { VIEW_COLOR, VIEW_JSON, VIEW_STAMPS } from "./render.ts";
+import { maskOf, wire } from "./irc/render.ts";
+import { toIrcNick } from "./irc/wire.ts";
 import type { Rooms } from "./rooms.ts";
 import type { Outbound } from "./sync.ts";
 import type { Config } from "../ops/config.ts";
@@ -102,10 +104,17 @@ export class Sessions {
     this.#begin(c, now);
   }
 
-  /** The start of a chat session: the room token is asked for, or the client joins. */
+  /** Wired by the hub: an IRC connection's session starts (it registers first). */
+  ircOpened: (c: Client) => void = () => {};
+
+  /**
+   * The start of a chat session: the room token is asked for, or the client joins; an IRC
+   * session says who it is first.
+   */
   #begin(c: Client, now: number): void {
     const { config: cfg, log } = this.#ctx;
     if (log.enabled("info")) log.info("connect", { client: c.id, addr: log.addr(c.ip, c.port) });
+    if (c.transport === "irc" || c.transport === "ircs") return this.ircOpened(c);
     if (cfg.token) {
       this.#fanout.tell(
         c,
@@ -154,10 +163,33 @@ export class Sessions {
     if (history) fanout.push(c, history);
     const joined = this.#rooms.announcing(lobby) ? `${c.nick} joined` : "";
     if (joined) fanout.notice(lobby, joined, c, true);
+    fanout.ircTell([lobby], wire(maskOf(c.nick), "JOIN", lobby.label));
     this.#sync.enter(c, lobby, joined);
     if (c.charMode) ctx.effects.prompt(c.id, promptFor(c.nick, lobby.name));
     if (ctx.log.enabled("info")) {
       ctx.log.info("join", { client: c.id, nick: c.nick, room: lobby.label, online: n });
+    }
+  }
+
+  /**
+   * An IRC session finished registering as `nick` (free, checked by the caller; "" = a guest
+   * nick, until it logs in to its account): a member in
+   * no room yet (it joins what its person configured). The welcome numerics are the caller's.
+   */
+  registered(c: Client, nick: string, now: number): void {
+    c.authed = true;
+    nick ||= this.#nicks.guest();
+    c.nick = nick;
+    c.key = nick.toLowerCase();
+    c.lastActive = now;
+    this.#nicks.add(c);
+    if (!/^guest-/i.test(nick)) this.#nicks.rename(c, nick); // a chosen nick: its skeleton too
+    this.#rooms.changed();
+    c.room = this.#rooms.nowhere;
+    this.#ctx.stats.joins++;
+    const n = ++this.#clients.members + this.#mirror.size;
+    if (this.#ctx.log.enabled("info")) {
+      this.#ctx.log.info("join", { client: c.id, nick: c.nick, irc: "registered", online: n });
     }
   }
 
@@ -168,7 +200,9 @@ export class Sessions {
     c.outbox.stop(); // nothing said from now on reaches it
     if (opts.message) {
       c.slow = false; // a last word is always queued, even past the limit
-      this.#fanout.push(c, encoder.encode(this.#fanout.words(c, [opts.message])));
+      const last = c.irc ? wire("", "ERROR", `Closing link: ${opts.message}`) : "";
+      if (last) c.outbox.push(encoder.encode(last));
+      else this.#fanout.push(c, encoder.encode(this.#fanout.words(c, [opts.message])));
     }
     c.gone = true;
     this.#clients.remove(c);
@@ -194,7 +228,14 @@ export class Sessions {
 
   /** A member leaving: out of its room and its nick; the room (unless `quiet`) and the others told. */
   #leaveAll(c: Client, reason: string, quiet: boolean): void {
+    if (c.irc) {
+      this.#rooms.quitAll(c, reason, quiet);
+      this.#clients.members--;
+      this.#nicks.remove(c);
+      return;
+    }
     const room = c.room;
+    this.#fanout.ircTell([room], wire(maskOf(c.nick), "QUIT", reason));
     const left = this.#rooms.announcing(room) ? `${c.nick} left (${reason})` : "";
     this.#rooms.leave(c);
     if (c.alert) room.alerts--;
@@ -229,10 +270,21 @@ export class Sessions {
     const old = c.nick;
     this.#nicks.rename(c, nick);
     rooms.changed();
-    this.#fanout.tell(c, `You are now ${nick}.`);
+    const told = wire(maskOf(old), "NICK", toIrcNick(nick));
+    if (c.irc) this.#fanout.ircSend(c, told);
+    else this.#fanout.tell(c, `You are now ${nick}.`);
     if (c.charMode) this.#ctx.effects.prompt(c.id, promptFor(nick, c.room.name));
     const said = rooms.announcing(c.room) ? `${old} is now ${nick}` : "";
-    if (said) this.#fanout.notice(c.room, said, c);
+    this.#fanout.ircTell(c.irc ? c.irc.channels : [c.room], told, c);
+    for (const room of c.irc ? c.irc.channels : [c.room]) {
+      if (rooms.announcing(room)) {
+        this.#fanout.notice(room, `${old} is now ${nick}`, c, false, false);
+      }
+    }
+    if (c.room === rooms.nowhere) {
+      this.#ctx.log.info("nick", { client: c.id, from: old, to: nick });
+      return; // in no room: the others do not know it yet
+    }
     const oldKey = old.toLowerCase();
     if (knownAs === null) {
       // The others never heard of `c` (its arrival was refused): it arrives now.
@@ -316,6 +368,7 @@ export class Sessions {
    * own choice, kept with their account). Colours and the bell stay off in screen-reader mode.
    */
   setView(c: Client, change: ViewChange): void {
+    if (c.irc) return; // an IRC client draws lines itself
     if (change.screenReader !== undefined) {
       c.readerChosen = true;
       this.setScreenReader(c, change.screenReader);
@@ -343,7 +396,10 @@ export class Sessions {
   /** Marks `c` away with a reason, or back with "", and tells them. */
   setAway(c: Client, reason: string): void {
     c.away = reason;
-    if (c.authed) this.#sync.propose(c.room.id, { t: "away", id: c.id, away: reason }, c);
+    if (c.authed && c.room !== this.#rooms.nowhere) {
+      this.#sync.propose(c.room.id, { t: "away", id: c.id, away: reason }, c);
+    }
+    if (c.irc) return; // told with a numeric
     this.#fanout.tell(
       c,
       reason ? `You are marked away (${reason}). /back when you return.` : "Welcome back.",

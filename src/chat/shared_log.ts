@@ -119,6 +119,8 @@ export class Outbox implements LogReader {
   /** The log later entries refer to (the current one, or the target of the last switch). */
   #tail: SharedLog | null = null;
   #side: Entry[] | null = null;
+  /** Bytes of the side entries queued (an outbox that reads no log costs O(1) to measure). */
+  #sideBytes = 0;
   /**
    * Set by the hub when it asks the shell to start the writer; cleared by the writer once it
    * has nothing left. While set, more output needs no further wake-up.
@@ -166,11 +168,13 @@ export class Outbox implements LogReader {
   }
 
   #add(e: Entry): void {
+    if (e.bytes) this.#sideBytes += e.bytes.length;
     (this.#side ??= []).push(e);
   }
 
   /** Bytes waiting to be taken. */
   get bytes(): number {
+    if (this.#tail === null) return this.#sideBytes; // reads no log (an IRC session)
     let n = 0;
     let log = this.#log;
     let pos = this.#pos;
@@ -231,6 +235,7 @@ export class Outbox implements LogReader {
       if (e.bytes) {
         out.push(e.bytes);
         size += e.bytes.length;
+        this.#sideBytes -= e.bytes.length;
       }
       if (e.end > this.#pos) this.#pos = e.end;
     }
@@ -269,6 +274,7 @@ export class Outbox implements LogReader {
     for (const e of this.#side ?? EMPTY) e.log?.readers.delete(this);
     this.#log = this.#tail = null;
     this.#side = null;
+    this.#sideBytes = 0;
     this.#pos = 0;
   }
 }

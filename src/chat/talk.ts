@@ -9,11 +9,9 @@ import type { HubContext } from "./context.ts";
 import type { Fanout } from "./fanout.ts";
 import type { Keep } from "./keep.ts";
 import type { RemoteMember } from "./mirror.ts";
-import { render, type RoomLine } from "./render.ts";
+import type { RoomLine } from "./render.ts";
 import type { HistoryLimits } from "./room.ts";
 import type { Outbound } from "./sync.ts";
-
-const encoder = new TextEncoder();
 
 /** Lines people say. */
 export class Talk {
@@ -55,7 +53,6 @@ export class Talk {
    */
   whisper(a: Client, to: Client | RemoteMember | undefined, text: string, now: number): void {
     if (!to) return;
-    const clock = this.#ctx.clock;
     const fanout = this.#fanout;
     if (to.id < 0) {
       const r = to as RemoteMember;
@@ -72,19 +69,16 @@ export class Talk {
         fanout.tell(a, `${r.nick} is on another server, which cannot be reached right now.`);
         return;
       }
-      const out: RoomLine = { kind: "privateOut", nick: r.nick, text, at: now };
-      fanout.send(a, encoder.encode(render(out, a.view, clock)));
+      fanout.privately(a, { kind: "privateOut", nick: r.nick, text, at: now });
       return;
     }
     const b = to as Client;
     // Someone who ignores the sender does not get it; the sender is not told (ignoring is
     // private), so their own copy looks the same either way.
     if (!b.ignoring?.has(a)) {
-      const line: RoomLine = { kind: "private", nick: a.nick, text, at: now };
-      fanout.send(b, encoder.encode(render(line, b.view, clock, { bell: b.bell })));
+      fanout.privately(b, { kind: "private", nick: a.nick, text, at: now });
       b.replyTo = a.id;
     }
-    const out: RoomLine = { kind: "privateOut", nick: b.nick, text, at: now };
-    fanout.send(a, encoder.encode(render(out, a.view, clock)));
+    fanout.privately(a, { kind: "privateOut", nick: b.nick, text, at: now });
   }
 }

@@ -104,6 +104,7 @@ const CLOSED = 8;
 const WAS_PARTIAL = 16;
 const REFUSING = 32;
 const READER = 64;
+const IRC = 128;
 
 /** A connection's input allowance and the pause it imposes (see Connection's #charge). */
 interface Allowance {
@@ -115,7 +116,17 @@ interface Allowance {
 }
 
 const encoder = new TextEncoder();
+const rawDecoder = new TextDecoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
+
+/**
+ * An IRC line as it came, decoded (invalid UTF-8 becomes U+FFFD), with NUL removed: the IRC door
+ * parses it and cleans each text it takes.
+ */
+function rawLine(bytes: Uint8Array): string {
+  const text = rawDecoder.decode(bytes);
+  return text.includes("\0") ? text.replaceAll("\0", "") : text;
+}
 
 /** A connected client's socket and buffers. */
 export class Connection {
@@ -159,15 +170,24 @@ export class Connection {
 
   /**
    * `telnet` false: the peer cannot speak telnet (a browser's WebSocket): its bytes are lines,
-   * and it is never offered a telnet option.
+   * and it is never offered a telnet option. `irc`: an IRC client: no telnet either, and its
+   * lines go to the hub as they came (decoded; the hub's IRC door cleans what it takes as text,
+   * once CTCP and IRC formatting, which are control bytes, are taken off).
    */
-  constructor(id: number, conn: ByteStream, host: ConnectionHost, telnet: boolean, outbox: Outbox) {
+  constructor(
+    id: number,
+    conn: ByteStream,
+    host: ConnectionHost,
+    telnet: boolean | "irc",
+    outbox: Outbox,
+  ) {
     this.id = id;
     this.conn = conn;
     this.outbox = outbox;
     this.#host = host;
     this.#readAt = host.now();
-    if (!telnet) this.#flags = PLAIN;
+    if (telnet === "irc") this.#flags = PLAIN | IRC;
+    else if (!telnet) this.#flags = PLAIN;
     this.done = this.#read();
   }
 
@@ -391,7 +411,9 @@ export class Connection {
       typed = EMPTY;
       keys = data;
     }
-    if (typed.length > 0) {
+    if (typed.length > 0 && this.#flags & IRC) {
+      framer.push(typed, (line) => this.#accept(rawLine(line), lines));
+    } else if (typed.length > 0) {
       framer.push(typed, (line) => {
         // Cleaning can make text longer than its bytes (U+FFFD is 3 bytes): the limit is on
         // what would be sent.

@@ -134,13 +134,34 @@ function checkLimits(c: Config): void {
   if (c.tlsPort !== -1 && (!c.tlsCert || !c.tlsKey)) {
     throw new ConfigError("--tls-port needs --tls-cert FILE and --tls-key FILE");
   }
-  if (c.tlsPort === -1 && (c.tlsCert || c.tlsKey)) {
+  if (c.ircTlsPort !== -1 && (!c.tlsCert || !c.tlsKey)) {
+    throw new ConfigError("--irc-tls-port needs --tls-cert FILE and --tls-key FILE");
+  }
+  if (c.tlsPort === -1 && c.ircTlsPort === -1 && (c.tlsCert || c.tlsKey)) {
     throw new ConfigError(
       `${c.tlsCert ? "--tls-cert" : "--tls-key"} is set but --tls-port is not: add --tls-port N`,
     );
   }
-  if (c.tlsPort !== -1 && c.port !== -1 && c.tlsPort === c.port && c.port !== 0) {
-    throw new ConfigError(`--port and --tls-port are both ${c.port}: they need different ports`);
+  const ports: [string, number][] = [
+    ["--port", c.port],
+    ["--tls-port", c.tlsPort],
+    ["--irc-port", c.ircPort],
+    ["--irc-tls-port", c.ircTlsPort],
+  ];
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      const [a, pa] = ports[i];
+      const [b, pb] = ports[j];
+      if (pa > 0 && pa === pb) {
+        throw new ConfigError(`${a} and ${b} are both ${pa}: they need different ports`);
+      }
+    }
+  }
+  if (c.ircName && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(c.ircName)) {
+    throw new ConfigError(
+      "--irc-name must be 1 to 63 letters, digits, dots and dashes (a host name), starting " +
+        "with a letter or digit",
+    );
   }
   const welcome = c.historyBytes + MOTD_MAX_BYTES + BANNER_BYTES;
   if (welcome * 2 > c.maxOutbox) {

@@ -86,6 +86,35 @@ const OPTIONS = {
     default: 10_000,
     help: "a TLS handshake not done by then is dropped (at most 15s)",
   },
+  /** The IRC port; -1 = off. */
+  ircPort: {
+    flag: "irc-port",
+    kind: { type: "port", off: true },
+    default: -1,
+    help: "IRC port for IRC clients and bots (same rooms as channels #name)",
+  },
+  /** The IRC-over-TLS port; -1 = off. */
+  ircTlsPort: {
+    flag: "irc-tls-port",
+    kind: { type: "port", off: true },
+    default: -1,
+    help: "IRC over TLS port (needs --tls-cert and --tls-key)",
+  },
+  /** The server's name on IRC (the prefix of its numerics); "" = the machine's host name. */
+  ircName: {
+    flag: "irc-name",
+    kind: { type: "string", allowEmpty: true },
+    default: "",
+    value: "NAME",
+    help: "the server's name on IRC (numerics come from it)",
+    defaultText: "the host name",
+  },
+  ircPing: {
+    flag: "irc-ping",
+    kind: { type: "duration", min: 1_000, max: 3_600_000 },
+    default: 120_000,
+    help: "an IRC client silent this long is sent PING; no answer within as long again: dropped",
+  },
   /** The web page (HTTP and WebSocket) port; -1 = off. */
   webPort: {
     flag: "web-port",

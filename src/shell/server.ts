@@ -91,7 +91,13 @@ export class ClusterError extends Error {
 export class ListenError extends Error {
   override name = "ListenError";
   constructor(
-    readonly flag: "--port" | "--tls-port" | "--metrics-port" | "--web-port",
+    readonly flag:
+      | "--port"
+      | "--tls-port"
+      | "--metrics-port"
+      | "--web-port"
+      | "--irc-port"
+      | "--irc-tls-port",
     readonly host: string,
     readonly port: number,
     override readonly cause: unknown,
@@ -139,6 +145,7 @@ interface Peer {
 }
 
 const FULL_LINE = new TextEncoder().encode("Server is full. Please try again later.\r\n");
+const FULL_IRC = new TextEncoder().encode("ERROR :Server is full. Please try again later.\r\n");
 const FULL_HTTP = response(
   503,
   { "content-type": "text/plain", connection: "close" },
@@ -164,6 +171,9 @@ export class Server {
   #metricsListener: Deno.TcpListener | null = null;
   #tlsListener: Deno.TcpListener | null = null;
   #tlsPort: TlsPort | null = null;
+  #ircListener: Deno.TcpListener | null = null;
+  #ircTlsListener: Deno.TcpListener | null = null;
+  #ircTlsPort: TlsPort | null = null;
   #tls: TlsFiles | undefined;
   #site: WebSite | null = null;
   #metricsSite: MetricsSite | null = null;
@@ -321,6 +331,10 @@ export class Server {
         this.#listener = this.#bind("--port", cfg.host, cfg.port, cfg.reusePort);
         this.#logListening("listening", this.#listener.addr);
       }
+      if (cfg.ircPort !== -1) {
+        this.#ircListener = this.#bind("--irc-port", cfg.host, cfg.ircPort, cfg.reusePort);
+        this.#logListening("listening for IRC", this.#ircListener.addr);
+      }
       if (cfg.webPort !== -1) {
         this.#webListener = this.#bind("--web-port", cfg.host, cfg.webPort, cfg.reusePort);
         this.#site = new WebSite({
@@ -360,6 +374,7 @@ export class Server {
       if (l) this.#accepting.push(acceptor.loop(l, full, adopt));
     };
     accept(this.#listener, FULL_LINE, (c) => this.#adoptTcp(c));
+    accept(this.#ircListener, FULL_IRC, (c) => this.#adoptIrc(c));
     accept(this.#webListener, FULL_HTTP, (c) => this.#adoptWeb(c));
     accept(this.#metricsListener, FULL_HTTP, (c) => this.#serveMetrics(c));
     this.#ticker = setInterval(() => this.#tick(), tickInterval(this.config));
@@ -395,6 +410,7 @@ export class Server {
    */
   async listenTls(): Promise<Deno.NetAddr | undefined> {
     const cfg = this.config;
+    if (cfg.ircTlsPort !== -1 && !this.#ircTlsListener) this.#listenIrcTls();
     if (cfg.tlsPort === -1 || this.#tlsListener) return this.#tlsListener?.addr;
     const listener = this.#bind("--tls-port", cfg.host, cfg.tlsPort);
     this.#tlsListener = listener;
@@ -406,6 +422,23 @@ export class Server {
     this.#accepting.push(this.#acceptor!.loop(listener, new Uint8Array(0), (c) => port.accept(c)));
     this.#logListening("listening for TLS", listener.addr);
     return await Promise.resolve(listener.addr);
+  }
+
+  /** Binds the IRC-over-TLS port: IRC clients, after a TLS handshake like the TLS port's. */
+  #listenIrcTls(): void {
+    const cfg = this.config;
+    const listener = this.#bind("--irc-tls-port", cfg.host, cfg.ircTlsPort);
+    this.#ircTlsListener = listener;
+    const port = this.#ircTlsPort = new TlsPort(this.#tls!, cfg.tlsHandshakeTimeout, {
+      accepted: () => this.#count("ircs"),
+      failed: (why) => this.#tlsFailed(why),
+      connection: (stream) => {
+        const id = this.#adopt(stream, "ircs", true, "irc");
+        stream.secured.then(() => this.#queue.push({ type: "start", id }), () => {});
+      },
+    }, cfg.ipv6Prefix);
+    this.#accepting.push(this.#acceptor!.loop(listener, FULL_IRC, (c) => port.accept(c)));
+    this.#logListening("listening for IRC over TLS", listener.addr);
   }
 
   #logListening(what: string, addr: Deno.NetAddr): void {
@@ -424,6 +457,16 @@ export class Server {
   /** The TLS address (after {@link listenTls}, when --tls-port is on). */
   get tlsAddr(): Deno.NetAddr | undefined {
     return this.#tlsListener?.addr;
+  }
+
+  /** The IRC address (after {@link listen}, when --irc-port is on). */
+  get ircAddr(): Deno.NetAddr | undefined {
+    return this.#ircListener?.addr;
+  }
+
+  /** The IRC-over-TLS address (after {@link listenTls}, when --irc-tls-port is on). */
+  get ircTlsAddr(): Deno.NetAddr | undefined {
+    return this.#ircTlsListener?.addr;
   }
 
   /** The web page's address (after {@link listen}, when --web-port is on). */
@@ -520,8 +563,16 @@ export class Server {
 
   #closeListeners(): void {
     this.#tlsPort?.close();
+    this.#ircTlsPort?.close();
     // The web port stops taking requests; the WebSockets it opened are clients like any other.
-    const listeners = [this.#listener, this.#webListener, this.#metricsListener, this.#tlsListener];
+    const listeners = [
+      this.#listener,
+      this.#webListener,
+      this.#metricsListener,
+      this.#tlsListener,
+      this.#ircListener,
+      this.#ircTlsListener,
+    ];
     for (const l of listeners) {
       try {
         l?.close();
@@ -636,6 +687,12 @@ export class Server {
     this.#adopt(conn, "tcp", false);
   }
 
+  /** An IRC client on the IRC port. */
+  #adoptIrc(conn: Deno.TcpConn): void {
+    this.#count("irc");
+    this.#adopt(conn, "irc", false, "irc");
+  }
+
   /**
    * A TLS client, before its handshake: the hub admits or refuses it at once (a refused one is
    * closed before any TLS work), and it becomes a chat connection once the handshake is done.
@@ -694,10 +751,11 @@ export class Server {
     conn: ByteStream & { remoteAddr: Deno.Addr },
     transport: string,
     pending: boolean,
+    speaks: true | "irc" = true,
   ): number {
     const id = this.#nextId++;
     const remote = conn.remoteAddr as Deno.NetAddr;
-    const c = new Connection(id, conn, this.#connHost, true, new Outbox());
+    const c = new Connection(id, conn, this.#connHost, speaks, new Outbox());
     this.#conns.set(id, c);
     this.#queue.push({
       type: "open",

@@ -127,11 +127,22 @@ export class HubHarness {
     }
   }
 
-  /** A new connection from `ip`; returns what it was told. */
-  open(id: number, ip = "10.0.0.1", port = 40_000 + id): string[] {
+  /** A new connection from `ip` (on the port of `transport`); returns what it was told. */
+  open(id: number, ip = "10.0.0.1", port = 40_000 + id, transport?: string): string[] {
     const outbox = new Outbox();
     this.outboxes.set(id, outbox);
-    this.handle({ type: "open", id, ip, port, outbox });
+    this.handle({ type: "open", id, ip, port, outbox, ...(transport ? { transport } : {}) });
+    return this.read(id);
+  }
+
+  /**
+   * An IRC client from `ip` that registers as `nick` (NICK, USER) and joins `rooms`; returns
+   * what it was told (the welcome numerics, the JOIN replies).
+   */
+  irc(id: number, nick: string, rooms: string[] = [], ip = "10.0.0.1"): string[] {
+    this.open(id, ip, 40_000 + id, "irc");
+    this.send(id, `NICK ${nick}`, `USER ${nick} 0 * :${nick} here`);
+    if (rooms.length > 0) this.send(id, `JOIN ${rooms.join(",")}`);
     return this.read(id);
   }
 
