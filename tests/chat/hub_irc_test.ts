@@ -315,3 +315,41 @@ Deno.test("irc: PASS nick:password logs in to the account; the nick is refused t
   h.send(3, "WHOIS alice");
   assert(h.read(3).some((l) => / 330 alice alice alice :is logged in as/.test(l)));
 });
+
+Deno.test("irc: with other processes, an IRC session's lines go through the room's order, and theirs reach it", () => {
+  const h = new HubHarness({ ircName: SERVER, rateLimit: 0 }, { node: "A" });
+  h.fromCluster({
+    kind: "snapshot",
+    snap: { members: [], rooms: [], bans: [], history: [] },
+    reset: false,
+  });
+  h.irc(1, "ian", ["#lobby", "#ops"]);
+  const rooms = (t: string) =>
+    h.cluster.filter((o) => o.op === "room" && o.ev.t === t).map((o) =>
+      (o as { room: string }).room
+    );
+  assert.deepEqual(rooms("enter"), ["lobby", "ops"], "the others hear of each room it joins");
+  h.cluster.length = 0;
+  h.send(1, "PRIVMSG #ops :deploying");
+  const say = h.cluster.find((o) => o.op === "room" && o.ev.t === "say");
+  assert(say && say.op === "room" && say.room === "ops", "proposed in #ops");
+  // Someone on process B comes into #ops and speaks there.
+  const bob = { id: 7, nick: "bob", ip: "10.0.0.9", room: "ops", away: "", op: false, active: 0 };
+  const fromB = (ev: unknown, seq: number) =>
+    h.fromCluster({ kind: "bus", bus: { kind: "room", node: "B", room: "ops", seq, ev } as never });
+  fromB({ t: "enter", m: bob, name: "ops", notice: "bob joined" }, 1);
+  fromB({ t: "say", kind: "chat", id: 7, nick: "bob", text: "looks good", at: h.now }, 2);
+  fromB({ t: "nick", id: 7, from: "bob", to: "rob", notice: "bob is now rob" }, 3);
+  fromB({ t: "leave", id: 7, nick: "rob", notice: "rob left (bye)" }, 4);
+  assert.deepEqual(h.read(1), [
+    ":bob!bob@shat JOIN #ops",
+    ":bob!bob@shat PRIVMSG #ops :looks good",
+    ":bob!bob@shat NICK rob",
+    ":rob!rob@shat PART #ops :rob left (bye)",
+  ]);
+  // Parting the room the others know it in, it stays known in its other room.
+  h.cluster.length = 0;
+  h.send(1, "PART #ops");
+  assert.deepEqual(rooms("leave"), ["ops"]);
+  assert.deepEqual(rooms("enter"), ["lobby"]);
+});

@@ -691,8 +691,7 @@ export class IrcDoor {
     if (!room) return this.#num(c, "403", target, "No such channel");
     const change = m.params[1] ?? "";
     if (change === "") {
-      this.#num(c, "324", room.label, this.#modes(room));
-      return this.#num(c, "329", room.label, "0");
+      return this.#num(c, "324", room.label, this.#modes(room));
     }
     if (/^[+-]?b$/.test(change) && m.params.length === 2) {
       return this.#num(c, "368", room.label, "End of channel ban list");
@@ -760,7 +759,9 @@ export class IrcDoor {
           this.#num(c, "472", ch, "is unknown mode char to me");
           continue;
       }
-      if (said) this.#notice(c, said);
+      // Not an operator of the room: IRC's own numeric, with the room's words.
+      if (/^Only /.test(said)) this.#num(c, "482", room.label, said);
+      else if (said) this.#notice(c, said);
       if (ch === "o" || ch === "v") {
         const t = chat.byNick(fromIrcNick(arg));
         const marks = t ? this.#prefix(t, room, at) : "";

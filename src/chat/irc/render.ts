@@ -5,7 +5,8 @@
  * their IRC form (see toIrcNick).
  */
 import type { RoomLine } from "../render.ts";
-import { ctcp, formatMessage, splitText, toIrcNick } from "./wire.ts";
+import { fitBytes, utf8Length } from "../../lib/utf8.ts";
+import { ctcp, formatMessage, MAX_LINE, splitText, toIrcNick } from "./wire.ts";
 
 /** The host part of every member's mask: addresses are never shown. */
 export const MASK_HOST = "shat";
@@ -63,9 +64,11 @@ export function wire(source: string, command: string, ...params: string[]): stri
   if (n === 0 || !(TEXT_LAST.has(command) || /^\d{3}$/.test(command))) {
     return formatMessage(source, command, ...params) + "\r\n";
   }
-  const head = formatMessage(source, command, ...params.slice(0, -1), "x").slice(0, -2);
-  const last = params[n - 1].replace(/[\r\n\0]/g, "");
-  return `${head} :${last}\r\n`;
+  const head = formatMessage(source, command, ...params.slice(0, -1), "x").slice(0, -2) + " :";
+  // Nothing goes past IRC's 512 bytes: a text too long for one message (a long topic in a
+  // list) is cut at a character's end.
+  const last = fitBytes(params[n - 1].replace(/[\r\n\0]/g, ""), MAX_LINE - 2 - utf8Length(head));
+  return `${head}${last}\r\n`;
 }
 
 /**
