@@ -58,13 +58,20 @@ export class Fanout {
   privately(c: Client, line: RoomLine): void {
     if (!c.irc) {
       const bell = line.kind === "private" && c.bell;
+      // An IRC client's private /me, as a terminal shows an action.
+      if (line.ircAction) {
+        line = { ...line, text: `* ${line.kind === "private" ? line.nick : "you"} ${line.text}` };
+      }
       return this.send(c, encoder.encode(render(line, c.view, this.#ctx.clock, { bell })));
     }
+    const command = line.ircNotice ? "NOTICE" : "PRIVMSG";
+    const action = line.ircAction === true;
     if (line.kind === "privateOut") {
       if (!c.irc.has("echo-message")) return;
-      return this.ircSend(c, messages(maskOf(c.nick), "PRIVMSG", toIrcNick(line.nick), line.text));
+      const to = toIrcNick(line.nick);
+      return this.ircSend(c, messages(maskOf(c.nick), command, to, line.text, action));
     }
-    this.ircSend(c, messages(maskOf(line.nick), "PRIVMSG", toIrcNick(c.nick), line.text));
+    this.ircSend(c, messages(maskOf(line.nick), command, toIrcNick(c.nick), line.text, action));
   }
 
   /** The name the server gives itself on IRC (--irc-name). */

@@ -197,7 +197,9 @@ export class Hub implements Chat {
     this.#irc = new IrcDoor(ctx, { ...parts, stewards }, {
       chat: this,
       paced: (c, text, at, act) => this.#input.paced(c, text, at, act),
-      speak: (c, kind, text, now) => this.#speakAs(c, kind, text, now),
+      speak: (c, kind, text, now, notice) => this.#speakAs(c, kind, text, now, notice),
+      whisper: (c, to, text, now, how) =>
+        this.#talk.whisper(c, this.#sessions.anyone(to.id), this.#masked(text), now, how),
     });
     sessions.ircOpened = (c) => this.#irc.opened(c);
     this.#replica = new Replica(ctx, { ...parts, accounts, stewards, acts });
@@ -373,10 +375,10 @@ export class Hub implements Chat {
   }
 
   /** A line or an action, if the room's rules let it be shown (mutes, moderated, slow). */
-  #speakAs(c: Client, kind: "chat" | "action", text: string, now: number): void {
+  #speakAs(c: Client, kind: "chat" | "action", text: string, now: number, notice = false): void {
     const held = this.#stewards.gate(c, now);
     if (held) return this.#fanout.tell(c, held);
-    this.#talk.speak(c, kind, this.#masked(text), now);
+    this.#talk.speak(c, kind, this.#masked(text), now, notice);
   }
 
   /** `text` with what the word filter names masked. */

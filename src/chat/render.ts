@@ -21,6 +21,10 @@ export interface RoomLine {
   presence?: boolean;
   /** False: IRC clients are not shown it (they are told as an IRC message instead). */
   irc?: false;
+  /** Sent by an IRC client as a NOTICE: IRC clients get a NOTICE (bots never answer one). */
+  ircNotice?: true;
+  /** A private line an IRC client sent as a CTCP ACTION: IRC clients get it as one. */
+  ircAction?: true;
 }
 
 /** A view bit: colours. */

@@ -200,7 +200,8 @@ export class Sessions {
     c.outbox.stop(); // nothing said from now on reaches it
     if (opts.message) {
       c.slow = false; // a last word is always queued, even past the limit
-      const last = c.irc ? wire("", "ERROR", `Closing link: ${opts.message}`) : "";
+      const said = opts.message.replaceAll("\r\n", " ");
+      const last = c.irc ? wire("", "ERROR", `Closing link: ${said}`) : "";
       if (last) c.outbox.push(encoder.encode(last));
       else this.#fanout.push(c, encoder.encode(this.#fanout.words(c, [opts.message])));
     }

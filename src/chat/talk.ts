@@ -31,7 +31,7 @@ export class Talk {
   }
 
   /** A chat line (`<nick> text`) or an action (`* nick text`) from `c` to its room. */
-  speak(c: Client, kind: "chat" | "action", text: string, now: number): void {
+  speak(c: Client, kind: "chat" | "action", text: string, now: number, ircNotice = false): void {
     const ctx = this.#ctx;
     ctx.stats.lines++;
     if (this.#sync.linked) {
@@ -39,6 +39,7 @@ export class Talk {
       this.#sync.propose(c.room.id, { t: "say", kind, id: c.id, nick: c.nick, text, at: now });
     } else {
       const line: RoomLine = { kind, nick: c.nick, text, at: now };
+      if (ircNotice) line.ircNotice = true;
       c.room.remember(line, this.#fanout.broadcast(c.room, line, c, c.ignoredBy), this.limits);
     }
     this.#keep.line(c.room, kind, c.nick, text, now, c.identified);
@@ -51,7 +52,13 @@ export class Talk {
    * A private message, across rooms: `to` sees `[private] <from> text` (unless ignoring
    * `from`), `from` sees `[private to nick] text`, each drawn in their own view.
    */
-  whisper(a: Client, to: Client | RemoteMember | undefined, text: string, now: number): void {
+  whisper(
+    a: Client,
+    to: Client | RemoteMember | undefined,
+    text: string,
+    now: number,
+    how: Pick<RoomLine, "ircNotice" | "ircAction"> = {},
+  ): void {
     if (!to) return;
     const fanout = this.#fanout;
     if (to.id < 0) {
@@ -62,23 +69,23 @@ export class Talk {
         toId: r.info.id,
         id: a.id,
         nick: a.nick,
-        text,
+        text: how.ircAction ? `* ${a.nick} ${text}` : text,
         at: now,
       };
       if (!this.#sync.direct(ev)) {
         fanout.tell(a, `${r.nick} is on another server, which cannot be reached right now.`);
         return;
       }
-      fanout.privately(a, { kind: "privateOut", nick: r.nick, text, at: now });
+      fanout.privately(a, { kind: "privateOut", nick: r.nick, text, at: now, ...how });
       return;
     }
     const b = to as Client;
     // Someone who ignores the sender does not get it; the sender is not told (ignoring is
     // private), so their own copy looks the same either way.
     if (!b.ignoring?.has(a)) {
-      fanout.privately(b, { kind: "private", nick: a.nick, text, at: now });
+      fanout.privately(b, { kind: "private", nick: a.nick, text, at: now, ...how });
       b.replyTo = a.id;
     }
-    fanout.privately(a, { kind: "privateOut", nick: b.nick, text, at: now });
+    fanout.privately(a, { kind: "privateOut", nick: b.nick, text, at: now, ...how });
   }
 }

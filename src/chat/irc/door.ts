@@ -66,8 +66,16 @@ export interface DoorHub {
   chat: Chat;
   /** `c`'s chat line `text` at `at` meets the rate limit; `act` runs if it keeps the pace. */
   paced(c: Client, text: string, at: number, act: () => void): void;
-  /** A line or an action from `c` in its room (the room's rules apply). */
-  speak(c: Client, kind: "chat" | "action", text: string, now: number): void;
+  /** A line or an action from `c` in its room (the room's rules apply); `notice`: sent so. */
+  speak(c: Client, kind: "chat" | "action", text: string, now: number, notice?: boolean): void;
+  /** A private line from `c` to `to`, sent by IRC as a NOTICE or a CTCP ACTION. */
+  whisper(
+    c: Client,
+    to: Member,
+    text: string,
+    now: number,
+    how: Pick<RoomLine, "ircNotice" | "ircAction">,
+  ): void;
 }
 
 /** Commands that may come before registration. */
@@ -179,6 +187,7 @@ export class IrcDoor {
         irc.realname = cleanText(stripFormatting(m.params[3])).slice(0, 64);
         return this.#tryRegister(c, at);
       case "PING":
+        if (m.params.length === 0) return this.#num(c, "409", "No origin specified");
         return this.#p.fanout.ircSend(
           c,
           wire(this.#server, "PONG", this.#server, m.params[0] ?? ""),
@@ -383,11 +392,12 @@ export class IrcDoor {
       "CHANTYPES=#",
       "PREFIX=(ov)@+",
       "CASEMAPPING=ascii",
-      "NICKLEN=17",
+      "NICKLEN=16",
       "CHANNELLEN=25",
       "TOPICLEN=400",
       `CHANLIMIT=#:${CHANNEL_LIMIT}`,
       "CHANMODES=b,k,,imnt",
+      "TARGMAX=PRIVMSG:1,NOTICE:1",
       `NETWORK=${cfg.name.replace(/[^A-Za-z0-9_.-]/g, "") || "Shat"}`,
       "are supported by this server",
     );
@@ -425,12 +435,14 @@ export class IrcDoor {
     if (raw === undefined || raw === "") {
       return notice ? undefined : this.#num(c, "412", "No text to send");
     }
-    const target = targets.split(",")[0];
+    const target = targets.split(",")[0]; // TARGMAX: one
     let kind: "chat" | "action" = "chat";
     let body = raw;
     const ctcp = parseCtcp(raw);
     if (ctcp) {
-      if (ctcp.command !== "ACTION") return this.#ctcp(c, target, ctcp.command, ctcp.args, notice);
+      if (ctcp.command !== "ACTION") {
+        return this.#ctcp(c, target, ctcp.command, ctcp.args, notice, at);
+      }
       kind = "action";
       body = ctcp.args;
     }
@@ -443,21 +455,44 @@ export class IrcDoor {
       }
       this.#hub.paced(c, text, at, () => {
         c.room = room;
-        this.#hub.speak(c, kind, text, at);
+        this.#hub.speak(c, kind, text, at, notice && kind === "chat");
       });
       return;
     }
     const to = this.#person(target);
     if (!to) return notice ? undefined : this.#num(c, "401", target, "No such nick/channel");
     this.#hub.paced(c, text, at, () => {
-      this.#hub.chat.whisper(c, to, kind === "action" ? `* ${c.nick} ${text}` : text, at);
+      const how = kind === "action" ? { ircAction: true as const } : {};
+      this.#hub.whisper(c, to, text, at, notice ? { ...how, ircNotice: true } : how);
       if (to.away && !notice) this.#num(c, "301", toIrcNick(to.nick), to.away);
     });
   }
 
-  /** A CTCP request other than ACTION: VERSION and PING are answered, the rest ignored. */
-  #ctcp(c: Client, target: string, command: string, args: string, notice: boolean): void {
-    if (notice) return; // a reply: nothing to relay it to
+  /**
+   * A CTCP request other than ACTION, or a CTCP reply (a NOTICE): passed on to an IRC client,
+   * whose own client answers; for anyone else the server answers VERSION and PING, and the rest
+   * is ignored (a terminal has nothing to answer with).
+   */
+  #ctcp(
+    c: Client,
+    target: string,
+    command: string,
+    args: string,
+    notice: boolean,
+    at: number,
+  ): void {
+    const to = target.startsWith("#") ? undefined : this.#person(target);
+    const local = to && to.id > 0 ? this.#p.clients.get(to.id) : undefined;
+    const cmd = command.replace(/[^A-Z0-9_-]/g, "").slice(0, 32);
+    if (local?.irc && cmd) {
+      const text = cleanText(stripFormatting(args)).slice(0, 300);
+      return this.#hub.paced(c, `${cmd} ${text}`, at, () => {
+        const wrapped = text ? `\x01${cmd} ${text}\x01` : `\x01${cmd}\x01`;
+        const verb = notice ? "NOTICE" : "PRIVMSG";
+        this.#p.fanout.ircSend(local, wire(maskOf(c.nick), verb, toIrcNick(local.nick), wrapped));
+      });
+    }
+    if (notice) return; // a reply to a terminal: nothing to pass it to
     const from = target.startsWith("#") ? this.#server : maskOf(fromIrcNick(target));
     const me = toIrcNick(c.nick);
     if (command === "VERSION") {
@@ -541,7 +576,10 @@ export class IrcDoor {
     const notice = this.#p.rooms.announcing(room)
       ? `${c.nick} left${reason ? ` (${reason})` : ""}`
       : "";
-    this.#p.rooms.part(c, room, notice, wire(maskOf(c.nick), "PART", room.label, reason));
+    const part = reason
+      ? wire(maskOf(c.nick), "PART", room.label, reason)
+      : wire(maskOf(c.nick), "PART", room.label);
+    this.#p.rooms.part(c, room, notice, part);
   }
 
   #topic(c: Client, m: IrcMessage, at: number): void {

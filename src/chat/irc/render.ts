@@ -55,13 +55,17 @@ const TEXT_LAST = new Set([
   "CAP",
 ]);
 
+/** Of those, the ones whose only parameter is text too (a PART's only one is its room). */
+const ALONE_TEXT = new Set(["QUIT", "ERROR", "PING", "PONG"]);
+
 /**
  * One message, CR LF ended (see formatMessage); the last parameter of a numeric or of a
  * command that ends in text is always written after a `:`.
  */
 export function wire(source: string, command: string, ...params: string[]): string {
   const n = params.length;
-  if (n === 0 || !(TEXT_LAST.has(command) || /^\d{3}$/.test(command))) {
+  const text = TEXT_LAST.has(command) || /^\d{3}$/.test(command);
+  if (n === 0 || !text || (n === 1 && !ALONE_TEXT.has(command))) {
     return formatMessage(source, command, ...params) + "\r\n";
   }
   const head = formatMessage(source, command, ...params.slice(0, -1), "x").slice(0, -2) + " :";
@@ -78,7 +82,7 @@ export function wire(source: string, command: string, ...params: string[]): stri
 export function roomLine(line: RoomLine, label: string, server: string): string {
   switch (line.kind) {
     case "chat":
-      return messages(maskOf(line.nick), "PRIVMSG", label, line.text);
+      return messages(maskOf(line.nick), line.ircNotice ? "NOTICE" : "PRIVMSG", label, line.text);
     case "action":
       return messages(maskOf(line.nick), "PRIVMSG", label, line.text, true);
     case "notice":
