@@ -41,6 +41,8 @@ import type { WordFilter } from "./filter.ts";
 import { Fanout } from "./fanout.ts";
 import { Input } from "./input.ts";
 import { IrcDoor } from "./irc/door.ts";
+import { wire } from "./irc/render.ts";
+import { toIrcNick } from "./irc/wire.ts";
 import { Keep } from "./keep.ts";
 import { Mirror } from "./mirror.ts";
 import type { BanRecord } from "./moderation.ts";
@@ -502,7 +504,13 @@ export class Hub implements Chat {
 
   grantOp(m: Member): void {
     const c = this.#clients.get(m.id);
-    if (c) c.op = true;
+    if (!c) return;
+    c.op = true;
+    // A server operator shows as @ to IRC clients everywhere it is: they are told so.
+    const server = this.#fanout.ircName;
+    for (const room of c.irc ? c.irc.channels : [c.room]) {
+      this.#fanout.ircTell([room], wire(server, "MODE", room.label, "+o", toIrcNick(c.nick)));
+    }
   }
 
   strike(m: Member, why: string, now: number, message?: string, secret?: boolean): boolean {

@@ -520,5 +520,26 @@ export class RoomActs {
     }
     this.#s.share(room, c, now, notice);
     this.#audit(action, c, target, detail, room === this.#p.rooms.lobby ? null : room);
+    const mode = IRC_MODES[action];
+    if (mode) {
+      // IRC clients keep their nick lists and channel modes from MODE messages.
+      const change = typeof mode === "string" ? mode : mode[detail === "off" ? 1 : 0];
+      const params = change.endsWith("o") || change.endsWith("v") ? [toIrcNick(target)] : [];
+      if (change === "+k") params.push("*");
+      this.#p.fanout.ircTell([room], wire(maskOf(c.nick), "MODE", room.label, change, ...params));
+    }
   }
 }
+
+/** The IRC mode change each room act is (on, off), for the room's IRC members. */
+const IRC_MODES: Record<string, string | [string, string]> = {
+  "room op": "+o",
+  "room deop": "-o",
+  "room owner": "+o",
+  "room voice": "+v",
+  "room devoice": "-v",
+  "room invite-only": ["+i", "-i"],
+  "room moderated": ["+m", "-m"],
+  "room topic-lock": ["+t", "-t"],
+  "room key": ["+k", "-k"],
+};

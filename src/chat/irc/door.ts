@@ -751,7 +751,6 @@ export class IrcDoor {
     let on = true;
     let i = 0;
     const chat = this.#hub.chat;
-    const before = this.#modes(room);
     for (const ch of change) {
       if (ch === "+" || ch === "-") {
         on = ch === "+";
@@ -800,24 +799,6 @@ export class IrcDoor {
       // Not an operator of the room: IRC's own numeric, with the room's words.
       if (/^Only /.test(said)) this.#num(c, "482", room.label, said);
       else if (said) this.#notice(c, said);
-      if (ch === "o" || ch === "v") {
-        const t = chat.byNick(fromIrcNick(arg));
-        const marks = t ? this.#prefix(t, room, at) : "";
-        const has = ch === "o" ? marks === "@" : marks === "+" || marks === "@";
-        if (t && has === on) {
-          this.#p.fanout.ircTell(
-            [room],
-            wire(maskOf(c.nick), "MODE", room.label, `${on ? "+" : "-"}${ch}`, toIrcNick(t.nick)),
-          );
-        }
-      }
-    }
-    const after = this.#modes(room);
-    if (after !== before) {
-      this.#p.fanout.ircTell(
-        [room],
-        wire(maskOf(c.nick), "MODE", room.label, modeDiff(before, after)),
-      );
     }
   }
 
@@ -952,13 +933,4 @@ function viaOf(c: Client): string {
     default:
       return "telnet or nc";
   }
-}
-
-/** The mode change from `before` to `after` (both `+…` strings of flag letters). */
-function modeDiff(before: string, after: string): string {
-  const was = new Set(before.slice(1));
-  const now = new Set(after.slice(1));
-  const added = [...now].filter((m) => !was.has(m)).join("");
-  const removed = [...was].filter((m) => !now.has(m)).join("");
-  return (added ? `+${added}` : "") + (removed ? `-${removed}` : "");
 }
