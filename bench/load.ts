@@ -6,6 +6,8 @@
  *
  * Lines look like `B|sender|seq|sendTimeMs|xxxx…|E`; the server delivers them as
  * `<nick> B|…|E`. A line that does not parse, or whose padding has the wrong length, is garbled.
+ * IRC clients (--irc-share) send `PRIVMSG #lobby :B|…|E` and get `:nick!u@h PRIVMSG #lobby
+ * :B|…|E`, checked the same way.
  */
 import process from "node:process";
 import { TelnetSession } from "../src/net/telnet.ts";
@@ -50,6 +52,25 @@ export interface LoadJob {
    * `timeoutMs` is lost (the server never saw it, or never answered).
    */
   storm?: boolean;
+  /**
+   * IRC ports (--irc-share), one per server: an IRC client k connects to ircPorts[k mod n],
+   * registers as `bench<clientBase + k>`, joins #lobby (it is ready at the 366 that ends the
+   * JOIN), answers PING, and sends and reads PRIVMSG #lobby lines. Only in the lobby.
+   */
+  ircPorts?: number[];
+  /** The global index of this process's first client (IRC nicks are unique across processes). */
+  clientBase?: number;
+  /** How many of the senders (the last ones) are IRC clients. */
+  ircSenders?: number;
+  /** How many of the clients that do not send (the last ones) are IRC clients. */
+  ircOthers?: number;
+}
+
+/** Whether client `k` of a job (a measured one, not an overflow one) is an IRC client. */
+export function isIrcClient(job: LoadJob, k: number): boolean {
+  if (!job.ircPorts || job.ircPorts.length === 0 || k >= job.clients) return false;
+  if (k < job.senders) return k >= job.senders - (job.ircSenders ?? 0);
+  return k >= job.clients - (job.ircOthers ?? 0);
 }
 
 const IAC = 255;
@@ -61,6 +82,10 @@ const ESC = 0x1b;
 
 const LF = 10;
 const CR = 13;
+/** `PRIVMSG ` after an IRC line's prefix. */
+const PRIVMSG = new TextEncoder().encode("PRIVMSG ");
+/** What an IRC sender puts before its line. */
+const IRC_SAY = "PRIVMSG #lobby :";
 const BUCKET_MS = 0.1;
 const BUCKETS = 200_000; // 20 s at 0.1 ms
 const enc = new TextEncoder();
@@ -108,6 +133,9 @@ class Client {
   #joined = false;
   ready = false;
   refused = false;
+  /** An IRC client (see LoadJob.ircPorts); its nick, once it asked for one. */
+  readonly irc: boolean;
+  #ircNick = "";
   closed = false;
   got = 0;
   /** Telnet mode: strips the server's telnet commands; null for line-mode clients. */
@@ -127,14 +155,20 @@ class Client {
     readonly job: LoadJob,
     readonly stats: Stats,
     bufSize: number,
+    irc = false,
   ) {
     this.conn = conn;
+    this.irc = irc;
     // With rooms, a client hears only its room: one slot per sender of that room.
     const rooms = job.rooms ?? 0;
     this.room = rooms > 0 ? (job.senderBase + self) % rooms : -1;
     this.next = new Int32Array(rooms > 0 ? Math.ceil(job.totalSenders / rooms) : job.totalSenders);
     this.#telnet = job.telnet ? new TelnetSession({ binary: false }) : null;
     if (this.#telnet) conn.write(HELLO).catch(() => {});
+    if (irc) {
+      this.#ircNick = `bench${(job.clientBase ?? 0) + self}`;
+      this.#say(`NICK ${this.#ircNick}\r\nUSER b 0 * :b\r\n`);
+    }
     this.done = this.#read(bufSize);
   }
 
@@ -224,6 +258,10 @@ class Client {
     return out.subarray(0, w);
   }
 
+  #say(text: string): void {
+    this.conn.write(enc.encode(text)).catch(() => {});
+  }
+
   #readyNow(): void {
     this.ready = true;
     this.#onReady?.();
@@ -237,6 +275,7 @@ class Client {
       e = b.length;
     }
     if (e > s && b[e - 1] === CR) e--;
+    if (this.irc) return this.#ircLine(b, s, e, at);
     if (b[s] !== 0x3c) { // not "<nick> …": banner, notices, refusals
       if (!this.ready && b[s] === 0x54 && b[s + 1] === 0x79 && b[s + 5] === 0x2f) { // "Type /"
         // A telnet client is ready once the server edits its line (its prompt is drawn); one
@@ -254,12 +293,55 @@ class Client {
       }
       return;
     }
-    let i = b.indexOf(0x3e, s); // '>'
-    if (i < 0 || i >= e || b[i + 1] !== 0x20 || b[i + 2] !== 0x42 || b[i + 3] !== 0x7c) {
+    const i = b.indexOf(0x3e, s); // '>'
+    if (i < 0 || i >= e || b[i + 1] !== 0x20) {
       this.stats.garbled++;
       return;
     }
-    i += 4;
+    this.#bench(b, i + 2, e, at);
+  }
+
+  /**
+   * One line to an IRC client: `:nick!u@h PRIVMSG #lobby :B|…|E` is a bench line; until it is
+   * ready, 001 (registered) makes it JOIN #lobby, 433 makes it try another nick, and the 366
+   * that ends the JOIN's names makes it ready; PING is answered.
+   */
+  #ircLine(b: Uint8Array, s: number, e: number, at: number): void {
+    if (b[s] !== 0x3a) { // no prefix: PING, ERROR
+      const word = new TextDecoder().decode(b.subarray(s, e));
+      if (word.startsWith("PING")) this.#say(`PONG${word.slice(4)}\r\n`);
+      else if (!this.ready && word.startsWith("ERROR")) this.refused = true;
+      return;
+    }
+    const sp = b.indexOf(0x20, s);
+    if (sp < 0 || sp >= e) return;
+    let privmsg = e - sp > PRIVMSG.length;
+    for (let k = 0; privmsg && k < PRIVMSG.length; k++) privmsg = b[sp + 1 + k] === PRIVMSG[k];
+    if (privmsg) {
+      const colon = b.indexOf(0x3a, sp + 1 + PRIVMSG.length); // the text's ':'
+      if (colon < 0 || colon >= e || b[colon - 1] !== 0x20) {
+        this.stats.garbled++;
+        return;
+      }
+      return this.#bench(b, colon + 1, e, at);
+    }
+    if (this.ready) return;
+    const command = new TextDecoder().decode(b.subarray(sp + 1, Math.min(e, sp + 5)));
+    if (command === "001 ") this.#say("JOIN #lobby\r\n");
+    else if (command === "366 ") this.#readyNow();
+    else if (command === "433 ") {
+      this.#ircNick += "_";
+      this.#say(`NICK ${this.#ircNick}\r\n`);
+    } else if (command === "ERRO") this.refused = true;
+  }
+
+  /** A bench line's text, `B|sender|seq|sendTimeMs|xxxx…|E`, from b[i] to b[e]. */
+  #bench(b: Uint8Array, i: number, e: number, at: number): void {
+    if (b[i] !== 0x42 || b[i + 1] !== 0x7c) {
+      this.stats.garbled++;
+      return;
+    }
+    i += 2;
     let sender = 0;
     while (i < e && b[i] !== 0x7c) sender = sender * 10 + (b[i++] - 48);
     i++;
@@ -338,12 +420,13 @@ async function connectAll(
     while (nextIndex < count) {
       const i = nextIndex++;
       try {
-        const ports = job.ports;
+        const irc = isIrcClient(job, offset + i);
+        const ports = irc ? job.ircPorts : job.ports;
         const port = ports && ports.length > 0 ? ports[(offset + i) % ports.length] : job.port;
         const started = nowMs();
         const conn = await Deno.connect({ hostname: "127.0.0.1", port });
         conn.setNoDelay(true);
-        const c = new Client(conn, offset + i, job, stats, bufSize);
+        const c = new Client(conn, offset + i, job, stats, bufSize, irc);
         clients.push(c);
         if (!job.storm) {
           await c.whenReady();
@@ -382,9 +465,10 @@ async function send(c: Client, gid: number, job: LoadJob, start: number): Promis
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
     // LF, as nc sends: line-mode clients, which the server never probes for telnet. A telnet
-    // client in character mode types the line and presses Enter (CR NUL).
-    const end = job.telnet ? "\r\0" : "\n";
-    const line = `B|${gid}|${k}|${nowMs().toFixed(3)}|${pad}|E${end}`;
+    // client in character mode types the line and presses Enter (CR NUL). An IRC client says
+    // it to the channel, CR LF ended.
+    const end = job.telnet ? "\r\0" : c.irc ? "\r\n" : "\n";
+    const line = `${c.irc ? IRC_SAY : ""}B|${gid}|${k}|${nowMs().toFixed(3)}|${pad}|E${end}`;
     await c.conn.write(enc.encode(line));
   }
 }
@@ -449,14 +533,18 @@ async function main(): Promise<void> {
   }
   const cpuAtStart = cpuMs();
   const start = nowMs();
-  const senders = ready.slice(0, job.senders);
-  // In rooms, a sender's id must be the one its room was chosen by (clients finish connecting
-  // in any order); elsewhere, senders are numbered as they became ready.
+  // The first clients by index send (which of them are IRC clients depends on it; clients
+  // finish connecting in any order), or the next ones when one of them did not get in.
+  const senders = ready.toSorted((a, b) => a.self - b.self).slice(0, job.senders);
+  const sends = new Set(senders);
+  // In rooms, a sender's id must be the one its room was chosen by; elsewhere, senders are
+  // numbered in that order.
   const gid = (c: Client, i: number) => job.senderBase + (c.room >= 0 ? c.self : i);
   const sending = senders.map((c, i) => send(c, gid(c, i), job, start));
   const expectFor = (c: Client) => {
     // A character-mode sender is shown its own lines back; a line-mode one is not.
-    const own = c.self < job.senders && !job.telnet ? 1 : 0;
+    // An IRC one is not either (it did not ask for echo-message).
+    const own = sends.has(c) && !job.telnet ? 1 : 0;
     if (c.room < 0) return (job.totalSenders - own) * job.lines;
     const rooms = job.rooms!;
     const inRoom = Math.floor((job.totalSenders - 1 - c.room) / rooms) + 1;

@@ -7,6 +7,8 @@
  *   deno task bench --only s1,s3 --s1-clients 2000 --generators 2
  *   deno task bench --generator go --server shat,floor-batched
  *                                   the Go loadgen of ../shared/loadgen (bench/loadgen.ts)
+ *   deno task bench --only s1,s2 --irc-share 0.2
+ *                                   a fifth of the clients in S1/S2 come over IRC
  *
  * Run `deno task bench --help` for every flag.
  */
@@ -48,6 +50,11 @@ function useServer(kind: ServerKind): void {
 let clusterSize = 0;
 let redisUrl = "";
 let redisPrefix = "bench";
+/**
+ * With --irc-share P: the servers also listen for IRC, and that fraction of the clients of S1
+ * and S2 (S2: of its senders too) are IRC clients in #lobby (see Scenario.irc).
+ */
+let ircShare = 0;
 
 /** A redis-server for --cluster: loopback, no persistence. */
 class RedisProc {
@@ -280,12 +287,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 class ServerProc {
   readonly child: Deno.ChildProcess;
   readonly port: number;
+  /** The IRC port (with `irc`), or 0. */
+  readonly ircPort: number = 0;
   stderr = "";
   readonly #pump: Promise<void>;
 
-  /** `perms`: Deno permissions besides the network and SHAT_* (a store's directory). */
-  constructor(extra: string[], perms: string[] = []) {
+  /**
+   * `perms`: Deno permissions besides the network and SHAT_* (a store's directory); `irc`: it
+   * listens for IRC too, on a port picked here (it only logs the ports it listens on).
+   */
+  constructor(extra: string[], perms: string[] = [], irc = false) {
     this.port = freePort();
+    if (irc) {
+      do this.ircPort = freePort(); while (this.ircPort === this.port);
+      extra = [...extra, "--irc-port", String(this.ircPort), "--irc-name", "bench"];
+    }
     if (clusterSize > 0) extra = [...extra, "--redis", redisUrl, "--redis-prefix", redisPrefix];
     extra = [...extra, ...floorArgs];
     this.child = new Deno.Command(Deno.execPath(), {
@@ -340,17 +356,18 @@ class ServerProc {
 
   async ready(): Promise<void> {
     const end = Date.now() + 15_000;
-    while (Date.now() < end) {
-      try {
-        const c = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
-        c.close();
-        await sleep(100);
-        return;
-      } catch {
-        await sleep(50);
+    for (const port of [this.port, this.ircPort].filter((p) => p > 0)) {
+      while (true) {
+        try {
+          (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+          break;
+        } catch {
+          if (Date.now() >= end) throw new Error(`the server did not start:\n${this.stderr}`);
+          await sleep(50);
+        }
       }
     }
-    throw new Error(`the server did not start:\n${this.stderr}`);
+    await sleep(100);
   }
 
   get alive(): boolean {
@@ -470,6 +487,12 @@ interface Scenario {
   rooms?: number;
   /** A reconnect storm (see LoadJob.storm): p50/p99 are the times to a welcome. */
   storm?: boolean;
+  /**
+   * --irc-share applies: "receivers": that fraction of the clients are IRC clients, all of them
+   * among those that do not send; "all": the same fraction of the senders are IRC clients too.
+   * Unset: the scenario ignores --irc-share (its notes say so).
+   */
+  irc?: "receivers" | "all";
   serverArgs?: string[];
   /**
    * The server keeps a SQLite store (the default setup) in a temporary directory; the notes
@@ -529,10 +552,15 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
   const servers: ServerProc[] = [];
   const gens: Generator[] = [];
   const store = sc.store ? new BenchStore() : null;
+  const irc = ircSplit(sc);
   try {
     // One after the other: each joins the cluster before the next starts.
     for (let i = 0; i < Math.max(1, clusterSize); i++) {
-      const s = new ServerProc([...sc.serverArgs ?? [], ...store?.args ?? []], store?.perms);
+      const s = new ServerProc(
+        [...sc.serverArgs ?? [], ...store?.args ?? []],
+        store?.perms,
+        irc.clients > 0,
+      );
       servers.push(s);
       await s.ready();
     }
@@ -541,6 +569,10 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
     const base = readProcs(pids);
     const per = Math.ceil(sc.clients / sc.generators);
     let senderBase = 0;
+    let othersBase = 0;
+    // The IRC clients, spread over the generators in proportion (the parts add up exactly).
+    const part = (n: number, of: number, from: number, to: number) =>
+      of > 0 ? Math.round((n * to) / of) - Math.round((n * from) / of) : 0;
     for (let g = 0; g < sc.generators; g++) {
       const clients = Math.min(per, sc.clients - g * per);
       const senders = Math.min(
@@ -548,6 +580,16 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
         sc.senders - senderBase,
         clients,
       );
+      const others = clients - senders;
+      const ircJob = irc.clients > 0
+        ? {
+          ircPorts: servers.map((s) => s.ircPort),
+          clientBase: g * per,
+          ircSenders: part(irc.senders, sc.senders, senderBase, senderBase + senders),
+          ircOthers: part(irc.others, sc.clients - sc.senders, othersBase, othersBase + others),
+        }
+        : {};
+      othersBase += others;
       gens.push(
         new Generator({
           port: server.port,
@@ -565,6 +607,7 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
           telnet: sc.telnet,
           rooms: sc.rooms,
           storm: sc.storm,
+          ...ircJob,
         }),
       );
       senderBase += senders;
@@ -620,6 +663,7 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
         } ns/delivery`
         : "",
       ...(sc.notes ? [sc.notes(ready, done, server)] : []),
+      irc.note,
       written,
     ].filter(Boolean).join("; ");
     return {
@@ -714,6 +758,32 @@ async function runGoScenario(sc: GoScenario, bin: string, log: (s: string) => vo
   }
 }
 
+/**
+ * How many of `sc`'s clients are IRC clients under --irc-share: of its senders, of the others,
+ * in all; and what the row's notes say about it.
+ */
+function ircSplit(
+  sc: Scenario,
+): { senders: number; others: number; clients: number; note: string } {
+  const none = { senders: 0, others: 0, clients: 0 };
+  if (ircShare <= 0) return { ...none, note: "" };
+  if (!sc.irc) return { ...none, note: "no IRC clients (--irc-share is for S1 and S2)" };
+  const senders = sc.irc === "all" ? Math.round(ircShare * sc.senders) : 0;
+  const others = Math.max(
+    0,
+    Math.min(Math.round(ircShare * sc.clients) - senders, sc.clients - sc.senders),
+  );
+  const pct = Math.round(ircShare * 100);
+  return {
+    senders,
+    others,
+    clients: senders + others,
+    note:
+      `irc ${pct}%: ${senders + others} of ${sc.clients} clients, ${senders} of ${sc.senders} ` +
+      "senders",
+  };
+}
+
 /** Memory and CPU of several processes, added up. */
 function readProcs(pids: number[]): { rssKiB: number; cpuMs: number; v8Ms: number } {
   let rssKiB = 0;
@@ -752,6 +822,7 @@ function scenarios(
     rate: 0,
     pad: 40,
     generators: gens,
+    irc: "receivers",
   });
   twice("s2", {
     name: `S2 steady: ${z.s2Senders} × ${z.s2Rate}/s for ${z.s2Seconds}s`,
@@ -761,6 +832,7 @@ function scenarios(
     rate: z.s2Rate,
     pad: 40,
     generators: gens,
+    irc: "all",
     notes: () => {
       const offered = z.s2Senders * z.s2Rate * (z.s2Clients - 1);
       return `offered ${fmtCount(offered)}/s`;
@@ -956,6 +1028,13 @@ const HELP = `deno task bench [options]
                       the run (loopback, no persistence); clients are spread over them, CPU
                       and memory are their sums, Redis's CPU is in the notes (needs
                       redis-server)
+  --irc-share P       a fraction from 0 (default) to 1: the server also listens for IRC, and
+                      that share of the clients of S1 and S2 (and their store rows) are IRC
+                      clients (NICK, USER, JOIN #lobby; they send and read PRIVMSG #lobby
+                      lines, checked and timed as the others are). In S1 they are among the
+                      receivers only; in S2 the same share of the senders are IRC clients too.
+                      Other scenarios ignore it (their notes say so). Shat and --generator
+                      deno only
   --server LIST       shat (default), or floor: bench/floor.ts, the least a Deno server can do
                       for s1, s2 and s3 (no nicks, commands or limits), to compare against;
                       floor-batched: the same, starting the writers at most every 10 ms
@@ -985,6 +1064,7 @@ async function main(): Promise<number> {
     "loadgen-dir": { type: "string" },
     server: { type: "string" },
     cluster: { type: "string" },
+    "irc-share": { type: "string" },
   };
   for (const f of sizeFlags) options[f] = { type: "string" };
   let values: Record<string, string | boolean | undefined>;
@@ -1046,6 +1126,30 @@ async function main(): Promise<number> {
   const only = new Set(
     String(values.only ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean),
   );
+  ircShare = Number(values["irc-share"] ?? 0);
+  if (!(ircShare >= 0 && ircShare <= 1) || String(values["irc-share"]).trim() === "") {
+    console.error(`bench: --irc-share needs a fraction from 0 to 1, not ${values["irc-share"]}`);
+    return 2;
+  }
+  if (ircShare > 0) {
+    if (go) {
+      console.error("bench: --irc-share needs --generator deno (the Go loadgen speaks no IRC)");
+      return 2;
+    }
+    if (servers.some((k) => k !== "shat")) {
+      console.error("bench: --irc-share runs Shat only (the floor has no IRC port)");
+      return 2;
+    }
+    const ircRows = ["s1", "s2", "s1-store", "s2-store"];
+    if (only.size > 0 && !ircRows.some((n) => only.has(n))) {
+      console.error(
+        `bench: --irc-share is for s1 and s2 (or s1-store, s2-store), not --only ${
+          [...only].join(",")
+        }`,
+      );
+      return 2;
+    }
+  }
   const log = values.json ? () => {} : (s: string) => console.error(`bench: ${s}`);
   const rows: Row[] = [];
   const cpus = navigator.hardwareConcurrency;

@@ -68,6 +68,18 @@ Deno.test("bench: the tiny run completes with every line delivered and none lost
   assert.match(rows[3].notes, /store on: \d+ lines written/);
 });
 
+Deno.test("bench: with --irc-share, S1's IRC clients get every line, none lost or garbled", async () => {
+  const rows = await bench("--tiny", "--json", "--only", "s1", "--irc-share", "0.3");
+  assert.deepEqual(rows.map((r) => r.scenario.split(" ")[0]), ["S1", "S1+store"]);
+  for (const r of rows) {
+    // 4 senders × 20 lines, each to the 19 other clients, 6 of them IRC clients in #lobby.
+    assert.equal(r.expected, 4 * 20 * 19, r.scenario);
+    assert.equal(r.deliveries, r.expected, `${r.scenario}: deliveries`);
+    assert.equal(r.lost + r.garbled, 0, `${r.scenario}: lost or garbled`);
+    assert.match(r.notes, /irc 30%: 6 of 20 clients/, r.scenario);
+  }
+});
+
 Deno.test("bench: both floor servers deliver every line of S1, S2 and S3, none lost or garbled", async () => {
   for (const server of ["floor", "floor-batched"]) {
     const rows = await bench("--tiny", "--json", "--only", "s1,s2,s3", "--server", server);
