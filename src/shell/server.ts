@@ -500,10 +500,14 @@ export class Server {
    * is returned.
    */
   reloadTls(files: TlsFiles): string | undefined {
-    if (!this.#tlsPort || this.#stopping) return "TLS is off";
-    const problem = this.#tlsPort.reload(files);
-    if (!problem) this.#tls = files;
-    return problem;
+    const ports = [this.#tlsPort, this.#ircTlsPort].filter((p) => p !== null);
+    if (ports.length === 0 || this.#stopping) return "TLS is off";
+    // Both TLS ports (chat and IRC) serve the same pair: checked once, then taken by both.
+    const problem = ports[0].reload(files);
+    if (problem) return problem;
+    for (const port of ports.slice(1)) port.reload(files);
+    this.#tls = files;
+    return undefined;
   }
 
   /**

@@ -308,3 +308,56 @@ Deno.test({
     assert.doesNotMatch(log.text(), /INFO connect client=/, "no chat session was started");
   },
 });
+
+Deno.test({
+  name: "tls: IRC over TLS with openssl s_client: registers, talks with a plain client, renews",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    await makeCert(dir, "a", "first.example");
+    await makeCert(dir, "b", "second.example");
+    const { proc: server, port } = await startShat([
+      "--host",
+      "127.0.0.1",
+      "--ban-file",
+      "",
+      "--rate-limit",
+      "100ms",
+      "--irc-tls-port",
+      "0",
+      "--irc-name",
+      "irc.test",
+      "--tls-cert",
+      `${dir}/a.pem`,
+      "--tls-key",
+      `${dir}/a.key`,
+    ]);
+    const ircs = Number(
+      (await server.waitFor(/INFO listening for IRC over TLS host=\S+ port=(\d+)/, "stderr"))[1],
+    );
+    const plain = await TestClient.join(port, "127.0.0.3");
+    const secure = sClient(ircs);
+    try {
+      await secure.send("NICK secure\r\nUSER s 0 * :over TLS\r\nJOIN #lobby");
+      await secure.waitFor(":irc.test 001 secure :Welcome to Shat, secure!secure@shat");
+      await secure.waitFor(/ 366 secure #lobby /);
+      await plain.waitFor("*** secure joined");
+      await secure.send("PRIVMSG #lobby :hello over TLS");
+      await plain.waitFor("<secure> hello over TLS");
+      await plain.send("hello back in clear");
+      await secure.waitFor(`:${plain.nick}!${plain.nick}@shat PRIVMSG #lobby :hello back in clear`);
+      assert.equal(await servedCn(ircs), "first.example");
+      await Deno.copyFile(`${dir}/b.pem`, `${dir}/a.pem`);
+      await Deno.copyFile(`${dir}/b.key`, `${dir}/a.key`);
+      server.child.kill("SIGHUP");
+      await server.waitFor("INFO TLS certificate reloaded", "stderr");
+      assert.equal(await servedCn(ircs), "second.example", "the IRC TLS port renews too");
+    } finally {
+      await plain.close();
+      server.child.kill("SIGTERM");
+      await server.finish();
+      await secure.finish(3_000);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
