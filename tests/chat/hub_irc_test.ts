@@ -353,3 +353,24 @@ Deno.test("irc: with other processes, an IRC session's lines go through the room
   assert.deepEqual(rooms("leave"), ["ops"]);
   assert.deepEqual(rooms("enter"), ["lobby"]);
 });
+
+Deno.test("irc: operator roles and room modes reach IRC clients as MODE, whoever set them", () => {
+  const h = harness({ adminToken: "s3cret" });
+  telnet(h, 1, "owner", "#club");
+  telnet(h, 2, "tina", "#club", "10.0.1.2");
+  h.irc(3, "ian", ["#club"], "10.0.0.3");
+  h.read(1);
+  h.read(2);
+  h.send(1, "/room op tina");
+  h.advance(600);
+  h.send(1, "/room moderated on");
+  h.advance(600);
+  h.send(2, "/op s3cret");
+  assert.deepEqual(h.read(3).filter((l) => / MODE /.test(l)), [
+    ":owner!owner@shat MODE #club +o tina",
+    ":owner!owner@shat MODE #club +m",
+    `:${SERVER} MODE #club +o tina`,
+  ]);
+  h.send(3, "MODE #club");
+  assert(h.read(3).some((l) => / 324 ian #club :?\+n.*m/.test(l)));
+});
