@@ -7,7 +7,10 @@
  * - A room's events reach the hub in the room's sequence (numbered by Redis in one Lua script
  *   that also claims nicks, keeps the room's recent events and publishes). A gap (a subscriber
  *   Redis cut off, a restart) is filled from that list, or reported as missed lines: never
- *   skipped silently.
+ *   skipped silently. The bookkeeping is src/cluster/sequence.ts (no I/O); this file reads.
+ * - After Redis lost its data its numbering starts again: the lines said since (by processes
+ *   that were back sooner) are read back from the rooms' kept events like a gap, not taken for
+ *   ones already shown.
  * - This process says it is alive every second (a key that expires in 3 s); every process looks
  *   for dead ones each second, and exactly one of them (SREM decides) frees a dead process's nicks
  *   and tells everyone it is gone, so its members are shown leaving once per room.
@@ -32,7 +35,7 @@ import { type Logger, LogThrottle } from "../ops/log.ts";
 import { RedisClient, type RedisScript } from "./redis/client.ts";
 import { RedisSubscriber } from "./redis/subscriber.ts";
 import { ClusterKeys, META_SCRIPT, REAP_SCRIPT, ROOM_SCRIPT, STRIKE_SCRIPT } from "./scripts.ts";
-import { SeqTracker } from "./sequence.ts";
+import { type Fill, RoomOrder, type Step, type SyncKind } from "./sequence.ts";
 import { readRoomLog, readRoomSeq, readSnapshot, type StateSource } from "./snapshot.ts";
 
 /** How often this process says it is alive, and how long that lasts. */
@@ -98,12 +101,11 @@ export class ClusterLink {
   #reapScript!: RedisScript;
   #strikeScript!: RedisScript;
   #metaScript!: RedisScript;
-  /** Where each room stands: the last of its events applied. */
-  readonly #sequences = new SeqTracker();
-  /** Events held back per room while a gap is filled, or until the first snapshot is in. */
-  readonly #heldEvents = new Map<string, RoomBus[]>();
-  /** A snapshot is being taken: room events wait in {@link #heldEvents}. */
-  #syncing = true;
+  /**
+   * Where each room stands, and its events held back while a gap is filled or a snapshot is
+   * taken (src/cluster/sequence.ts): everything until the first snapshot is in.
+   */
+  readonly #order = new RoomOrder();
   /** A resync is running (at most one at a time). */
   #resyncing = false;
   /** Connected and synced: this process is part of the cluster (the hub was told "up"). */
@@ -177,57 +179,37 @@ export class ClusterLink {
   async #sync(again: boolean, wasDown = true): Promise<void> {
     const keys = this.#keys;
     const client = this.#client;
-    this.#syncing = true;
+    this.#order.hold();
     await this.#sayAlive();
     // A missing epoch means Redis lost its data (or this is the first process ever).
     const made = crypto.randomUUID();
     const fresh = await client.send(["SET", keys.epoch, made, "NX"]) === "OK";
     const epoch = String(await client.send(["GET", keys.epoch]));
-    let reset = again && epoch !== this.#epoch;
+    const lost = again && epoch !== this.#epoch;
     this.#epoch = epoch;
-    const followed = this.#sequences.entries().map(([room]) => room);
-    const { snap, seqs } = await readSnapshot(this.#state, followed);
+    const { snap, seqs } = await readSnapshot(this.#state, this.#order.rooms());
     // A room whose sequence is behind what this process saw: Redis went back in time (restored
     // from an older snapshot). That is a loss of data too.
-    if (again && [...seqs].some(([room, seq]) => seq < this.#sequences.last(room))) reset = true;
-    if (reset) this.#sequences.clear();
-    const gaps = this.#gapsSince(seqs, again && !reset);
-    this.#syncing = false;
+    const rewound = again && !lost && [...seqs].some(([room, seq]) => seq < this.#order.last(room));
+    const kind: SyncKind = !again ? "first" : lost ? "lost" : rewound ? "rewound" : "resumed";
+    const step = this.#order.synced(seqs, kind);
+    if (kind === "lost") {
+      // Those rooms' lines since the loss come as events (read back): not as history too.
+      const replayed = new Set(step.fills.map((f) => f.room));
+      snap.history = snap.history.filter((h) => !replayed.has(h.room));
+    }
     this.#joined = true;
     this.stats.connected = true;
     if (again && wasDown) this.#options.deliver({ kind: "link", up: true });
-    this.#options.deliver({ kind: "snapshot", snap, reset, fresh });
+    this.#options.deliver({ kind: "snapshot", snap, reset: lost || rewound, fresh });
     // Events that came while reading: those past the snapshot go through in order.
-    for (const [room, from, to] of gaps) void this.#fill(room, from, to, true);
-    for (const room of [...this.#heldEvents.keys()]) {
-      if (!gaps.some(([r]) => r === room)) this.#release(room);
-    }
+    this.#run(step);
   }
 
   /** Heartbeat key and membership of the process set: this process is alive. */
   async #sayAlive(): Promise<void> {
     await this.#client.send(["SET", this.#keys.node(this.#node), "1", "PX", HEARTBEAT_TTL_MS]);
     await this.#client.send(["SADD", this.#keys.nodes, this.#node]);
-  }
-
-  /**
-   * Rooms whose events went on while the link was down (`resumed`: this process followed them
-   * and Redis kept its data): their lines are read back from the room's kept events, while the
-   * room's new events are held (membership is in the snapshot already). Every other room starts
-   * where Redis has it.
-   */
-  #gapsSince(seqs: Map<string, number>, resumed: boolean): [string, number, number][] {
-    const gaps: [string, number, number][] = [];
-    for (const [room, seq] of seqs) {
-      const last = this.#sequences.last(room);
-      if (resumed && last > 0 && last < seq) {
-        gaps.push([room, last + 1, seq]);
-        if (!this.#heldEvents.has(room)) this.#heldEvents.set(room, []);
-      } else if (last < seq) {
-        this.#sequences.set(room, seq);
-      }
-    }
-    return gaps;
   }
 
   /** Heartbeat, and the search for dead processes. */
@@ -262,7 +244,7 @@ export class ClusterLink {
     this.#options.log.warn("cluster: Redis lost its data; rejoining the others");
     this.#resyncing = true;
     this.#joined = false;
-    this.#syncing = true;
+    this.#order.hold();
     try {
       await this.#sync(true, false);
       this.#resyncing = false;
@@ -427,12 +409,7 @@ export class ClusterLink {
       this.#options.deliver({ kind: "bus", bus });
       return;
     }
-    const held = this.#heldEvents.get(bus.room);
-    if (this.#syncing || held) {
-      (held ?? this.#heldEvents.set(bus.room, []).get(bus.room)!).push(bus);
-      return;
-    }
-    this.#ordered(bus);
+    this.#run(this.#order.arrive(bus));
   }
 
   /** Hands a room event to the hub, with its proposal number when this process proposed it. */
@@ -440,75 +417,48 @@ export class ClusterLink {
     this.#options.deliver({ kind: "bus", bus, u: bus.node === this.#node ? bus.u : undefined });
   }
 
-  /** A room event in sequence: applied, dropped as old, or held while the gap is filled. */
-  #ordered(bus: RoomBus): void {
-    const verdict = this.#sequences.check(bus.room, bus.seq);
-    if (verdict === "next") {
-      this.#apply(bus);
-    } else if (verdict !== "old") {
-      this.stats.gaps++;
-      this.#heldEvents.set(bus.room, [bus]);
-      this.#fill(bus.room, verdict.gap.from, verdict.gap.to);
+  /** Applies what the room order lets through, and starts the read-backs it asks for. */
+  #run(step: Step): void {
+    for (const bus of step.apply) this.#apply(bus);
+    for (const fill of step.fills) {
+      if (!fill.linesOnly) this.stats.gaps++;
+      void this.#fill(fill);
     }
   }
 
   /** Reads the room's kept events for the missing ones; reports what is gone. */
-  async #fill(room: string, from: number, to: number, linesOnly = false): Promise<void> {
-    let found = 0;
+  async #fill(fill: Fill): Promise<void> {
+    const { room } = fill;
+    let kept: RoomBus[] | null = null;
+    let current: number | undefined;
     try {
-      // Redis numbers a room's events in the same script that publishes them, so an event
-      // numbered past the room's sequence did not come from it: it is dropped, not a gap.
-      const current = await readRoomSeq(this.#state, room);
-      if (current < to + 1 && !linesOnly) {
-        const held = this.#heldEvents.get(room) ?? [];
-        const kept = held.filter((bus) => bus.seq <= current);
-        this.#heldEvents.set(room, kept);
-        this.#options.log.warn("cluster: an event numbered past its room's sequence was ignored", {
-          room,
-          events: held.length - kept.length,
-        });
-        to = Math.min(to, current);
-      }
-      for (const bus of await readRoomLog(this.#state, room)) {
-        if (bus.seq < from || bus.seq > to) continue;
-        if (this.#sequences.check(room, bus.seq) !== "next") continue;
-        found++;
-        if (linesOnly && bus.ev.t !== "say") continue;
-        this.#apply(bus);
-      }
+      current = await readRoomSeq(this.#state, room);
+      kept = await readRoomLog(this.#state, room);
     } catch {
       // Redis went away again: what is missing is reported below.
     }
-    const lost = Math.max(0, to - from + 1 - found);
-    if (lost > 0) {
-      this.stats.missed += lost;
-      this.#options.deliver({ kind: "missed", room, count: lost });
-      this.#options.log.warn("cluster: events of a room were lost", { room, count: lost });
+    const done = this.#order.filled(fill, kept, current);
+    if (done === null) return; // a later snapshot took the room over
+    if (done.ignored > 0) {
+      this.#options.log.warn("cluster: an event numbered past its room's sequence was ignored", {
+        room,
+        events: done.ignored,
+      });
     }
-    if (this.#sequences.last(room) < to) this.#sequences.set(room, to);
-    this.#release(room);
-  }
-
-  /** Lets held events of `room` through, in order. */
-  #release(room: string): void {
-    const held = this.#heldEvents.get(room);
-    this.#heldEvents.delete(room);
-    if (!held) return;
-    held.sort((a, b) => a.seq - b.seq);
-    for (let i = 0; i < held.length; i++) {
-      if (this.#heldEvents.has(room)) {
-        this.#heldEvents.get(room)!.push(...held.slice(i));
-        return;
-      }
-      this.#ordered(held[i]);
+    for (const bus of done.recovered) this.#apply(bus);
+    if (done.lost > 0) {
+      this.stats.missed += done.lost;
+      this.#options.deliver({ kind: "missed", room, count: done.lost });
+      this.#options.log.warn("cluster: events of a room were lost", { room, count: done.lost });
     }
+    this.#run(done.then);
   }
 
   #lost(reason: string): void {
     if (this.#closed || !this.#joined) return;
     this.#joined = false;
     this.stats.connected = false;
-    this.#syncing = true;
+    this.#order.hold();
     this.#options.log.warn("cluster: lost Redis; members here keep chatting among themselves", {
       reason,
     });
@@ -527,8 +477,9 @@ export class ClusterLink {
       this.#resyncing = false;
       this.#options.log.info("cluster: Redis is back; rejoined the others");
     }, (e) => {
+      // Room events stay held: none can be judged before a snapshot says where rooms stand
+      // (after a Redis restart numbering starts again, and a new event may look old).
       this.#resyncing = false;
-      this.#syncing = false;
       this.#options.log.warn("cluster: could not resync with Redis; will try again", {
         error: e instanceof Error ? e.message : String(e),
       });

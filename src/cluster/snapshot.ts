@@ -19,7 +19,8 @@ import type { ClusterKeys } from "./scripts.ts";
 
 /** Where the state is read from, how it is checked, and who hears of what was left out. */
 export interface StateSource {
-  readonly client: RedisClient;
+  /** Only commands are sent (a stub will do in tests). */
+  readonly client: Pick<RedisClient, "send">;
   readonly keys: ClusterKeys;
   readonly rules: BusRules;
   /** A record or kept event was left out (`source` names where it was). */
@@ -30,29 +31,83 @@ export interface StateSource {
 type Lines = Snapshot["history"][number]["lines"];
 
 /**
+ * The members hash and the sequences of some rooms, read in one step: KEYS[1] the members hash,
+ * KEYS[2..] room sequence keys; returns the hash's field/value pairs, then each sequence ("0"
+ * for none). It only reads, so processes of different versions need not agree on it (unlike the
+ * scripts in src/cluster/scripts.ts, which are part of the wire format).
+ */
+export const SNAPSHOT_SCRIPT = `
+local out = {redis.call('HGETALL', KEYS[1])}
+for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) or '0' end
+return out
+`;
+
+/** Rounds of {@link SNAPSHOT_SCRIPT} before rooms that keep appearing are left untracked. */
+const SNAPSHOT_ROUNDS = 5;
+
+/**
  * Everyone and every room someone is in as Redis has them, with each room's sequence, and the
  * sequences of the rooms in `followed` too (rooms this process followed that Redis may no
  * longer list: their sequences still count). Expired bans are deleted on the way.
+ *
+ * The members and the sequences are read in one step: an event numbered by then is in the
+ * members, one numbered later is not and comes through the bus. Read apart, a member who entered
+ * in between was in neither (the entry was judged already seen: a Redis restart lost everyone
+ * who came back meanwhile). A room's history is cut at its sequence for the same reason.
  */
 export async function readSnapshot(
   from: StateSource,
   followed: Iterable<string>,
 ): Promise<{ snap: Snapshot; seqs: Map<string, number> }> {
   const snap: Snapshot = { members: [], rooms: [], bans: [], history: [] };
-  await readMembers(from, snap);
+  const seqs = await readMembersAndSeqs(from, snap, followed);
   const wanted = new Set(snap.members.map((m) => m.info.room));
   await readRooms(from, snap, wanted);
   await readBans(from, snap);
-  const seqs = new Map<string, number>();
   for (const room of wanted) {
-    const lines = await readHistory(from, room);
+    const upTo = seqs.get(room) ?? Infinity;
+    const lines = await readHistory(from, room, upTo);
     if (lines.length > 0) snap.history.push({ room, lines });
-    seqs.set(room, await readRoomSeq(from, room));
-  }
-  for (const room of followed) {
-    if (!seqs.has(room)) seqs.set(room, await readRoomSeq(from, room));
   }
   return { snap, seqs };
+}
+
+/**
+ * The members (into `snap`) and the sequences of their rooms and of `followed`, in one step. The
+ * rooms the members are in are known only once they are read: a room not asked for is asked for
+ * in another round, all of it again in one step. A room still missing after a few rounds (rooms
+ * appearing faster than they can be read) is left out of the sequences: its events are then
+ * taken from the first that arrives, so none is lost (an entry may be shown twice).
+ */
+async function readMembersAndSeqs(
+  from: StateSource,
+  snap: Snapshot,
+  followed: Iterable<string>,
+): Promise<Map<string, number>> {
+  const rooms = new Set(followed);
+  for (let round = 1;; round++) {
+    const asked = [...rooms];
+    const reply = await from.client.send([
+      "EVAL",
+      SNAPSHOT_SCRIPT,
+      1 + asked.length,
+      from.keys.members,
+      ...asked.map((room) => from.keys.seq(room)),
+    ]);
+    if (!Array.isArray(reply)) throw new Error("redis: unexpected reply to the snapshot script");
+    const members: Snapshot["members"] = [];
+    for (const [, json] of hashPairs(reply[0])) {
+      const member = readMember(json, from.rules);
+      if ("dropped" in member) from.dropped("members", member);
+      else members.push(member);
+    }
+    const missing = members.map((m) => m.info.room).filter((room) => !rooms.has(room));
+    if (missing.length === 0 || round === SNAPSHOT_ROUNDS) {
+      snap.members = members;
+      return new Map(asked.map((room, i) => [room, Number(reply[i + 1] ?? 0) || 0]));
+    }
+    for (const room of missing) rooms.add(room);
+  }
 }
 
 /** The number of the room's last event, as Redis has it (0 for none). */
@@ -77,14 +132,6 @@ export async function readRoomLog(from: StateSource, room: string): Promise<Room
     }
   }
   return events;
-}
-
-async function readMembers(from: StateSource, snap: Snapshot): Promise<void> {
-  for (const [, json] of hashPairs(await from.client.send(["HGETALL", from.keys.members]))) {
-    const member = readMember(json, from.rules);
-    if ("dropped" in member) from.dropped("members", member);
-    else snap.members.push(member);
-  }
 }
 
 /** The descriptions of the rooms someone is in (`wanted`). */
@@ -112,11 +159,11 @@ async function readBans(from: StateSource, snap: Snapshot): Promise<void> {
   }
 }
 
-/** The room's recent lines from its kept events. */
-async function readHistory(from: StateSource, room: string): Promise<Lines> {
+/** The room's recent lines from its kept events, up to event `upTo`. */
+async function readHistory(from: StateSource, room: string, upTo: number): Promise<Lines> {
   const lines: Lines = [];
   for (const bus of await readRoomLog(from, room)) {
-    if (bus.ev.t === "say") {
+    if (bus.ev.t === "say" && bus.seq <= upTo) {
       const { kind, nick, text, at } = bus.ev;
       lines.push({ kind, nick, text, at });
     }
