@@ -188,8 +188,9 @@ export class Fanout {
   }
 
   /**
-   * A room's line to its IRC members, rendered once for all of them (they read no shared log:
-   * an IRC client may be in several rooms). The author gets no echo unless it asked for
+   * A room's line to its IRC members, rendered once for all of them and appended once to the
+   * room's IRC log, which those in this room only read; one in several rooms gets it as an entry
+   * of its own (an outbox reads one log at a time). The author gets no echo unless it asked for
    * `echo-message`; someone ignoring the author gets nothing.
    */
   #ircBroadcast(
@@ -202,23 +203,49 @@ export class Fanout {
     const text = roomLine(line, room.label, this.ircName);
     if (text === "") return;
     const bytes = encoder.encode(text);
-    for (const m of room.irc!) {
-      if (m === except && !m.irc!.has("echo-message")) continue;
-      if (skip?.has(m) || m.gone || m.slow) continue;
-      this.#enqueue(m, bytes);
+    // Members in this room only read its IRC log: the line is appended once for all of them.
+    const log = room.ircLog;
+    let start = -1;
+    if (log !== null && log.readers.size > 0) {
+      start = log.append(bytes);
+      this.#grownLogs.add(log);
     }
+    let readers = 0;
+    for (const m of room.irc!) {
+      const reads = start >= 0 && m.outbox.log === log;
+      if ((m === except && !m.irc!.has("echo-message")) || skip?.has(m)) {
+        if (reads) m.outbox.skip(start, log!.head);
+        continue;
+      }
+      if (reads) readers++;
+      else if (!m.gone && !m.slow) this.#enqueue(m, bytes);
+    }
+    this.#ctx.stats.deliveries += readers;
   }
 
   /**
    * An IRC message (CR LF ended) for the IRC members of `rooms`, each told once however many of
-   * the rooms they share, but `except`.
+   * the rooms they share, but `except`: appended once to each room's IRC log for those in that
+   * room only, queued for each of the others.
    */
   ircTell(rooms: Iterable<ChatRoom<Client>>, text: string, except?: Client): void {
     let seen: Set<Client> | null = null;
     let bytes: Uint8Array | null = null;
     for (const room of rooms) {
       if (room.irc === null || room.irc.size === 0) continue;
+      // Those in this room only read its IRC log (and are in no other room of `rooms`).
+      const log = room.ircLog;
+      let start = -1;
+      if (log !== null && log.readers.size > 0) {
+        start = log.append(bytes ??= encoder.encode(text));
+        this.#grownLogs.add(log);
+      }
       for (const m of room.irc) {
+        if (start >= 0 && m.outbox.log === log) {
+          if (m === except) m.outbox.skip(start, log!.head);
+          else this.#ctx.stats.deliveries++;
+          continue;
+        }
         if (m === except || m.gone || m.slow || seen?.has(m)) continue;
         (seen ??= new Set()).add(m);
         this.#enqueue(m, bytes ??= encoder.encode(text));

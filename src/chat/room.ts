@@ -60,6 +60,11 @@ export class ChatRoom<M> {
   readonly logs: (SharedLog | null)[] = new Array(VIEWS).fill(null);
   /** Its IRC members (they read IRC messages, not the shared logs; null until the first). */
   irc: Set<M> | null = null;
+  /**
+   * Its lines as IRC messages, read by the IRC members in this room only (one in several rooms
+   * gets them as its own entries: an outbox reads one log at a time); made on use.
+   */
+  ircLog: SharedLog | null = null;
   /** Members who want mentions drawn for them (colour or bell on). */
   alerts = 0;
   /** The number of the room's last kept line (lines are numbered for the store). */
@@ -96,6 +101,11 @@ export class ChatRoom<M> {
   /** The log that readers with `view` read. */
   logFor(view: number): SharedLog {
     return this.logs[view] ??= new SharedLog();
+  }
+
+  /** The log its IRC members read while it is their only room. */
+  ircLogFor(): SharedLog {
+    return this.ircLog ??= new SharedLog();
   }
 
   /** `#name`, as a room is always shown. */

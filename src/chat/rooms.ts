@@ -15,6 +15,7 @@ import { burstWait, mayBurst } from "./moderation.ts";
 import { skeleton } from "./nicks.ts";
 import { render, VIEW_COLOR, VIEW_JSON } from "./render.ts";
 import { ChatRoom, keyDigest } from "./room.ts";
+import { NO_LOG } from "./shared_log.ts";
 import { AUTH_RULES, readAuth } from "./authority.ts";
 import { maskOf, wire } from "./irc/render.ts";
 import { formatDuration } from "../lib/units.ts";
@@ -309,6 +310,7 @@ export class Rooms {
     room.members.add(c);
     (room.irc ??= new Set()).add(c);
     c.irc!.channels.add(room);
+    this.#ircReads(c);
     c.room = room;
     this.#epoch++;
     const joined = this.announcing(room) ? `${c.nick} joined` : "";
@@ -316,6 +318,18 @@ export class Rooms {
     if (joined) this.#fanout.notice(room, joined, c, true);
     this.#fanout.ircTell([room], wire(maskOf(c.nick), "JOIN", room.label));
     this.#ctx.log.info("join room", { client: c.id, nick: c.nick, room: room.label });
+  }
+
+  /**
+   * What an IRC session's outbox reads from now on: the IRC log of its room when it is in one
+   * room only (a line costs it nothing more than a telnet reader), else no log (each room's
+   * lines come as entries of its own, once each).
+   */
+  #ircReads(c: Client): void {
+    const channels = c.irc!.channels;
+    let only: ChatRoom<Client> | null = null;
+    if (channels.size === 1) { for (const room of channels) only = room; }
+    c.outbox.read(only ? only.ircLogFor() : NO_LOG);
   }
 
   /**
@@ -338,6 +352,7 @@ export class Rooms {
       this.#sync.propose(room.id, ev, null, room === known ? c.key : undefined);
       this.maybeGone(room);
     }
+    this.#ircReads(c);
     c.room = this.nowhere;
   }
 
@@ -351,6 +366,7 @@ export class Rooms {
     this.#fanout.ircTell([room], message);
     irc.channels.delete(room);
     room.irc?.delete(c);
+    this.#ircReads(c);
     room.members.delete(c);
     this.#epoch++;
     this.hooks.left(c, room);

@@ -107,6 +107,12 @@ const EMPTY: Entry[] = [];
 const STOPPED = new SharedLog();
 
 /**
+ * A log nothing is ever appended to, for an outbox that gets only entries of its own for now
+ * (an IRC session in several rooms); unlike {@link STOPPED}, it may read a log again later.
+ */
+export const NO_LOG = new SharedLog();
+
+/**
  * A client's unsent output: a position in a shared log plus side entries, so that queueing a
  * broadcast costs nothing per reader. The hub appends to logs and adds entries; the writer takes
  * what is due as views into the log blocks ({@link takeSlices}) or one joined buffer
@@ -137,7 +143,7 @@ export class Outbox implements LogReader {
   /** Starts (or, after what is queued, goes on) reading `log` from its current head. */
   read(log: SharedLog): void {
     if (this.#tail === log || this.#tail === STOPPED) return;
-    log.readers.add(this);
+    if (log !== NO_LOG) log.readers.add(this);
     if (!this.#log) {
       this.#log = this.#tail = log;
       this.#pos = log.head;
@@ -174,7 +180,10 @@ export class Outbox implements LogReader {
 
   /** Bytes waiting to be taken. */
   get bytes(): number {
-    if (this.#tail === null) return this.#sideBytes; // reads no log (an IRC session)
+    // Reads no log (an IRC session before its first room, or in several): only its own entries.
+    if (this.#tail === null || (this.#tail === NO_LOG && this.#log === NO_LOG)) {
+      return this.#sideBytes;
+    }
     let n = 0;
     let log = this.#log;
     let pos = this.#pos;

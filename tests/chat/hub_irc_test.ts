@@ -374,3 +374,46 @@ Deno.test("irc: operator roles and room modes reach IRC clients as MODE, whoever
   h.send(3, "MODE #club");
   assert(h.read(3).some((l) => / 324 ian #club :?\+n.*m/.test(l)));
 });
+
+Deno.test("irc: in one room a session reads the room's IRC log; a second room and back loses and repeats nothing", () => {
+  const h = harness();
+  telnet(h, 1, "tina", "#a");
+  telnet(h, 2, "tom", "#b", "10.0.1.2");
+  h.irc(3, "ian", ["#a"], "10.0.0.3");
+  h.irc(4, "ivy", ["#a"], "10.0.0.4");
+  h.read(1);
+  h.read(3);
+  h.send(1, "one");
+  h.advance(600);
+  assert.deepEqual(h.read(3), [":tina!tina@shat PRIVMSG #a :one"]);
+  assert.deepEqual(h.read(4), [":tina!tina@shat PRIVMSG #a :one"]);
+  h.send(3, "JOIN #b");
+  h.advance(600);
+  assert(h.read(3).includes(":ian!ian@shat JOIN #b"));
+  h.send(1, "two");
+  h.advance(600);
+  h.send(2, "three");
+  h.advance(600);
+  assert.deepEqual(h.read(3), [
+    ":tina!tina@shat PRIVMSG #a :two",
+    ":tom!tom@shat PRIVMSG #b :three",
+  ]);
+  assert.deepEqual(h.read(4), [":tina!tina@shat PRIVMSG #a :two"]);
+  h.send(3, "PART #b");
+  h.advance(600);
+  h.send(1, "four");
+  h.advance(600);
+  h.send(2, "five");
+  h.advance(600);
+  assert.deepEqual(h.read(3), [":ian!ian@shat PART #b", ":tina!tina@shat PRIVMSG #a :four"]);
+  h.send(3, "PRIVMSG #a :mine");
+  h.advance(600);
+  assert.deepEqual(h.read(3), []); // no echo unless echo-message
+  assert.deepEqual(h.read(4), [
+    ":tina!tina@shat PRIVMSG #a :four",
+    ":ian!ian@shat PRIVMSG #a :mine",
+  ]);
+  h.send(4, "QUIT :bye");
+  assert.deepEqual(h.read(3), [":ivy!ivy@shat QUIT :Quit"]);
+  assert.deepEqual(h.read(1), ["<ian> mine", "*** ivy left (Quit)"]);
+});
