@@ -228,7 +228,13 @@ export class Fanout {
    * the rooms they share, but `except`: appended once to each room's IRC log for those in that
    * room only, queued for each of the others.
    */
-  ircTell(rooms: Iterable<ChatRoom<Client>>, text: string, except?: Client): void {
+  ircTell(
+    rooms: Iterable<ChatRoom<Client>>,
+    message: string | (() => string),
+    except?: Client,
+  ): void {
+    // Made only when some room has IRC members (most have none: a telnet join costs nothing).
+    let text = typeof message === "string" ? message : "";
     let seen: Set<Client> | null = null;
     let bytes: Uint8Array | null = null;
     for (const room of rooms) {
@@ -237,6 +243,7 @@ export class Fanout {
       const log = room.ircLog;
       let start = -1;
       if (log !== null && log.readers.size > 0) {
+        text ||= (message as () => string)();
         start = log.append(bytes ??= encoder.encode(text));
         this.#grownLogs.add(log);
       }
@@ -248,6 +255,7 @@ export class Fanout {
         }
         if (m === except || m.gone || m.slow || seen?.has(m)) continue;
         (seen ??= new Set()).add(m);
+        text ||= (message as () => string)();
         this.#enqueue(m, bytes ??= encoder.encode(text));
       }
     }

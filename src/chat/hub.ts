@@ -509,7 +509,7 @@ export class Hub implements Chat {
     // A server operator shows as @ to IRC clients everywhere it is: they are told so.
     const server = this.#fanout.ircName;
     for (const room of c.irc ? c.irc.channels : [c.room]) {
-      this.#fanout.ircTell([room], wire(server, "MODE", room.label, "+o", toIrcNick(c.nick)));
+      this.#fanout.ircTell([room], () => wire(server, "MODE", room.label, "+o", toIrcNick(c.nick)));
     }
   }
 

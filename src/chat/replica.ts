@@ -170,7 +170,7 @@ export class Replica {
         if (room && m) this.#parts.stewards.left(m, room);
         if (room) {
           if (ev.notice) fanout.notice(room, ev.notice, undefined, true);
-          fanout.ircTell([room], wire(maskOf(ev.nick), "PART", room.label, ev.notice));
+          fanout.ircTell([room], () => wire(maskOf(ev.nick), "PART", room.label, ev.notice));
           rooms.maybeGone(room);
         }
         break;
@@ -186,7 +186,7 @@ export class Replica {
           if (oldKey && oldKey !== m.key) this.#parts.accounts.freed(oldKey);
         }
         if (room && ev.notice) fanout.notice(room, ev.notice, undefined, false, false);
-        if (room) fanout.ircTell([room], wire(maskOf(ev.from), "NICK", toIrcNick(ev.to)));
+        if (room) fanout.ircTell([room], () => wire(maskOf(ev.from), "NICK", toIrcNick(ev.to)));
         break;
       }
       case "topic":
@@ -201,7 +201,7 @@ export class Replica {
           false,
           false,
         );
-        fanout.ircTell([room], wire(maskOf(ev.by), "TOPIC", room.label, ev.topic));
+        fanout.ircTell([room], () => wire(maskOf(ev.by), "TOPIC", room.label, ev.topic));
         break;
       case "away": {
         const m = mirror.get(node, ev.id);
@@ -244,7 +244,7 @@ export class Replica {
     }
     if (ev.notice) fanout.notice(room, ev.notice, undefined, true);
     // A member already in the room (an IRC session known in another of its rooms) is no news.
-    if (was !== room.id) fanout.ircTell([room], wire(maskOf(ev.m.nick), "JOIN", room.label));
+    if (was !== room.id) fanout.ircTell([room], () => wire(maskOf(ev.m.nick), "JOIN", room.label));
   }
 
   /** A room made elsewhere by someone not identified: theirs for as long as they stay. */

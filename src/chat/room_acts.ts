@@ -526,7 +526,10 @@ export class RoomActs {
       const change = typeof mode === "string" ? mode : mode[detail === "off" ? 1 : 0];
       const params = change.endsWith("o") || change.endsWith("v") ? [toIrcNick(target)] : [];
       if (change === "+k") params.push("*");
-      this.#p.fanout.ircTell([room], wire(maskOf(c.nick), "MODE", room.label, change, ...params));
+      this.#p.fanout.ircTell(
+        [room],
+        () => wire(maskOf(c.nick), "MODE", room.label, change, ...params),
+      );
     }
   }
 }

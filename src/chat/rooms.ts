@@ -316,7 +316,7 @@ export class Rooms {
     const joined = this.announcing(room) ? `${c.nick} joined` : "";
     this.#sync.enter(c, room, joined, created);
     if (joined) this.#fanout.notice(room, joined, c, true);
-    this.#fanout.ircTell([room], wire(maskOf(c.nick), "JOIN", room.label));
+    this.#fanout.ircTell([room], () => wire(maskOf(c.nick), "JOIN", room.label));
     this.#ctx.log.info("join room", { client: c.id, nick: c.nick, room: room.label });
   }
 
@@ -338,7 +338,7 @@ export class Rooms {
    */
   quitAll(c: Client, reason: string, quiet: boolean): void {
     const irc = c.irc!;
-    this.#fanout.ircTell(irc.channels, wire(maskOf(c.nick), "QUIT", reason), c);
+    this.#fanout.ircTell(irc.channels, () => wire(maskOf(c.nick), "QUIT", reason), c);
     const known = c.room;
     for (const room of [...irc.channels]) {
       irc.channels.delete(room);
@@ -395,8 +395,10 @@ export class Rooms {
     const fanout = this.#fanout;
     const old = c.room;
     const leaving = why !== "" || this.announcing(old);
-    const mask = maskOf(c.nick);
-    fanout.ircTell([old], kick || wire(mask, "PART", old.label, `left for ${room.label}`));
+    fanout.ircTell(
+      [old],
+      () => kick || wire(maskOf(c.nick), "PART", old.label, `left for ${room.label}`),
+    );
     this.leave(c);
     if (c.alert) old.alerts--;
     c.room = room;
@@ -421,7 +423,7 @@ export class Rooms {
       : room.historyBlock(c.view & VIEW_COLOR, this.#ctx.clock);
     if (history) fanout.send(c, history);
     if (this.announcing(room)) fanout.notice(room, `${c.nick} joined`, c, true);
-    fanout.ircTell([room], wire(mask, "JOIN", room.label));
+    fanout.ircTell([room], () => wire(maskOf(c.nick), "JOIN", room.label));
     if (c.charMode) this.#ctx.effects.prompt(c.id, promptFor(c.nick, room.name));
     this.#ctx.log.info("join room", {
       client: c.id,
@@ -447,7 +449,7 @@ export class Rooms {
       );
     }
     this.#fanout.notice(room, said, c, false, false);
-    this.#fanout.ircTell([room], wire(maskOf(c.nick), "TOPIC", room.label, topic));
+    this.#fanout.ircTell([room], () => wire(maskOf(c.nick), "TOPIC", room.label, topic));
     this.#sync.propose(room.id, { t: "topic", topic, by: c.nick, id: c.id });
     this.#ctx.log.info("topic", { client: c.id, nick: c.nick, room: room.label });
   }

@@ -163,7 +163,7 @@ export class Sessions {
     if (history) fanout.push(c, history);
     const joined = this.#rooms.announcing(lobby) ? `${c.nick} joined` : "";
     if (joined) fanout.notice(lobby, joined, c, true);
-    fanout.ircTell([lobby], wire(maskOf(c.nick), "JOIN", lobby.label));
+    fanout.ircTell([lobby], () => wire(maskOf(c.nick), "JOIN", lobby.label));
     this.#sync.enter(c, lobby, joined);
     if (c.charMode) ctx.effects.prompt(c.id, promptFor(c.nick, lobby.name));
     if (ctx.log.enabled("info")) {
@@ -236,7 +236,7 @@ export class Sessions {
       return;
     }
     const room = c.room;
-    this.#fanout.ircTell([room], wire(maskOf(c.nick), "QUIT", reason));
+    this.#fanout.ircTell([room], () => wire(maskOf(c.nick), "QUIT", reason));
     const left = this.#rooms.announcing(room) ? `${c.nick} left (${reason})` : "";
     this.#rooms.leave(c);
     if (c.alert) room.alerts--;
