@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { HubHarness } from "../support/helpers.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
-import { FAKELAG_BURST, FAKELAG_QUEUE } from "../../src/chat/irc/door.ts";
+import { FAKELAG_BURST, FAKELAG_QUEUE } from "../../src/chat/irc/parts.ts";
 
 const SERVER = "irc.test";
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { startServer, TestClient, type TestServer, until } from "../support/helpers.ts";
 import { IrcClient, ircPort, mask } from "../support/irc.ts";
 import type { IrcMessage } from "../../src/chat/irc/wire.ts";
-import { FAKELAG_BURST, FAKELAG_QUEUE } from "../../src/chat/irc/door.ts";
+import { FAKELAG_BURST, FAKELAG_QUEUE } from "../../src/chat/irc/parts.ts";
 
 const SERVER = "irc.shat.test";
 
