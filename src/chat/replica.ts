@@ -170,7 +170,9 @@ export class Replica {
         if (room && m) this.#parts.stewards.left(m, room);
         if (room) {
           if (ev.notice) fanout.notice(room, ev.notice, undefined, true);
-          fanout.ircTell([room], () => wire(maskOf(ev.nick), "PART", room.label, ev.notice));
+          if (ev.notice) {
+            fanout.ircTell([room], () => wire(maskOf(ev.nick), "PART", room.label, ev.notice));
+          }
           rooms.maybeGone(room);
         }
         break;
@@ -244,7 +246,9 @@ export class Replica {
     }
     if (ev.notice) fanout.notice(room, ev.notice, undefined, true);
     // A member already in the room (an IRC session known in another of its rooms) is no news.
-    if (was !== room.id) fanout.ircTell([room], () => wire(maskOf(ev.m.nick), "JOIN", room.label));
+    if (was !== room.id && ev.notice) {
+      fanout.ircTell([room], () => wire(maskOf(ev.m.nick), "JOIN", room.label));
+    }
   }
 
   /** A room made elsewhere by someone not identified: theirs for as long as they stay. */

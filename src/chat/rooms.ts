@@ -316,7 +316,11 @@ export class Rooms {
     const joined = this.announcing(room) ? `${c.nick} joined` : "";
     this.#sync.enter(c, room, joined, created);
     if (joined) this.#fanout.notice(room, joined, c, true);
-    this.#fanout.ircTell([room], () => wire(maskOf(c.nick), "JOIN", room.label));
+    // Past --announce-max the others are not told of comings and goings (IRC clients neither,
+    // as Twitch's IRC does for big channels: NAMES still lists everyone); the session always.
+    const join = () => wire(maskOf(c.nick), "JOIN", room.label);
+    if (joined) this.#fanout.ircTell([room], join);
+    else this.#fanout.ircSend(c, join());
     this.#ctx.log.info("join room", { client: c.id, nick: c.nick, room: room.label });
   }
 
@@ -338,7 +342,8 @@ export class Rooms {
    */
   quitAll(c: Client, reason: string, quiet: boolean): void {
     const irc = c.irc!;
-    this.#fanout.ircTell(irc.channels, () => wire(maskOf(c.nick), "QUIT", reason), c);
+    const told = [...irc.channels].filter((room) => this.announcing(room));
+    this.#fanout.ircTell(told, () => wire(maskOf(c.nick), "QUIT", reason), c);
     const known = c.room;
     for (const room of [...irc.channels]) {
       irc.channels.delete(room);
@@ -363,7 +368,9 @@ export class Rooms {
   part(c: Client, room: ChatRoom<Client>, notice: string, message: string): void {
     const irc = c.irc!;
     if (!irc.channels.has(room)) return;
-    this.#fanout.ircTell([room], message);
+    // A kick is always told; a plain leave only while the room is announced (see #enter).
+    if (notice || / KICK /.test(message)) this.#fanout.ircTell([room], message);
+    else this.#fanout.ircSend(c, message);
     irc.channels.delete(room);
     room.irc?.delete(c);
     this.#ircReads(c);
@@ -395,10 +402,12 @@ export class Rooms {
     const fanout = this.#fanout;
     const old = c.room;
     const leaving = why !== "" || this.announcing(old);
-    fanout.ircTell(
-      [old],
-      () => kick || wire(maskOf(c.nick), "PART", old.label, `left for ${room.label}`),
-    );
+    if (kick || this.announcing(old)) {
+      fanout.ircTell(
+        [old],
+        () => kick || wire(maskOf(c.nick), "PART", old.label, `left for ${room.label}`),
+      );
+    }
     this.leave(c);
     if (c.alert) old.alerts--;
     c.room = room;
@@ -422,8 +431,10 @@ export class Rooms {
       ? null
       : room.historyBlock(c.view & VIEW_COLOR, this.#ctx.clock);
     if (history) fanout.send(c, history);
-    if (this.announcing(room)) fanout.notice(room, `${c.nick} joined`, c, true);
-    fanout.ircTell([room], () => wire(maskOf(c.nick), "JOIN", room.label));
+    if (this.announcing(room)) {
+      fanout.notice(room, `${c.nick} joined`, c, true);
+      fanout.ircTell([room], () => wire(maskOf(c.nick), "JOIN", room.label));
+    }
     if (c.charMode) this.#ctx.effects.prompt(c.id, promptFor(c.nick, room.name));
     this.#ctx.log.info("join room", {
       client: c.id,

@@ -162,8 +162,10 @@ export class Sessions {
     const history = lobby.historyBlock(c.view & VIEW_COLOR, ctx.clock);
     if (history) fanout.push(c, history);
     const joined = this.#rooms.announcing(lobby) ? `${c.nick} joined` : "";
-    if (joined) fanout.notice(lobby, joined, c, true);
-    fanout.ircTell([lobby], () => wire(maskOf(c.nick), "JOIN", lobby.label));
+    if (joined) {
+      fanout.notice(lobby, joined, c, true);
+      fanout.ircTell([lobby], () => wire(maskOf(c.nick), "JOIN", lobby.label));
+    }
     this.#sync.enter(c, lobby, joined);
     if (c.charMode) ctx.effects.prompt(c.id, promptFor(c.nick, lobby.name));
     if (ctx.log.enabled("info")) {
@@ -236,8 +238,8 @@ export class Sessions {
       return;
     }
     const room = c.room;
-    this.#fanout.ircTell([room], () => wire(maskOf(c.nick), "QUIT", reason));
     const left = this.#rooms.announcing(room) ? `${c.nick} left (${reason})` : "";
+    if (left) this.#fanout.ircTell([room], () => wire(maskOf(c.nick), "QUIT", reason));
     this.#rooms.leave(c);
     if (c.alert) room.alerts--;
     this.#clients.members--;

@@ -417,3 +417,22 @@ Deno.test("irc: in one room a session reads the room's IRC log; a second room an
   assert.deepEqual(h.read(3), [":ivy!ivy@shat QUIT :Quit"]);
   assert.deepEqual(h.read(1), ["<ian> mine", "*** ivy left (Quit)"]);
 });
+
+Deno.test("irc: past --announce-max IRC clients are not told who comes and goes; NAMES lists all", () => {
+  const h = harness({ announceMax: 2 });
+  h.irc(1, "ian", ["#lobby"]);
+  h.open(2, "10.0.1.2");
+  assert.equal(h.read(1).length, 1, "two people: the join is told");
+  h.open(3, "10.0.1.3");
+  assert.deepEqual(h.read(1), [], "three: it is not");
+  const own = h.irc(4, "ivy", ["#lobby"], "10.0.0.4");
+  assert(own.includes(":ivy!ivy@shat JOIN #lobby"), "a session is always told of its own join");
+  assert.deepEqual(h.read(1), []);
+  h.send(1, "NAMES #lobby");
+  const names = h.read(1).find((l) => / 353 /.test(l))!;
+  for (const n of ["ian", "ivy", h.hub.nickOf(2)!, h.hub.nickOf(3)!]) assert(names.includes(n), n);
+  h.hangUp(2);
+  h.send(4, "PART #lobby");
+  assert.deepEqual(h.read(4), [":ivy!ivy@shat PART #lobby"]);
+  assert.deepEqual(h.read(1), []);
+});
