@@ -65,27 +65,30 @@ async function servedCn(port: number): Promise<string> {
   return /subject=.*CN\s*=\s*([\w.-]+)/.exec(new TextDecoder().decode(out.stdout))?.[1] ?? "";
 }
 
+/**
+ * The program with two fresh certificates in a temporary directory (a.pem is served, b.pem is the
+ * renewal), listening on the TLS `ports` given (`--tls-port 0`, `--irc-tls-port 0`…).
+ */
+async function startWithCerts(ports: string[]) {
+  const dir = await Deno.makeTempDir();
+  await makeCert(dir, "a", "first.example");
+  await makeCert(dir, "b", "second.example");
+  const args = ["--host", "127.0.0.1", "--ban-file", "", "--rate-limit", "100ms", ...ports];
+  const started = await startShat([
+    ...args,
+    "--tls-cert",
+    `${dir}/a.pem`,
+    "--tls-key",
+    `${dir}/a.key`,
+  ]);
+  return { dir, ...started };
+}
+
 Deno.test({
   name: "tls: openssl s_client and a plain client share the room; SIGHUP loads a new certificate",
   ignore,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    await makeCert(dir, "a", "first.example");
-    await makeCert(dir, "b", "second.example");
-    const { proc: server, port } = await startShat([
-      "--host",
-      "127.0.0.1",
-      "--ban-file",
-      "",
-      "--rate-limit",
-      "100ms",
-      "--tls-port",
-      "0",
-      "--tls-cert",
-      `${dir}/a.pem`,
-      "--tls-key",
-      `${dir}/a.key`,
-    ]);
+    const { dir, proc: server, port } = await startWithCerts(["--tls-port", "0"]);
     const tlsPort = Number(
       (await server.waitFor(/INFO listening for TLS host=\S+ port=(\d+)/, "stderr"))[1],
     );
@@ -313,24 +316,11 @@ Deno.test({
   name: "tls: IRC over TLS with openssl s_client: registers, talks with a plain client, renews",
   ignore,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    await makeCert(dir, "a", "first.example");
-    await makeCert(dir, "b", "second.example");
-    const { proc: server, port } = await startShat([
-      "--host",
-      "127.0.0.1",
-      "--ban-file",
-      "",
-      "--rate-limit",
-      "100ms",
+    const { dir, proc: server, port } = await startWithCerts([
       "--irc-tls-port",
       "0",
       "--irc-name",
       "irc.test",
-      "--tls-cert",
-      `${dir}/a.pem`,
-      "--tls-key",
-      `${dir}/a.key`,
     ]);
     const ircs = Number(
       (await server.waitFor(/INFO listening for IRC over TLS host=\S+ port=(\d+)/, "stderr"))[1],
