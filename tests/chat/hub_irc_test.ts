@@ -436,3 +436,19 @@ Deno.test("irc: past --announce-max IRC clients are not told who comes and goes;
   assert.deepEqual(h.read(4), [":ivy!ivy@shat PART #lobby"]);
   assert.deepEqual(h.read(1), []);
 });
+
+Deno.test("irc: chat lines waiting behind fakelagged commands keep the pace they were sent at", () => {
+  const h = harness();
+  telnet(h, 1, "tina");
+  h.irc(2, "ian", ["#lobby"], "10.0.0.2");
+  h.read(1);
+  h.send(2, ...Array.from({ length: FAKELAG_BURST + 4 }, () => "WHO #lobby"));
+  h.now += 600;
+  h.send(2, "PRIVMSG #lobby :first");
+  h.now += 600;
+  h.send(2, "PRIVMSG #lobby :second");
+  assert.deepEqual(h.read(1), [], "both wait behind the WHOs");
+  h.advance(5_000);
+  assert.deepEqual(h.read(1), ["<ian> first", "<ian> second"]);
+  assert.equal(h.hub.strikesOf("10.0.0.2"), 0, "sent 600 ms apart: no strike");
+});

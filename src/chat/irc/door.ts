@@ -86,11 +86,6 @@ export class IrcDoor {
     this.#sessions.add(c);
   }
 
-  /** The session ended (the hub dropped it). */
-  closed(c: Client): void {
-    this.#sessions.delete(c);
-  }
-
   /** One line from an IRC session, read at `at`. */
   line(c: Client, raw: string, at: number): void {
     const irc = c.irc!;
@@ -100,10 +95,11 @@ export class IrcDoor {
     const msg = parseMessage(raw);
     if (!msg) return;
     if (irc.queue !== null || (!UNPACED.has(msg.command) && !this.#turn(c, at))) {
+      // Behind waiting commands, whatever it is waits too (the order is the client's).
       const q = irc.queue ??= [];
       if (q.length >= FAKELAG_QUEUE) return this.#drop(c, "Excess Flood", at, true);
-      q.push(raw);
-      return;
+      q.push({ msg, at });
+      return this.#drain(c, at);
     }
     this.#handle(c, msg, at);
   }
@@ -135,14 +131,22 @@ export class IrcDoor {
     }
   }
 
-  /** Runs the waiting commands of `c` the fakelag bucket allows now, in order. */
+  /**
+   * Runs the waiting commands of `c` the fakelag bucket allows now, in order. A chat line that
+   * waited behind them needs no turn, and is judged by when it arrived (the rate limit is about
+   * the sender's pace, not about when the server got to the line).
+   */
   #drain(c: Client, now: number): void {
     const irc = c.irc!;
-    while (irc.queue && irc.queue.length > 0 && !c.gone && this.#turn(c, now)) {
-      const msg = parseMessage(irc.queue.shift()!);
-      if (irc.queue.length === 0) irc.queue = null;
-      if (msg) this.#handle(c, msg, now);
+    const q = irc.queue;
+    while (q && q.length > 0 && !c.gone) {
+      const { msg, at } = q[0];
+      const chat = UNPACED.has(msg.command);
+      if (!chat && !this.#turn(c, now)) break;
+      q.shift();
+      this.#handle(c, msg, chat ? at : now);
     }
+    if (q && q.length === 0 && irc.queue === q) irc.queue = null;
   }
 
   #handle(c: Client, m: IrcMessage, at: number): void {

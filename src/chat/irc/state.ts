@@ -5,6 +5,7 @@
  */
 import { type Bucket, fullBucket } from "../../lib/bucket.ts";
 import type { ChatRoom } from "../room.ts";
+import type { IrcMessage } from "./wire.ts";
 
 /** An IRC session's own state (see Client.irc). */
 export class IrcState<M> {
@@ -24,7 +25,7 @@ export class IrcState<M> {
   /** The rooms it is in; the client's `room` is the one it spoke in or joined last. */
   readonly channels = new Set<ChatRoom<M>>();
   /** Protocol commands waiting for the fakelag bucket, oldest first. */
-  queue: string[] | null = null;
+  queue: { msg: IrcMessage; at: number }[] | null = null;
   /** The fakelag bucket: a burst of commands, then a steady pace. */
   readonly pace: Bucket = fullBucket();
   /** When the server's PING went unanswered since (0 = none outstanding). */
