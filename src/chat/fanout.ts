@@ -9,7 +9,7 @@ import type { Client } from "./client.ts";
 import type { ClientTable } from "./clients.ts";
 import type { HubContext } from "./context.ts";
 import type { NickTable } from "./names.ts";
-import { maskOf, messages, roomLine, serverNotices } from "./irc/render.ts";
+import { ircWords, maskOf, messages, roomLine, serverNotices } from "./irc/render.ts";
 import { toIrcNick } from "./irc/wire.ts";
 import { jsonInfo, mentionWords, render, type RoomLine, VIEW_JSON, VIEWS } from "./render.ts";
 import type { ChatRoom } from "./room.ts";
@@ -82,7 +82,7 @@ export class Fanout {
   /** Lines drawn for a terminal, as the server's NOTICEs to an IRC client. */
   #asNotices(c: Client, bytes: Uint8Array): Uint8Array {
     // deno-lint-ignore no-control-regex -- the server's own colours and bell, taken off
-    const text = decoder.decode(bytes).replace(/\x1b\[[0-9;]*m|\x07/g, "");
+    const text = ircWords(decoder.decode(bytes).replace(/\x1b\[[0-9;]*m|\x07/g, ""));
     return encoder.encode(serverNotices(this.ircName, c.nick, text.split("\r\n")));
   }
 

@@ -452,3 +452,11 @@ Deno.test("irc: chat lines waiting behind fakelagged commands keep the pace they
   assert.deepEqual(h.read(1), ["<ian> first", "<ian> second"]);
   assert.equal(h.hub.strikesOf("10.0.0.2"), 0, "sent 600 ms apart: no strike");
 });
+
+Deno.test("irc: a refusal names the IRC way to become an operator", () => {
+  const h = harness({ adminToken: "s3cret" });
+  telnet(h, 1, "tina");
+  h.irc(2, "ian", ["#lobby"], "10.0.0.2");
+  h.send(2, "MODE #lobby +m");
+  assert.match(h.read(2).join("\n"), /Operators get in with \/oper NAME TOKEN/);
+});

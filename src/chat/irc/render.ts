@@ -92,6 +92,11 @@ export function roomLine(line: RoomLine, label: string, server: string): string 
   }
 }
 
+/** The server's words as an IRC user reads them: Shat's operator command is OPER there. */
+export function ircWords(text: string): string {
+  return text.replaceAll("with /op TOKEN", "with /oper NAME TOKEN");
+}
+
 /** The server's words to `nick` (answers, errors in words), each line a NOTICE. */
 export function serverNotices(server: string, nick: string, lines: readonly string[]): string {
   const to = nick ? toIrcNick(nick) : "*";

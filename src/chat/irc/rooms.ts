@@ -12,7 +12,7 @@ import type { RoomLine } from "../render.ts";
 import { type ChatRoom, ROOM_NAME } from "../room.ts";
 import type { IrcAnswers } from "./answers.ts";
 import { CHANNEL_LIMIT, type DoorParts } from "./parts.ts";
-import { maskOf, messages, wire } from "./render.ts";
+import { ircWords, maskOf, messages, wire } from "./render.ts";
 import { fromIrcNick, type IrcMessage, stripFormatting, toIrcNick } from "./wire.ts";
 
 /** The room commands of IRC sessions. */
@@ -200,7 +200,7 @@ export class IrcRooms {
           continue;
       }
       // Not an operator of the room: IRC's own numeric, with the room's words.
-      if (/^Only /.test(said)) this.#a.num(c, "482", room.label, said);
+      if (/^Only /.test(said)) this.#a.num(c, "482", room.label, ircWords(said));
       else if (said) this.#a.notice(c, said);
     }
   }
