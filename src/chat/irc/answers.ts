@@ -96,23 +96,30 @@ export class IrcAnswers {
   /** 353 (as many as it takes) and 366: everyone in `room`, here and elsewhere, with @ and +. */
   names(c: Client, room: ChatRoom<Client>, at: number): void {
     const head = `:${this.server} 353 ${toIrcNick(c.nick)} = ${room.label} :`;
-    let line = "";
-    let out = "";
+    const lines: string[] = [];
+    let names: string[] = [];
+    let size = head.length + 2;
     for (const m of this.#chat.members(room.name)) {
       const name = this.prefix(m, room, at) + toIrcNick(m.nick);
-      if (line && head.length + line.length + name.length + 3 > 500) {
-        out += head + line + "\r\n";
-        line = "";
+      if (names.length > 0 && size + name.length + 1 > 500) {
+        lines.push(head + names.join(" ") + "\r\n");
+        names = [];
+        size = head.length + 2;
       }
-      line = line ? `${line} ${name}` : name;
+      names.push(name);
+      size += name.length + 1;
     }
-    if (line) out += head + line + "\r\n";
-    if (out) this.#p.fanout.ircSend(c, out);
+    if (names.length > 0) lines.push(head + names.join(" ") + "\r\n");
+    if (lines.length > 0) this.#p.fanout.ircSend(c, lines.join(""));
     this.num(c, "366", room.label, "End of /NAMES list");
   }
 
   /** `@` for the room's owner and operators (and server operators), `+` for voice. */
   prefix(m: Member, room: ChatRoom<Client>, at: number): string {
+    if (m.op) return "@";
+    const a = room.auth;
+    // Most rooms have nobody with a role (the lobby never has owners or operators): no lookup.
+    if (!a.owner && !a.ownerSession && a.ops.size === 0 && a.voice.size === 0) return "";
     const marks = this.#chat.marks(m, room.name, at);
     if (m.op || marks.includes("owner") || marks.includes("room op")) return "@";
     return marks.includes("voice") ? "+" : "";
