@@ -175,8 +175,8 @@ export class Sessions {
 
   /**
    * An IRC session finished registering as `nick` (free, checked by the caller; "" = a guest
-   * nick, until it logs in to its account): a member in
-   * no room yet (it joins what its person configured). The welcome numerics are the caller's.
+   * nick, until it logs in to its account): a member in no room yet (it joins what its person
+   * configured). The welcome numerics are the caller's.
    */
   registered(c: Client, nick: string, now: number): void {
     c.authed = true;
@@ -273,12 +273,12 @@ export class Sessions {
     const old = c.nick;
     this.#nicks.rename(c, nick);
     rooms.changed();
-    const told = wire(maskOf(old), "NICK", toIrcNick(nick));
-    if (c.irc) this.#fanout.ircSend(c, told);
+    const nickMsg = wire(maskOf(old), "NICK", toIrcNick(nick));
+    if (c.irc) this.#fanout.ircSend(c, nickMsg);
     else this.#fanout.tell(c, `You are now ${nick}.`);
     if (c.charMode) this.#ctx.effects.prompt(c.id, promptFor(nick, c.room.name));
     const said = rooms.announcing(c.room) ? `${old} is now ${nick}` : "";
-    this.#fanout.ircTell(c.irc ? c.irc.channels : [c.room], told, c);
+    this.#fanout.ircTell(c.irc ? c.irc.channels : [c.room], nickMsg, c);
     for (const room of c.irc ? c.irc.channels : [c.room]) {
       if (rooms.announcing(room)) {
         this.#fanout.notice(room, `${old} is now ${nick}`, c, false, false);
