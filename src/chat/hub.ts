@@ -57,7 +57,7 @@ import { type AuditFn, Stewards } from "./stewards.ts";
 import { RoomActs } from "./room_acts.ts";
 import { type HubSnapshot, HubStats } from "./stats.ts";
 import { Alone, ClusterSync, type Outbound } from "./sync.ts";
-import { Talk } from "./talk.ts";
+import { Talk, type WhisperHow } from "./talk.ts";
 import type { Completion } from "../terminal/editor.ts";
 import type { StoreStart } from "../store/types.ts";
 
@@ -200,8 +200,7 @@ export class Hub implements Chat {
       chat: this,
       paced: (c, text, at, act) => this.#input.paced(c, text, at, act),
       speak: (c, kind, text, now, notice) => this.#speakAs(c, kind, text, now, notice),
-      whisper: (c, to, text, now, how) =>
-        this.#talk.whisper(c, this.#sessions.anyone(to.id), this.#masked(text), now, how),
+      whisper: (c, to, text, now, how) => this.#whisper(c, to, text, now, how),
     });
     sessions.ircOpened = (c) => this.#irc.opened(c);
     this.#replica = new Replica(ctx, { ...parts, accounts, stewards, acts });
@@ -390,7 +389,12 @@ export class Hub implements Chat {
 
   whisper(from: Member, to: Member, text: string, now: number): void {
     const a = this.#clients.get(from.id);
-    if (a) this.#talk.whisper(a, this.#sessions.anyone(to.id), this.#masked(text), now);
+    if (a) this.#whisper(a, to, text, now);
+  }
+
+  /** A private line from `a` to `to` (masked by the word filter), sent as IRC's `how` says. */
+  #whisper(a: Client, to: Member, text: string, now: number, how: WhisperHow = {}): void {
+    this.#talk.whisper(a, this.#sessions.anyone(to.id), this.#masked(text), now, how);
   }
 
   view(m: Member): ViewSettings {

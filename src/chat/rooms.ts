@@ -297,7 +297,7 @@ export class Rooms {
    * (a KICK message): back to the lobby, or, for an IRC session, out of that room only.
    */
   expel(c: Client, room: ChatRoom<Client>, notice: string, kick: string): void {
-    if (c.irc) return this.part(c, room, notice, kick);
+    if (c.irc) return this.part(c, room, notice, kick, true);
     if (c.room !== room || room === this.lobby) return;
     this.#move(c, this.lobby, false, "", notice, kick);
   }
@@ -346,11 +346,7 @@ export class Rooms {
     this.#fanout.ircTell(told, () => wire(maskOf(c.nick), "QUIT", reason), c);
     const known = c.room;
     for (const room of [...irc.channels]) {
-      irc.channels.delete(room);
-      room.irc?.delete(c);
-      room.members.delete(c);
-      this.#epoch++;
-      this.hooks.left(c, room);
+      this.#out(c, room);
       const left = this.announcing(room) ? `${c.nick} left (${reason})` : "";
       if (left && !quiet) this.#fanout.notice(room, left, undefined, true);
       const ev = { t: "leave" as const, id: c.id, nick: c.nick, notice: left };
@@ -361,22 +357,28 @@ export class Rooms {
     c.room = this.nowhere;
   }
 
-  /**
-   * An IRC session leaves `room` alone (PART, a kick): its IRC members (the session too) get
-   * `message` (the PART or KICK), the others `notice`; the session stays in its other rooms.
-   */
-  part(c: Client, room: ChatRoom<Client>, notice: string, message: string): void {
-    const irc = c.irc!;
-    if (!irc.channels.has(room)) return;
-    // A kick is always told; a plain leave only while the room is announced (see #enter).
-    if (notice || / KICK /.test(message)) this.#fanout.ircTell([room], message);
-    else this.#fanout.ircSend(c, message);
-    irc.channels.delete(room);
+  /** IRC session `c` is out of `room`: no longer a member, nor one of its IRC members. */
+  #out(c: Client, room: ChatRoom<Client>): void {
+    c.irc!.channels.delete(room);
     room.irc?.delete(c);
-    this.#ircReads(c);
     room.members.delete(c);
     this.#epoch++;
     this.hooks.left(c, room);
+  }
+
+  /**
+   * An IRC session leaves `room` alone (PART, a kick): its IRC members (the session too) get
+   * `message` (the PART or KICK), the others `notice`; the session stays in its other rooms.
+   * A plain leave is told to the others only while the room is announced (see #enter); a kick
+   * (`kicked`) always.
+   */
+  part(c: Client, room: ChatRoom<Client>, notice: string, message: string, kicked = false): void {
+    const irc = c.irc!;
+    if (!irc.channels.has(room)) return;
+    if (notice || kicked) this.#fanout.ircTell([room], message);
+    else this.#fanout.ircSend(c, message);
+    this.#out(c, room);
+    this.#ircReads(c);
     if (notice) this.#fanout.notice(room, notice, undefined, true);
     this.#sync.propose(room.id, { t: "leave", id: c.id, nick: c.nick, notice });
     c.room = this.nowhere;

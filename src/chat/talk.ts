@@ -13,6 +13,9 @@ import type { RoomLine } from "./render.ts";
 import type { HistoryLimits } from "./room.ts";
 import type { Outbound } from "./sync.ts";
 
+/** How an IRC client sent a private line: as a NOTICE, or a CTCP ACTION. */
+export type WhisperHow = Pick<RoomLine, "ircNotice" | "ircAction">;
+
 /** Lines people say. */
 export class Talk {
   readonly #ctx: HubContext;
@@ -57,7 +60,7 @@ export class Talk {
     to: Client | RemoteMember | undefined,
     text: string,
     now: number,
-    how: Pick<RoomLine, "ircNotice" | "ircAction"> = {},
+    how: WhisperHow = {},
   ): void {
     if (!to) return;
     const fanout = this.#fanout;

@@ -14,7 +14,7 @@ import type { Chat, Member } from "../commands/types.ts";
 import { findCommand } from "../commands/mod.ts";
 import type { HubContext } from "../context.ts";
 import { nickProblem } from "../nicks.ts";
-import type { RoomLine } from "../render.ts";
+import type { WhisperHow } from "../talk.ts";
 import { maskOf, wire } from "./render.ts";
 import { IrcAnswers } from "./answers.ts";
 import { IrcRooms } from "./rooms.ts";
@@ -52,7 +52,7 @@ export interface DoorHub {
     to: Member,
     text: string,
     now: number,
-    how: Pick<RoomLine, "ircNotice" | "ircAction">,
+    how: WhisperHow,
   ): void;
 }
 

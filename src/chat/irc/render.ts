@@ -31,8 +31,8 @@ export function messages(
   const head = `:${source} ${command} ${target} :`;
   let out = "";
   if (action) {
-    const wrap = ctcp("ACTION", "");
-    for (const piece of splitText(head + wrap + " " + "\x01", text)) {
+    // Measured with the wrapper around every piece: `\x01ACTION ` before, `\x01` after.
+    for (const piece of splitText(head + "\x01ACTION \x01", text)) {
       out += head + ctcp("ACTION", piece) + "\r\n";
     }
     return out;
