@@ -5,70 +5,35 @@
  * a room's rules.
  */
 import assert from "node:assert/strict";
-import type { ClusterOut } from "../../src/cluster/bus.ts";
-import { Hub, type HubEvent } from "../../src/chat/hub.ts";
-import { Outbox } from "../../src/chat/shared_log.ts";
 import type { Config } from "../../src/ops/config.ts";
-import { Logger, MemoryLog } from "../../src/ops/log.ts";
-import type { StoreStart, StoreWrite } from "../../src/store/types.ts";
-import { seededRandom, testConfig } from "../support/helpers.ts";
+import type { StoreStart } from "../../src/store/types.ts";
+import { HubHarness } from "../support/helpers.ts";
 import { parseFilter, type WordFilter } from "../../src/chat/filter.ts";
 
 const SEC = 1_000;
-const decoder = new TextDecoder();
 
-/** A hub with a fake clock that records the answers to posts (HubHarness has no `posted`). */
-class ApiHarness {
-  now = 1_700_000_000_000;
-  readonly hub: Hub;
-  readonly log = new MemoryLog();
-  readonly outboxes = new Map<number, Outbox>();
-  /** Ticket → the hub's answer. */
-  readonly answers = new Map<number, { status: number; message: string; retryAfter?: number }>();
-  readonly kept: StoreWrite[] = [];
-  /** What the hub asked the cluster link to carry (with `node`). */
-  readonly cluster: ClusterOut[] = [];
+/** The hub's harness, with people who take nicks and posts through the API. */
+class ApiHarness extends HubHarness {
   #ticket = 0;
 
   constructor(
     over: Partial<Config> = {},
     opts: { accounts?: StoreStart["accounts"]; filter?: WordFilter; node?: string } = {},
   ) {
-    const config = testConfig({ roomRate: { burst: 0, per: 0 }, ...over });
     const memory: StoreStart | undefined = opts.accounts
       ? { accounts: opts.accounts, rooms: [], bans: [], seqs: {}, recent: [] }
       : undefined;
-    this.hub = new Hub({
-      config,
-      log: new Logger("debug", config.safeMode, this.log.sink),
-      effects: {
-        wake: () => {},
-        close: () => {},
-        saveBans: () => {},
-        prompt: () => {},
-        remember: (w) => this.kept.push(w),
-        posted: (ticket, status, message, retryAfter) =>
-          this.answers.set(ticket, { status, message, retryAfter }),
-        ...(opts.node ? { cluster: (out: ClusterOut) => this.cluster.push(out) } : {}),
-      },
+    super({ roomRate: { burst: 0, per: 0 }, ...over }, {
       node: opts.node,
       memory,
       filter: opts.filter,
-      random: seededRandom(),
-      clock: () => "12:00",
+      keep: true,
     });
-  }
-
-  handle(ev: HubEvent): void {
-    this.hub.handle(ev, this.now);
-    this.hub.flush(this.now);
   }
 
   /** A person connects from `ip` and takes `nick`; their outbox is emptied. */
   person(id: number, nick: string, ip = `10.0.0.${id}`): void {
-    const outbox = new Outbox();
-    this.outboxes.set(id, outbox);
-    this.handle({ type: "open", id, ip, port: 40_000 + id, outbox });
+    this.open(id, ip);
     this.type(id, `/nick ${nick}`);
     this.read(id);
   }
@@ -76,25 +41,7 @@ class ApiHarness {
   /** Client `id` types `line` a second later (inside the rate limit). */
   type(id: number, line: string): void {
     this.now += SEC;
-    const bytes = new TextEncoder().encode(line).length + 2;
-    this.handle({
-      type: "input",
-      id,
-      at: this.now,
-      bytes,
-      lines: [line],
-      partial: false,
-      overlong: 0,
-      telnetFloods: 0,
-    });
-  }
-
-  read(id: number): string[] {
-    const ob = this.outboxes.get(id)!;
-    let text = "";
-    for (let b = ob.take(); b; b = ob.take()) text += decoder.decode(b);
-    ob.armed = false;
-    return text === "" ? [] : text.slice(0, -2).split("\r\n");
+    this.send(id, line);
   }
 
   /** Posts through the API (from `ip`) now; returns the hub's answer. */

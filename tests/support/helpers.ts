@@ -13,7 +13,7 @@ import { Outbox } from "../../src/chat/shared_log.ts";
 import { Server } from "../../src/shell/server.ts";
 import { TelnetSession } from "../../src/net/telnet.ts";
 import { Keeper } from "../../src/shell/keeper.ts";
-import type { Store } from "../../src/store/types.ts";
+import type { Store, StoreStart, StoreWrite } from "../../src/store/types.ts";
 
 /** A config for tests: the defaults, no ban file, no store, plus the given changes. */
 export function testConfig(over: Partial<Config> = {}): Config {
@@ -52,6 +52,10 @@ export class HubHarness {
   readonly cluster: ClusterOut[] = [];
   /** What the hub asked to append to the audit log. */
   readonly audits: AuditEntry[] = [];
+  /** The answers to HTTP API posts: ticket → status, message, seconds to wait. */
+  readonly answers = new Map<number, { status: number; message: string; retryAfter?: number }>();
+  /** What the hub asked the store to remember (with `keep`, and no store). */
+  readonly kept: StoreWrite[] = [];
   /** With a store: the shell's side of it (answers are handled by {@link settle}). */
   readonly keeper?: Keeper;
   /** Answers the keeper posted, not handled yet. */
@@ -69,6 +73,10 @@ export class HubHarness {
       store?: Store;
       /** The word filter to start with. */
       filter?: WordFilter;
+      /** What the hub begins with, when there is no store. */
+      memory?: StoreStart;
+      /** Records what the hub asks to remember in {@link kept} (when there is no store). */
+      keep?: boolean;
     } = {},
   ) {
     const config = testConfig(over);
@@ -97,13 +105,16 @@ export class HubHarness {
         prompt: (id, text) => this.prompts.set(id, text),
         lineMode: (id, on) => this.lineModes.set(id, on),
         audit: (entry) => this.audits.push(entry),
+        posted: (ticket, status, message, retryAfter) =>
+          this.answers.set(ticket, { status, message, retryAfter }),
+        ...(opts.keep && !keeper ? { remember: (w: StoreWrite) => this.kept.push(w) } : {}),
         ...(opts.node ? { cluster: (out: ClusterOut) => this.cluster.push(out) } : {}),
         ...(keeper ? { remember: (w) => keeper.remember(w), ask: (work) => keeper.ask(work) } : {}),
       },
       node: opts.node,
       motd: opts.motd,
       bans: opts.bans ?? opts.store?.start.bans,
-      memory: opts.store?.start,
+      memory: opts.memory ?? opts.store?.start,
       filter: opts.filter,
       random: seededRandom(),
       clock: () => "12:00",
