@@ -373,6 +373,23 @@ async function main(): Promise<number> {
   } catch (e) {
     throw new Exit(1, `${(e as Error).message} (--redis)`);
   }
+  // The signals are taken before anything listens: a SIGTERM as soon as the log says
+  // "listening" is a clean stop, not the runtime's default kill (exit 143).
+  const stopped = new Promise<void>((resolve) => {
+    let first = 0;
+    const onSignal = () => {
+      const now = Date.now();
+      if (first === 0) {
+        first = now;
+        server.shutdown().then(resolve, resolve);
+      } else if (now - first > FORCE_AFTER_MS) {
+        log.warn("second signal: exiting without waiting");
+        Deno.exit(130);
+      }
+    };
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+  });
   try {
     server.listen();
     await server.listenTls();
@@ -416,21 +433,7 @@ async function main(): Promise<number> {
     });
   }
 
-  await new Promise<void>((resolve) => {
-    let first = 0;
-    const onSignal = () => {
-      const now = Date.now();
-      if (first === 0) {
-        first = now;
-        server.shutdown().then(resolve, resolve);
-      } else if (now - first > FORCE_AFTER_MS) {
-        log.warn("second signal: exiting without waiting");
-        Deno.exit(130);
-      }
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
-  });
+  await stopped;
   return 0;
 }
 

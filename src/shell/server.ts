@@ -410,6 +410,7 @@ export class Server {
    */
   async listenTls(): Promise<Deno.NetAddr | undefined> {
     const cfg = this.config;
+    if (this.#stopping) return undefined; // stopped while starting: nothing more to open
     if (cfg.ircTlsPort !== -1 && !this.#ircTlsListener) this.#listenIrcTls();
     if (cfg.tlsPort === -1 || this.#tlsListener) return this.#tlsListener?.addr;
     const listener = this.#bind("--tls-port", cfg.host, cfg.tlsPort);
