@@ -91,6 +91,20 @@ async function untilOnline(c: TestClient, count: number, ms = 10_000): Promise<v
   }
 }
 
+/** Asks `/rooms` until `c`'s process lists `room`. */
+async function untilListed(c: TestClient, room: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  const listed = (l: string) => l.startsWith(`  ${room} `);
+  for (;;) {
+    const from = c.lines.length;
+    await c.send("/rooms");
+    await until(() => c.lines.slice(from).some((l) => / rooms?:$/.test(l)), "the /rooms list");
+    if (c.lines.slice(from).some(listed)) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${room} in /rooms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Joins at `port` and takes `nick`. */
 async function member(port: number, nick: string, from = "127.0.0.1"): Promise<TestClient> {
   const c = await TestClient.join(port, from);
@@ -620,6 +634,9 @@ Deno.test("cluster: a room's settings, mutes and bans are the same on every proc
     clients.push(ann, bob, cat);
     await ann.send("/join den");
     await ann.waitFor("You are now in #den");
+    // Only once B knows ann made #den: two people making one room on two processes at the same
+    // moment each own it, and the later one in the room's order keeps it.
+    await untilListed(bob, "#den");
     for (const c of [bob, cat]) {
       await c.send("/join den");
       await c.waitFor("You are now in #den");
