@@ -17,6 +17,7 @@ import type { Outbox, SharedLog } from "./shared_log.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const EMPTY_SET: ReadonlySet<Client> = new Set();
 
 /** The hub's way of putting bytes in front of people. */
 export class Fanout {
@@ -203,23 +204,32 @@ export class Fanout {
     const text = roomLine(line, room.label, this.ircName);
     if (text === "") return;
     const bytes = encoder.encode(text);
-    // Members in this room only read its IRC log: the line is appended once for all of them.
+    // Members in this room only read its IRC log: the line is appended once for all of them,
+    // and only those left out of it cost anything (as a telnet line's readers).
+    const irc = room.irc!;
     const log = room.ircLog;
     let start = -1;
     if (log !== null && log.readers.size > 0) {
       start = log.append(bytes);
       this.#grownLogs.add(log);
     }
+    const apart = room.ircApart ??= [...irc].filter((m) => m.outbox.log !== log);
+    const out = (m: Client) => (m === except && !m.irc!.has("echo-message")) || !!skip?.has(m);
     let readers = 0;
-    for (const m of room.irc!) {
-      const reads = start >= 0 && m.outbox.log === log;
-      if ((m === except && !m.irc!.has("echo-message")) || skip?.has(m)) {
-        if (reads) m.outbox.skip(start, log!.head);
-        continue;
+    if (start >= 0) {
+      readers = irc.size - apart.length;
+      const reads = (m: Client) => irc.has(m) && m.outbox.log === log && out(m);
+      if (except && reads(except)) {
+        except.outbox.skip(start, log!.head);
+        readers--;
       }
-      if (reads) readers++;
-      else if (!m.gone && !m.slow) this.#enqueue(m, bytes);
+      for (const m of skip ?? EMPTY_SET) {
+        if (m === except || !reads(m)) continue;
+        m.outbox.skip(start, log!.head);
+        readers--;
+      }
     }
+    for (const m of apart) if (!out(m) && !m.gone && !m.slow) this.#enqueue(m, bytes);
     this.#ctx.stats.deliveries += readers;
   }
 

@@ -65,6 +65,12 @@ export class ChatRoom<M> {
    * gets them as its own entries: an outbox reads one log at a time); made on use.
    */
   ircLog: SharedLog | null = null;
+  /**
+   * Its IRC members who do not read {@link ircLog} (they are in other rooms too), found on the
+   * first line after a change (null: not known; the hub clears it when one comes, goes or reads
+   * another log).
+   */
+  ircApart: M[] | null = null;
   /** Members who want mentions drawn for them (colour or bell on). */
   alerts = 0;
   /** The number of the room's last kept line (lines are numbered for the store). */

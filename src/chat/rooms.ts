@@ -334,6 +334,7 @@ export class Rooms {
     let only: ChatRoom<Client> | null = null;
     if (channels.size === 1) { for (const room of channels) only = room; }
     c.outbox.read(only ? only.ircLogFor() : NO_LOG);
+    for (const room of channels) room.ircApart = null;
   }
 
   /**
@@ -361,6 +362,7 @@ export class Rooms {
   #out(c: Client, room: ChatRoom<Client>): void {
     c.irc!.channels.delete(room);
     room.irc?.delete(c);
+    room.ircApart = null;
     room.members.delete(c);
     this.#epoch++;
     this.hooks.left(c, room);

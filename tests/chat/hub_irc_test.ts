@@ -460,3 +460,35 @@ Deno.test("irc: a refusal names the IRC way to become an operator", () => {
   h.send(2, "MODE #lobby +m");
   assert.match(h.read(2).join("\n"), /Operators get in with \/oper NAME TOKEN/);
 });
+
+Deno.test("irc: with echo-message the author gets its line back once, in one room or in two", () => {
+  const h = harness();
+  telnet(h, 1, "tina", "#a");
+  h.open(3, "10.0.0.3", 40_003, "irc");
+  h.send(3, "CAP LS 302", "NICK ian", "USER ian 0 * :Ian", "CAP REQ :echo-message", "CAP END");
+  h.send(3, "JOIN #a");
+  h.irc(4, "ivy", ["#a"], "10.0.0.4");
+  h.read(1);
+  h.read(3);
+  h.send(3, "PRIVMSG #a :reading the log");
+  h.advance(600);
+  assert.deepEqual(h.read(3), [":ian!ian@shat PRIVMSG #a :reading the log"]);
+  assert.deepEqual(h.read(4), [":ian!ian@shat PRIVMSG #a :reading the log"]);
+  h.send(3, "JOIN #b");
+  h.advance(600);
+  h.read(3);
+  h.send(3, "PRIVMSG #a :in two rooms");
+  h.advance(600);
+  h.send(4, "PRIVMSG #a :from ivy");
+  h.advance(600);
+  assert.deepEqual(h.read(3), [
+    ":ian!ian@shat PRIVMSG #a :in two rooms",
+    ":ivy!ivy@shat PRIVMSG #a :from ivy",
+  ]);
+  assert.deepEqual(h.read(4), [":ian!ian@shat PRIVMSG #a :in two rooms"]);
+  assert.deepEqual(h.read(1), [
+    "<ian> reading the log",
+    "<ian> in two rooms",
+    "<ivy> from ivy",
+  ]);
+});
