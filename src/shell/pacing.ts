@@ -4,8 +4,10 @@
  * the clients it started a write for in each window of PACE_WINDOW_MS; with D of them, a client
  * written to less than D / WRITES_PER_MS ms ago (at most MAX_WRITE_GAP_MS) waits out the rest of
  * that time, and its next write carries everything that came meanwhile: a busy room of 1000 gets
- * the lines of ~30 ms in each write. A quiet server, or someone not written to lately, is written
- * to at once.
+ * the lines of ~30 ms in each write. Someone not written to lately is written to at once, unless
+ * many are woken together (BURST_MIN or more: a line to a big room): then the first write waits
+ * BURST_MS, so that it carries the rest of a burst rather than its first line only (a burst of a
+ * thousand lines to a thousand people goes out in one or two writes each, not five).
  */
 
 export const WRITES_PER_MS = 30;
@@ -13,6 +15,9 @@ export const WRITES_PER_MS = 30;
 export const START_CHUNK = 1024;
 export const MAX_WRITE_GAP_MS = 50;
 export const PACE_WINDOW_MS = 50;
+/** Writers woken together from which the first write waits BURST_MS. */
+export const BURST_MIN = 64;
+export const BURST_MS = 10;
 
 /** A client whose writer the pacer starts, and the pacer's bookkeeping on it. */
 export interface Paced {
@@ -35,6 +40,7 @@ export class WritePacer {
   /** Clients waiting out the gap, in the order they started waiting, and the one timer. */
   #waiting: Paced[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = 0;
   /** True once the server is stopping: the rest of a big start is left to the closing flush. */
   readonly #stopping: () => boolean;
 
@@ -60,17 +66,29 @@ export class WritePacer {
         if (!this.#stopping()) this.start(rest);
       }, 0);
     }
+    const burst = clients.length >= BURST_MIN;
+    const waiting = this.#waiting;
+    let sorted = true;
     for (const c of clients) {
       if (c.waiting) continue;
-      if (now - c.lastKick >= gap) {
+      const idle = now - c.lastKick >= gap;
+      if (idle && !burst) {
         this.#kick(c, now);
-      } else {
-        c.waiting = true;
-        c.dueAt = c.lastKick + gap;
-        this.#waiting.push(c);
+        continue;
       }
+      c.waiting = true;
+      c.dueAt = idle ? now + BURST_MS : c.lastKick + gap;
+      if (waiting.length > 0 && waiting[waiting.length - 1].dueAt > c.dueAt) sorted = false;
+      waiting.push(c);
     }
-    if (this.#waiting.length > 0 && this.#timer === undefined) this.#arm();
+    // The timer serves the list in order of when each is due.
+    if (!sorted) waiting.sort((a, b) => a.dueAt - b.dueAt);
+    if (waiting.length === 0) return;
+    if (this.#timer !== undefined && waiting[0].dueAt < this.#timerDue) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#timer === undefined) this.#arm();
   }
 
   /** Whoever waits for a turn is left to the closing flush, which writes anyway. */
@@ -95,7 +113,8 @@ export class WritePacer {
 
   /** The one timer, for the first client waiting. */
   #arm(): void {
-    const wait = Math.max(0, this.#waiting[0].dueAt - performance.now());
+    this.#timerDue = this.#waiting[0].dueAt;
+    const wait = Math.max(0, this.#timerDue - performance.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       const now = performance.now();
