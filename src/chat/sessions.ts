@@ -53,6 +53,7 @@ export class Sessions {
   readonly #motd: Uint8Array | null;
   /** The welcome's line on what is kept of what is said (see {@link keptLine}). */
   readonly #kept: Uint8Array;
+  readonly #keptText: string;
   /** Called as a member leaves (the parts above keep state per member). */
   readonly #left: (c: Client) => void;
 
@@ -78,7 +79,8 @@ export class Sessions {
     this.#mirror = parts.mirror;
     this.#sync = parts.sync;
     this.#motd = motd.length > 0 ? encoder.encode(motd.join("\r\n") + "\r\n") : null;
-    this.#kept = encoder.encode(keptLine(ctx.config));
+    this.#keptText = keptLine(ctx.config);
+    this.#kept = encoder.encode(this.#keptText);
   }
 
   /**
@@ -148,16 +150,18 @@ export class Sessions {
     // are buffers shared by every newcomer rather than copies.
     // A browser's page has its own accessibility; a screen-reader session needs no tip.
     const tip = c.transport === "ws" || c.screenReader ? "" : READER_TIP + "\r\n";
-    fanout.push(
-      c,
-      encoder.encode(
-        tip +
-          `Welcome to ${ctx.config.name}! You are ${c.nick} in ${lobby.label}; ${others}.\r\n` +
-          "Type /help for the commands and /nick NAME to choose your name.\r\n",
-      ),
-    );
-    if (this.#motd) fanout.push(c, this.#motd);
-    fanout.push(c, this.#kept);
+    // Without a motd, what is kept is said in the same buffer: a newcomer's welcome is one
+    // piece, written as it is (pieces are joined into a copy for the write).
+    const welcome = tip +
+      `Welcome to ${ctx.config.name}! You are ${c.nick} in ${lobby.label}; ${others}.\r\n` +
+      "Type /help for the commands and /nick NAME to choose your name.\r\n";
+    if (this.#motd) {
+      fanout.push(c, encoder.encode(welcome));
+      fanout.push(c, this.#motd);
+      fanout.push(c, this.#kept);
+    } else {
+      fanout.push(c, encoder.encode(welcome + this.#keptText));
+    }
     if (lobby.topic) fanout.push(c, encoder.encode(`Topic: ${lobby.topic}\r\n`));
     const history = lobby.historyBlock(c.view & VIEW_COLOR, ctx.clock);
     if (history) fanout.push(c, history);
