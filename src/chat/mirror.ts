@@ -36,8 +36,19 @@ export class RemoteMember implements Member {
   get away(): string {
     return this.info.away;
   }
+  /** Its room (an IRC session's latest, when it is in several). */
   get room(): string {
     return this.info.room;
+  }
+
+  /** Every room it is in. */
+  get rooms(): string[] {
+    return this.info.also ? [this.info.room, ...this.info.also] : [this.info.room];
+  }
+
+  /** Whether it is in room `id`. */
+  isIn(id: string): boolean {
+    return this.info.room === id || (this.info.also?.includes(id) ?? false);
   }
 }
 
@@ -97,7 +108,7 @@ export class Mirror {
   /** Members of `room` on other processes. */
   membersOf(room: string): RemoteMember[] {
     const out: RemoteMember[] = [];
-    for (const m of this.#byRef.values()) if (m.info.room === room) out.push(m);
+    for (const m of this.#byRef.values()) if (m.isIn(room)) out.push(m);
     return out;
   }
 
@@ -122,6 +133,24 @@ export class Mirror {
     old.skeleton = skeleton(info.nick);
     this.#index(old, 1);
     return { member: old, was };
+  }
+
+  /**
+   * Member `m` left room `id`: true when that was its last room (it is to be forgotten); an IRC
+   * session in other rooms stays in those.
+   */
+  leftRoom(m: RemoteMember, id: string): boolean {
+    const rest = m.rooms.filter((r) => r !== id);
+    if (rest.length === 0) return true;
+    if (rest.length < m.rooms.length) {
+      const { also: _, ...info } = m.info;
+      this.upsert(m.node, {
+        ...info,
+        room: rest[0],
+        ...(rest.length > 1 ? { also: rest.slice(1) } : {}),
+      });
+    }
+    return false;
   }
 
   /** Changes some of a member's fields (room, nick, away, activity). */
@@ -156,6 +185,7 @@ export class Mirror {
     }
     bump(this.#ips, this.#keyOf(m.info.ip), delta);
     bump(this.#rooms, m.info.room, delta);
+    for (const room of m.info.also ?? []) bump(this.#rooms, room, delta);
   }
 }
 

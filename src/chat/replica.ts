@@ -166,7 +166,7 @@ export class Replica {
         break;
       case "leave": {
         const m = mirror.get(node, ev.id);
-        if (m && m.room === roomId) this.#forget(m);
+        if (m && mirror.leftRoom(m, roomId)) this.#forget(m);
         if (room && m) this.#parts.stewards.left(m, room);
         if (room) {
           if (ev.notice) fanout.notice(room, ev.notice, undefined, true);
@@ -301,13 +301,15 @@ export class Replica {
   #connectionLost(m: RemoteMember): void {
     const rooms = this.#parts.rooms;
     this.#forget(m);
-    const room = rooms.get(m.room);
-    if (!room) return;
-    this.#parts.stewards.left(m, room);
-    if (rooms.announcing(room)) {
-      this.#parts.fanout.notice(room, `${m.nick} left (connection lost)`, undefined, true);
+    for (const id of m.rooms) {
+      const room = rooms.get(id);
+      if (!room) continue;
+      this.#parts.stewards.left(m, room);
+      if (rooms.announcing(room)) {
+        this.#parts.fanout.notice(room, `${m.nick} left (connection lost)`, undefined, true);
+      }
+      rooms.maybeGone(room);
     }
-    rooms.maybeGone(room);
   }
 
   #applyDirect(node: string, ev: DirectEv, now: number): void {
@@ -396,9 +398,10 @@ export class Replica {
     const seen = new Set<RemoteMember>();
     for (const { node, info } of snap.members) {
       if (node === sync.node) continue;
-      if (!rooms.get(info.room)) {
-        const r = meta.get(info.room);
-        rooms.add(new ChatRoom<Client>(r?.name ?? info.room, r?.key ?? ""));
+      for (const id of [info.room, ...(info.also ?? [])]) {
+        if (rooms.get(id)) continue;
+        const r = meta.get(id);
+        rooms.add(new ChatRoom<Client>(r?.name ?? id, r?.key ?? ""));
       }
       seen.add(mirror.upsert(node, info).member);
       rooms.changed();

@@ -358,7 +358,7 @@ export class RoomActs {
     const shown = nick || target;
     const why = reason ? `: ${reason}` : ".";
     if (t) {
-      const here = t instanceof RemoteMember ? t.room === room.id : (t as Client).inRoom(room);
+      const here = t instanceof RemoteMember ? t.isIn(room.id) : (t as Client).inRoom(room);
       if (here) {
         this.#expel(
           t,

@@ -294,7 +294,7 @@ export class Stewards {
   /** Whether the session `holder` is someone in `room` now (here or elsewhere). */
   #present(holder: string, room: ChatRoom<Client>): boolean {
     const p = this.#sessionPerson(holder);
-    return p instanceof RemoteMember ? p.room === room.id : p?.room === room;
+    return p instanceof RemoteMember ? p.isIn(room.id) : (p?.inRoom(room) ?? false);
   }
 
   /** The person a session holder names, while they are connected (here or elsewhere). */

@@ -152,7 +152,7 @@ export class ClusterSync implements Outbound {
 
 /** What the others know of `c`. */
 export function memberInfo(c: Client): MemberInfo {
-  return {
+  const info: MemberInfo = {
     id: c.id,
     nick: c.nick,
     ip: c.ip,
@@ -162,4 +162,9 @@ export function memberInfo(c: Client): MemberInfo {
     active: c.lastActive,
     ...(c.account ? { acct: c.account } : {}),
   };
+  // An IRC session in several rooms is in all of them for the others too.
+  if (c.irc && c.irc.channels.size > 1) {
+    info.also = [...c.irc.channels].filter((r) => r !== c.room).map((r) => r.id);
+  }
+  return info;
 }

@@ -23,6 +23,8 @@ export interface MemberInfo {
   ip: string;
   /** The room's lower-case id. */
   room: string;
+  /** An IRC session's other rooms (it may be in several at once), by id; absent: none. */
+  also?: string[];
   away: string;
   op: boolean;
   /** When they last said something or joined (epoch ms). */

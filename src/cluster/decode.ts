@@ -310,11 +310,23 @@ function member(value: unknown, field: string, rules: BusRules): MemberInfo {
   if (fields.acct !== undefined && fields.acct !== "") {
     info.acct = account(fields.acct, `${field}.acct`, rules);
   }
+  if (fields.also !== undefined) {
+    const also = fields.also;
+    if (!Array.isArray(also) || also.length > MAX_ALSO) {
+      refuse(`${field}.also`, `not a list of at most ${MAX_ALSO} rooms`, also);
+    }
+    const ids = also.map((r, i) => roomId(r, `${field}.also[${i}]`, rules));
+    const others = [...new Set(ids)].filter((r) => r !== info.room);
+    if (others.length > 0) info.also = others;
+  }
   return info;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The fields
+
+/** The most rooms an IRC session is said to be in besides its own (Shat allows 50). */
+const MAX_ALSO = 100;
 
 /** The latest time a message may carry (epoch ms): later is no clock's time, only a forgery's. */
 const LATEST = Date.UTC(9999, 11, 31);

@@ -492,3 +492,55 @@ Deno.test("irc: with echo-message the author gets its line back once, in one roo
     "<ivy> from ivy",
   ]);
 });
+
+Deno.test("irc: an IRC session elsewhere in two rooms is in both here, until it leaves each", () => {
+  const h = new HubHarness({ ircName: SERVER, rateLimit: 0 }, { node: "A" });
+  h.fromCluster({
+    kind: "snapshot",
+    snap: { members: [], rooms: [], bans: [], history: [] },
+    reset: false,
+  });
+  // Here: its own enter for a second room says where else it is.
+  h.irc(1, "ian", ["#lobby", "#ops"]);
+  const enters = h.cluster.filter((o) => o.op === "room" && o.ev.t === "enter");
+  const last = enters.at(-1) as { room: string; ev: { m: { room: string; also?: string[] } } };
+  assert.equal(last.room, "ops");
+  assert.deepEqual(last.ev.m.also, ["lobby"]);
+  telnet(h, 2, "tina", "#ops", "10.0.0.2");
+  // Elsewhere: ivy on B joins #lobby, then #ops as well.
+  const ivy = { id: 7, nick: "ivy", ip: "10.0.0.9", room: "lobby", away: "", op: false, active: 0 };
+  const seqs = new Map<string, number>();
+  const fromB = (room: string, ev: unknown) => {
+    const seq = (seqs.get(room) ?? 0) + 1;
+    seqs.set(room, seq);
+    h.fromCluster({ kind: "bus", bus: { kind: "room", node: "B", room, seq, ev } as never });
+  };
+  // The harness's own proposals took the first numbers of #lobby and #ops.
+  seqs.set("lobby", h.cluster.filter((o) => o.op === "room" && o.room === "lobby").length);
+  seqs.set("ops", h.cluster.filter((o) => o.op === "room" && o.room === "ops").length);
+  fromB("lobby", { t: "enter", m: ivy, name: "lobby", notice: "ivy joined" });
+  fromB("ops", {
+    t: "enter",
+    m: { ...ivy, room: "ops", also: ["lobby"] },
+    name: "ops",
+    notice: "ivy joined",
+  });
+  h.read(1);
+  h.read(2);
+  const names = (room: string) => {
+    h.send(1, `NAMES #${room}`);
+    return h.read(1).filter((l) => / 353 /.test(l)).join(" ");
+  };
+  assert.match(names("lobby"), /\bivy\b/);
+  assert.match(names("ops"), /\bivy\b/);
+  h.send(2, "/who");
+  assert(h.read(2).some((l) => /^ {2}ivy\b/.test(l)), "a telnet person in #ops sees ivy there");
+  // ivy leaves #ops: still in #lobby; then #lobby: gone.
+  fromB("ops", { t: "leave", id: 7, nick: "ivy", notice: "ivy left" });
+  assert.doesNotMatch(names("ops"), /\bivy\b/);
+  assert.match(names("lobby"), /\bivy\b/);
+  fromB("lobby", { t: "leave", id: 7, nick: "ivy", notice: "ivy left" });
+  assert.doesNotMatch(names("lobby"), /\bivy\b/);
+  h.send(1, "WHOIS ivy");
+  assert(codes(h.read(1)).includes("401"));
+});

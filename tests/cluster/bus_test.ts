@@ -316,3 +316,24 @@ Deno.test("bus: snapshot records (members, rooms, bans) are checked and cleaned 
     assert.ok(!CONTROL.test(d.dropped) && !d.dropped.includes("rrrr"), d.dropped);
   }
 });
+
+Deno.test("bus: an IRC session's other rooms travel with it; a bad list drops the event", () => {
+  const ops = { ...enter, m: { ...bob, also: ["ops", "den", "ops", "lobby"] } };
+  const m = (roomEv(room(ops)) as RoomEv & { t: "enter" }).m;
+  assert.deepEqual(m.also, ["ops", "den"], "each other room once, not its own");
+  const alone = (roomEv(room({ ...enter, m: { ...bob, also: [] } })) as RoomEv & { t: "enter" }).m;
+  assert.equal(alone.also, undefined);
+  for (const also of ["ops", [7], ["b a d"], ["\x1b[2J"], Array(101).fill("ops")]) {
+    assert.equal(room({ ...enter, m: { ...bob, also } }), null, JSON.stringify(also));
+  }
+  // The mirror counts such a member in each of its rooms, and keeps it until it left them all.
+  const mirror = new Mirror();
+  const { member } = mirror.upsert("Z", { ...bob, also: ["ops"] });
+  assert.equal(mirror.inRoom("lobby"), 1);
+  assert.equal(mirror.inRoom("ops"), 1);
+  assert.deepEqual(mirror.membersOf("ops"), [member]);
+  assert.equal(mirror.leftRoom(member, "lobby"), false);
+  assert.equal(mirror.inRoom("lobby"), 0);
+  assert.deepEqual(member.rooms, ["ops"]);
+  assert.equal(mirror.leftRoom(member, "ops"), true, "its last room");
+});

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { encodeRoom } from "../../src/cluster/bus.ts";
 import { RedisClient } from "../../src/cluster/redis/client.ts";
 import { TestClient, until } from "../support/helpers.ts";
+import { IrcClient } from "../support/irc.ts";
 import { hasProgram, Proc, runShat, startShat } from "../support/proc.ts";
 import { freePort, RedisServer } from "../support/redis_server.ts";
 
@@ -683,5 +684,61 @@ Deno.test("cluster: a room's settings, mutes and bans are the same on every proc
       await stop(c3);
     }
     assert.ok(!ann.lines.some((l) => l.includes("muted words")), "a muted line reached nobody");
+  });
+});
+
+/** `c`'s /who answer (the lines after its header), asked twice so the first is whole. */
+async function whoLines(c: TestClient): Promise<string[]> {
+  const from = c.lines.length;
+  const header = (l: string) => / in #\S+ \(\d+ online\):$/.test(l);
+  await c.send("/who");
+  await c.send("/who");
+  await until(() => c.lines.slice(from).filter(header).length === 2, "two /who answers");
+  const lines = c.lines.slice(from);
+  const first = lines.findIndex(header);
+  return lines.slice(first + 1, lines.findIndex((l, i) => i > first && header(l)));
+}
+
+Deno.test("cluster: an IRC session in two rooms is in both on the other process, until it parts one", async () => {
+  const fast = ["--rate-limit", "0"];
+  await cluster([[...fast, "--irc-port", "0"], fast], async ({ procs: [a, b], clients }) => {
+    const m = await a.proc.waitFor(/listening for IRC (?:host=\S+ )?port=(\d+)/, "stderr");
+    const tina = await member(b.port, "tina");
+    const tom = await member(b.port, "tom", "127.0.0.2");
+    clients.push(tina, tom);
+    await tom.send("/join ops");
+    await tom.waitFor("You are now in #ops");
+    const ian = await IrcClient.register(Number(m[1]), "ian", "127.0.0.3");
+    ian.autoPong = true;
+    try {
+      // A learns of #ops from B before ian joins it (one maker, as in the settings test).
+      for (let listed = false; !listed;) {
+        const mark = ian.mark();
+        await ian.send("LIST");
+        await ian.waitFor((msg) => msg.command === "323", mark);
+        listed = ian.since(mark).some((msg) => msg.command === "322" && msg.params[1] === "#ops");
+      }
+      await ian.send("JOIN #lobby", "JOIN #ops");
+      await ian.waitFor((msg) => msg.command === "366" && msg.params[1] === "#ops");
+      await tom.waitFor("*** ian joined");
+      await ian.send("PRIVMSG #ops :hello ops", "PRIVMSG #lobby :hello lobby");
+      await tom.waitFor("<ian> hello ops");
+      await tina.waitFor("<ian> hello lobby");
+      assert(!tom.lines.includes("<ian> hello lobby"), "each room gets its own line");
+      // B lists ian in both rooms.
+      assert((await whoLines(tom)).some((l) => /^ {2}ian\b/.test(l)), "ian in #ops on B");
+      assert((await whoLines(tina)).some((l) => /^ {2}ian\b/.test(l)), "ian in #lobby on B");
+      // Parting #ops, ian stays in #lobby for B.
+      await ian.send("PART #ops :bye ops");
+      await tom.waitFor((l) => l.startsWith("*** ian left"));
+      assert(!(await whoLines(tom)).some((l) => /^ {2}ian\b/.test(l)), "ian out of #ops on B");
+      assert((await whoLines(tina)).some((l) => /^ {2}ian\b/.test(l)), "ian still in #lobby");
+      await tom.send("from tom");
+      await tina.send("from tina");
+      await ian.waitFor((msg) => msg.command === "PRIVMSG" && msg.params[1] === "from tina");
+      assert(!ian.lines.some((l) => l.text.endsWith(":from tom")), "nothing of #ops after PART");
+    } finally {
+      await ian.close();
+    }
   });
 });

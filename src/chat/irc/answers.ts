@@ -176,7 +176,7 @@ export class IrcAnswers {
     this.num(c, "311", n, n.slice(0, 10), "shat", "*", real);
     const rooms = local
       ? (local.irc ? [...local.irc.channels] : [local.room])
-      : [this.#p.rooms.get((m as RemoteMember).room)].filter((r) => r !== undefined);
+      : (m as RemoteMember).rooms.map((id) => this.#p.rooms.get(id)).filter((r) => r !== undefined);
     const shown = rooms.filter((r) =>
       r && r !== this.#p.rooms.nowhere && (!r.secret || c.inRoom(r))
     );
