@@ -203,6 +203,11 @@ export function rowFromReport(
   const seconds = Math.max(1e-3, r.secs);
   const live = r.live;
   const delivered = r.delivered;
+  // loadgen sums the server's threads' run times before and after: a thread that ended between
+  // the two takes its time out of the sum (it can even go below zero). The process's own clock
+  // ticks (1/100 s) keep ended threads, so a sum well below them is not a reading.
+  const ticksNs = (r.srv_ticks_send ?? NaN) * 1e7;
+  const threadsEnded = r.srv_ns_send <= 0 || ticksNs > r.srv_ns_send + 2e7;
   return {
     scenario: sc.name,
     clients: live,
@@ -217,14 +222,15 @@ export function rowFromReport(
     rssMiB: r.rss_idle_kb / 1024,
     perConnKiB: live > 0 ? (r.rss_idle_kb - r.rss0_kb) / live : NaN,
     connectMs: r.connect_s * 1_000,
-    serverCpu: r.srv_ns_send / 1e9 / seconds,
-    cpuPerDeliveryNs: delivered > 0 ? r.srv_ns_send / delivered : NaN,
+    serverCpu: threadsEnded ? NaN : r.srv_ns_send / 1e9 / seconds,
+    cpuPerDeliveryNs: delivered > 0 && !threadsEnded ? r.srv_ns_send / delivered : NaN,
     cpuPerConnUs: live > 0 ? r.srv_ns_connect / 1e3 / live : NaN,
     v8Sending: NaN,
     v8Connecting: NaN,
     generatorCpu: (r.lg_ticks_send / 100) / seconds,
     notes: [
       ...notes,
+      threadsEnded ? "server CPU not read: some of its threads ended during the run" : "",
       r.connect_errors > 0 ? `${r.connect_errors} connect errors` : "",
       sc.notes ?? "",
       Number.isFinite(r.sys_busy_send) ? `machine busy ${Math.round(r.sys_busy_send * 100)}%` : "",

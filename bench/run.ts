@@ -707,37 +707,51 @@ async function runScenario(sc: Scenario, log: (s: string) => void): Promise<Row>
  * process whose report becomes the row. loadgen reads the server's memory and CPU itself
  * (-pid), from the same /proc files readProc reads.
  */
-async function runGoScenario(sc: GoScenario, bin: string, log: (s: string) => void): Promise<Row> {
+async function runGoScenario(
+  sc: GoScenario,
+  bin: string,
+  log: (s: string) => void,
+  warmUp = 0,
+): Promise<Row> {
   log(`${sc.name}: starting the server`);
   const store = sc.store ? new BenchStore() : null;
   const server = new ServerProc(store?.args ?? [], store?.perms);
   try {
     await server.ready();
     const args = ["-addr", `127.0.0.1:${server.port}`, "-pid", String(server.child.pid)];
-    log(`${sc.name}: loadgen ${[...args, "-label", sc.key, ...sc.args].join(" ")}`);
-    const child = new Deno.Command(bin, {
-      args: [...args, "-label", sc.key, ...sc.args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    // loadgen ends by itself (a dial gives up after 10 s, the wait for lines after -idle
-    // without one); this only guards against a hang.
-    const guard = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited
-      }
-    }, 300_000);
-    const out = await child.output();
-    clearTimeout(guard);
-    const alive = server.alive;
     const dec = new TextDecoder();
-    if (!out.success) {
-      throw new Error(`loadgen ended with code ${out.code}: ${dec.decode(out.stderr).trim()}`);
-    }
-    const report = parseReport(dec.decode(out.stdout));
+    /** One run of loadgen against the server (it ends by itself; the guard is for a hang). */
+    const loadgen = async (): Promise<string> => {
+      log(`${sc.name}: loadgen ${[...args, "-label", sc.key, ...sc.args].join(" ")}`);
+      const child = new Deno.Command(bin, {
+        args: [...args, "-label", sc.key, ...sc.args],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const guard = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // exited
+        }
+      }, 300_000);
+      const out = await child.output();
+      clearTimeout(guard);
+      if (!out.success) {
+        throw new Error(`loadgen ended with code ${out.code}: ${dec.decode(out.stderr).trim()}`);
+      }
+      return dec.decode(out.stdout);
+    };
+    // --warm-up: the same scenario first, unmeasured, on the same server (new clients each time).
+    for (let i = 0; i < warmUp; i++) await loadgen();
+    // The warm-up's clients are gone, and the runtime's idle helper threads have ended (their
+    // pool lets one go after 10 s idle; one ending during the measured run would take its CPU
+    // time out of loadgen's sum), before the measured ones come.
+    if (warmUp > 0) await sleep(11_000);
+    const text = await loadgen();
+    const alive = server.alive;
+    const report = parseReport(text);
     let written = "";
     if (store) {
       // Stopped first: what the server wrote is counted in the file it leaves.
@@ -749,6 +763,7 @@ async function runGoScenario(sc: GoScenario, bin: string, log: (s: string) => vo
     }
     return rowFromReport(sc, report, [
       alive ? "" : "SERVER DIED",
+      warmUp > 0 ? `after ${warmUp} warm-up run${warmUp > 1 ? "s" : ""}` : "",
       sc.offered !== undefined ? `offered ≤ ${fmtCount(sc.offered)}/s` : "",
       written,
     ]);
@@ -1019,6 +1034,9 @@ const HELP = `deno task bench [options]
                       them; S4, T, R and the storms have no Go equivalent. Its sizes are the
                       README's (S1 1000 clients, S3 10 000, C 1000; S2 as quick) unless --full,
                       --tiny or a size flag says otherwise. Not with --cluster or --generators
+  --warm-up N         with --generator go: run each scenario N times unmeasured on the same
+                      server first (new clients each time), then once measured: the figures
+                      of a server that has run a while rather than of a fresh one (default 0)
   --loadgen-dir DIR   the loadgen source for --generator go (default: ../shared/loadgen from
                       the repository root; also ${LOADGEN_DIR_ENV}=DIR)
   --generators N      load generator processes per scenario (default 1; S3/S4/storm use more
@@ -1062,6 +1080,7 @@ async function main(): Promise<number> {
     generators: { type: "string" },
     generator: { type: "string" },
     "loadgen-dir": { type: "string" },
+    "warm-up": { type: "string" },
     server: { type: "string" },
     cluster: { type: "string" },
     "irc-share": { type: "string" },
@@ -1126,6 +1145,15 @@ async function main(): Promise<number> {
   const only = new Set(
     String(values.only ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean),
   );
+  const warmUp = Number(values["warm-up"] ?? 0);
+  if (!Number.isInteger(warmUp) || warmUp < 0 || String(values["warm-up"]).trim() === "") {
+    console.error(`bench: --warm-up needs a whole number of runs, not ${values["warm-up"]}`);
+    return 2;
+  }
+  if (warmUp > 0 && !go) {
+    console.error("bench: --warm-up is for --generator go (each of its scenarios is one run)");
+    return 2;
+  }
   ircShare = Number(values["irc-share"] ?? 0);
   if (!(ircShare >= 0 && ircShare <= 1) || String(values["irc-share"]).trim() === "") {
     console.error(`bench: --irc-share needs a fraction from 0 to 1, not ${values["irc-share"]}`);
@@ -1195,7 +1223,7 @@ async function main(): Promise<number> {
     for (const sc of list) {
       for (const kind of servers) {
         if (sc.store && kind !== "shat") continue;
-        await run(kind, () => runGoScenario(sc, built.bin, log));
+        await run(kind, () => runGoScenario(sc, built.bin, log, warmUp));
       }
     }
   } else {

@@ -152,3 +152,33 @@ Deno.test("bench: --generator go without go on PATH says so in one line and fail
   assert.equal(stderr.split("\n").length, 1, stderr);
   assert.match(stderr, /go command.*not on PATH.*apt-get install -y golang-go/);
 });
+
+Deno.test({
+  name: "bench: --warm-up runs a Go scenario first unmeasured on the same server, then measures it",
+  ignore: !hasGo() || !hasLoadgen(),
+  async fn() {
+    const rows = await bench(
+      "--tiny",
+      "--json",
+      "--generator",
+      "go",
+      "--only",
+      "s1",
+      "--warm-up",
+      "1",
+    );
+    assert.equal(rows.length, 1);
+    const [r] = rows;
+    assert.equal(r.deliveries, r.expected, "the measured run got every line");
+    assert.equal(r.lost + r.garbled, 0);
+    assert.match(r.notes, /after 1 warm-up run\b/);
+  },
+});
+
+Deno.test("bench: --warm-up is refused without the Go generator, and a bad count too", async () => {
+  for (const args of [["--warm-up", "2"], ["--generator", "go", "--warm-up", "x"]]) {
+    const out = await benchRun(["--tiny", "--only", "s1", ...args]);
+    assert.equal(out.code, 2, args.join(" "));
+    assert.match(new TextDecoder().decode(out.stderr), /--warm-up/);
+  }
+});
