@@ -205,9 +205,11 @@ export function rowFromReport(
   const delivered = r.delivered;
   // loadgen sums the server's threads' run times before and after: a thread that ended between
   // the two takes its time out of the sum (it can even go below zero). The process's own clock
-  // ticks (1/100 s) keep ended threads, so a sum well below them is not a reading.
+  // ticks (1/100 s, charged a tick at a time) keep ended threads, so a sum well below them (by
+  // more than the ticks' own error) is not a reading.
   const ticksNs = (r.srv_ticks_send ?? NaN) * 1e7;
-  const threadsEnded = r.srv_ns_send <= 0 || ticksNs > r.srv_ns_send + 2e7;
+  const threadsEnded = r.srv_ns_send <= 0 ||
+    ticksNs > Math.max(1.5 * r.srv_ns_send, r.srv_ns_send + 3e7);
   return {
     scenario: sc.name,
     clients: live,

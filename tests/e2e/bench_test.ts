@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import type { Row } from "../../bench/run.ts";
+import { parseReport, rowFromReport } from "../../bench/loadgen.ts";
 
 const RUN = fileURLToPath(new URL("../../bench/run.ts", import.meta.url));
 
@@ -180,5 +181,25 @@ Deno.test("bench: --warm-up is refused without the Go generator, and a bad count
     const out = await benchRun(["--tiny", "--only", "s1", ...args]);
     assert.equal(out.code, 2, args.join(" "));
     assert.match(new TextDecoder().decode(out.stderr), /--warm-up/);
+  }
+});
+
+Deno.test("bench: a loadgen CPU sum that lost an ended thread's time is not shown as a figure", () => {
+  const sc = { key: "s1", name: "S1 burst", args: [] };
+  const report = (ns: number, ticks: number) =>
+    parseReport(
+      "s1 clients=20 live=20 senders=4 msgs=20 connect_s=0.01 delivered=1520 expected=1520 " +
+        "lost=0 garbled=0 secs=0.1 deliveries_per_s=15200 p50_ms=1 p99_ms=2 max_ms=3 " +
+        "rss_idle_kb=50000 rss_after_kb=50100 rss_per_conn_kb=5\n" +
+        `CPU s1 srv_ticks_connect=1 srv_ticks_send=${ticks} srv_ns_connect=9000000 ` +
+        `srv_ns_send=${ns} lg_ticks_send=2 sys_busy_send=0.5 rss0_kb=40000\n`,
+    );
+  const good = rowFromReport(sc, report(45_600_000, 5), []);
+  assert.equal(good.cpuPerDeliveryNs, 30_000);
+  assert.doesNotMatch(good.notes, /not read/);
+  for (const [ns, ticks] of [[-4_000_000, 5], [10_000_000, 9]]) {
+    const bad = rowFromReport(sc, report(ns, ticks), []);
+    assert(Number.isNaN(bad.cpuPerDeliveryNs), `${ns} ns against ${ticks} ticks`);
+    assert.match(bad.notes, /server CPU not read/);
   }
 });
