@@ -140,9 +140,10 @@ export class Mirror {
    * session in other rooms stays in those.
    */
   leftRoom(m: RemoteMember, id: string): boolean {
-    const rest = m.rooms.filter((r) => r !== id);
+    const rooms = m.rooms;
+    const rest = rooms.filter((r) => r !== id);
     if (rest.length === 0) return true;
-    if (rest.length < m.rooms.length) {
+    if (rest.length < rooms.length) {
       const { also: _, ...info } = m.info;
       this.upsert(m.node, {
         ...info,

@@ -51,36 +51,32 @@ const GATHER = 16 * 1024;
 export function gather(parts: Uint8Array[]): Uint8Array[] {
   if (parts.length <= 1) return parts;
   const out: Uint8Array[] = [];
-  // The run of small pieces being gathered: parts[from..to), `size` bytes.
-  let from = 0;
+  let run: Uint8Array[] = [];
   let size = 0;
-  for (let i = 0; i <= parts.length; i++) {
-    const p = i < parts.length ? parts[i] : null;
-    if (p !== null && p.length < GATHER && size + p.length <= GATHER) {
-      size += p.length;
-      continue;
+  const close = () => {
+    if (run.length === 1) out.push(run[0]);
+    else if (run.length > 1) {
+      const joined = new Uint8Array(size);
+      let off = 0;
+      for (const p of run) {
+        joined.set(p, off);
+        off += p.length;
+      }
+      out.push(joined);
     }
-    if (i - from === 1) out.push(parts[from]);
-    else if (i - from > 1) out.push(join(parts, from, i, size));
-    if (p !== null && p.length >= GATHER) {
+    run = [];
+    size = 0;
+  };
+  for (const p of parts) {
+    if (p.length >= GATHER) {
+      close();
       out.push(p);
-      from = i + 1;
-      size = 0;
     } else {
-      from = i;
-      size = p?.length ?? 0;
+      if (size + p.length > GATHER) close();
+      run.push(p);
+      size += p.length;
     }
   }
+  close();
   return out;
-}
-
-/** parts[from..to) (`size` bytes in all) copied into one buffer. */
-function join(parts: Uint8Array[], from: number, to: number, size: number): Uint8Array {
-  const joined = new Uint8Array(size);
-  let off = 0;
-  for (let k = from; k < to; k++) {
-    joined.set(parts[k], off);
-    off += parts[k].length;
-  }
-  return joined;
 }
