@@ -68,7 +68,7 @@ export class Acceptor {
     adopt: (conn: Deno.TcpConn) => void,
   ): Promise<void> {
     let backoff = 5;
-    let inRow = 0;
+    let sinceYield = 0;
     while (!this.#stopping) {
       let conn: Deno.TcpConn;
       try {
@@ -99,8 +99,8 @@ export class Acceptor {
         // not fatal: only latency
       }
       adopt(conn);
-      if (++inRow >= ACCEPT_BURST) {
-        inRow = 0;
+      if (++sinceYield >= ACCEPT_BURST) {
+        sinceYield = 0;
         await this.#sleep(0);
       }
     }

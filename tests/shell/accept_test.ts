@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { ACCEPT_BURST, Acceptor } from "../../src/shell/accept.ts";
 import { Logger } from "../../src/ops/log.ts";
+import { until } from "../support/helpers.ts";
 
 /** A listener with `waiting` clients queued: each accept resolves at once. */
 function storm(waiting: number) {
@@ -34,7 +35,7 @@ Deno.test("accept: a storm is taken a burst at a time, other work running in bet
   };
   setTimeout(tick, 0);
   void acceptor.loop(storm(waiting), new Uint8Array(0), () => adopted++);
-  while (adopted < waiting) await new Promise((resolve) => setTimeout(resolve, 0));
+  await until(() => adopted === waiting, "every waiting client accepted");
   ticking = false;
   acceptor.stop();
   assert.equal(adopted, waiting);
