@@ -44,28 +44,30 @@ export class LineFramer {
 
   /** Feeds one chunk. */
   push(chunk: Uint8Array, onLine: LineHandler): void {
-    let start = 0;
     const n = chunk.length;
-    for (let i = 0; i < n; i++) {
-      const b = chunk[i];
-      if (b > CR) continue;
-      if (this.#afterCr) {
-        this.#afterCr = false;
-        if ((b === LF || b === 0) && i === start) {
-          start = i + 1;
-          continue;
-        }
-      }
-      if (b === LF || b === CR) {
-        this.#endLine(chunk, start, i, onLine);
-        this.#afterCr = b === CR;
-        start = i + 1;
-      }
-    }
-    if (start < n) {
+    let start = 0;
+    if (this.#afterCr && n > 0) {
       this.#afterCr = false;
-      this.#keep(chunk.subarray(start, n));
+      const b = chunk[0];
+      if (b === LF || b === 0) start = 1;
     }
+    // The next LF and CR at or after `start`: -1 when the chunk has no more, found again only
+    // once passed, so each byte is scanned once (natively) whatever the mix of line ends.
+    let lf = -2;
+    let cr = -2;
+    while (start < n) {
+      if (lf !== -1 && lf < start) lf = chunk.indexOf(LF, start);
+      if (cr !== -1 && cr < start) cr = chunk.indexOf(CR, start);
+      const end = lf === -1 ? cr : cr === -1 || lf < cr ? lf : cr;
+      if (end === -1) break;
+      this.#endLine(chunk, start, end, onLine);
+      start = end + 1;
+      if (end === cr) {
+        if (start === n) this.#afterCr = true;
+        else if (chunk[start] === LF || chunk[start] === 0) start++;
+      }
+    }
+    if (start < n) this.#keep(chunk.subarray(start, n));
   }
 
   /**

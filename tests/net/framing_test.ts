@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { LineFramer } from "../../src/net/framing.ts";
 import { TelnetSession } from "../../src/net/telnet.ts";
+import { seededRandom } from "../support/helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -77,4 +78,37 @@ Deno.test("framing: telnet commands (keepalive NOP, NAWS) never start a line", (
   let got = "";
   f.push(t.feed(enc.encode("hi\r\n")), (l) => (got = new TextDecoder().decode(l)));
   assert.equal(got, "hi");
+});
+
+/** Lines of `bytes` read whole: what any split of the same bytes into reads must give. */
+function reference(bytes: Uint8Array): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b !== 10 && b !== 13) continue;
+    lines.push(dec.decode(bytes.subarray(start, i)));
+    // CR LF and CR NUL are one line end.
+    if (b === 13 && (bytes[i + 1] === 10 || bytes[i + 1] === 0)) i++;
+    start = i + 1;
+  }
+  return lines;
+}
+
+Deno.test("framing: any mix of line ends, split into reads anywhere, gives the lines read whole", () => {
+  const random = seededRandom(11);
+  const rand = (n: number) => Math.floor(random() * n);
+  const alphabet = [10, 13, 0, 0x20, 0x61, 0x62, 0xc3, 0xa9];
+  for (let round = 0; round < 2000; round++) {
+    const bytes = new Uint8Array(rand(60));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = alphabet[rand(alphabet.length)];
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length;) {
+      const n = 1 + rand(8);
+      chunks.push(bytes.subarray(at, at + n));
+      at += n;
+    }
+    const seen = JSON.stringify([...bytes]);
+    assert.deepEqual(frame(chunks).lines, reference(bytes), seen);
+  }
 });
