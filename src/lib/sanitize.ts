@@ -61,6 +61,21 @@ function special(c: number): boolean {
 
 /** Turns one line of bytes (without its line end) into text that is safe to show others. */
 export function cleanLine(bytes: Uint8Array): string {
+  const n = bytes.length;
+  if (n <= 256) {
+    // Printable ASCII without a long run of spaces (most chat lines) is clean as it is, but for
+    // spaces at its end: one pass over the bytes, none over the text.
+    let run = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const b = bytes[i];
+      if (b === 0x20) {
+        if (++run > MAX_SPACES) break;
+      } else if (b < 0x20 || b > 0x7e) break;
+      else run = 0;
+    }
+    if (i === n) return String.fromCharCode.apply(null, bytes as unknown as number[]).trimEnd();
+  }
   return cleanText(decode(bytes));
 }
 

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { cleanLine, cleanText } from "../../src/lib/sanitize.ts";
 import { MAX_SUBNEG, TelnetSession } from "../../src/net/telnet.ts";
+import { seededRandom } from "../support/helpers.ts";
 
 const enc = new TextEncoder();
 
@@ -180,4 +181,20 @@ Deno.test("sanitize: a subnegotiation that never ends gives up and input resumes
   const after = f.feed(new TextEncoder().encode("hello\r\n"));
   assert.equal(new TextDecoder().decode(after), "hello\r\n");
   assert.equal(MAX_SUBNEG, 64);
+});
+
+Deno.test("sanitize: a line of bytes is cleaned as its text is, whatever takes the short way", () => {
+  const random = seededRandom(5);
+  // Printable ASCII and spaces (the short way), with now and then a byte that is not.
+  const pick = () => {
+    const r = random();
+    if (r < 0.3) return 0x20;
+    if (r < 0.97) return 0x21 + Math.floor(random() * 94);
+    return [0x09, 0x1b, 0x7f, 0xc3, 0xa9, 0xff][Math.floor(random() * 6)];
+  };
+  for (let round = 0; round < 3000; round++) {
+    const bytes = Uint8Array.from({ length: Math.floor(random() * 300) }, pick);
+    const text = new TextDecoder().decode(bytes);
+    assert.equal(cleanLine(bytes), cleanText(text), JSON.stringify(text));
+  }
 });
