@@ -184,10 +184,14 @@ export class Outbox implements LogReader {
     if (this.#tail === null || (this.#tail === NO_LOG && this.#log === NO_LOG)) {
       return this.#sideBytes;
     }
-    let n = 0;
     let log = this.#log;
     let pos = this.#pos;
-    for (const e of this.#side ?? EMPTY) {
+    const side = this.#side;
+    // Nothing of its own queued (most readers): what the log has past its position.
+    if (side === null) return log && log.head > pos ? log.head - pos : 0;
+    let n = 0;
+    for (let i = 0; i < side.length; i++) {
+      const e = side[i];
       if (e.at > pos && log) {
         n += e.at - pos;
         pos = e.at;

@@ -43,13 +43,21 @@ export function releaseRead(buf: Uint8Array): void {
 /** Pieces smaller than this are joined with their neighbours into one write. */
 const GATHER = 16 * 1024;
 
+/** Whether two neighbours in `parts` are both small (otherwise each is written as it is). */
+function joinable(parts: Uint8Array[]): boolean {
+  for (let i = 1; i < parts.length; i++) {
+    if (parts[i].length < GATHER && parts[i - 1].length < GATHER) return true;
+  }
+  return false;
+}
+
 /**
  * The writes for `parts`, in order: runs of small pieces joined into one buffer (one write for
  * many short lines), large pieces (views into shared log blocks) written as they are, never
  * copied.
  */
 export function gather(parts: Uint8Array[]): Uint8Array[] {
-  if (parts.length <= 1) return parts;
+  if (parts.length <= 1 || !joinable(parts)) return parts;
   const out: Uint8Array[] = [];
   let run: Uint8Array[] = [];
   let size = 0;

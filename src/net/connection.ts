@@ -463,7 +463,8 @@ export class Connection {
       while (!this.#closed) {
         const pieces = this.#next(ob);
         if (pieces.length === 0) break;
-        for (const buf of pieces) {
+        for (let i = 0; i < pieces.length; i++) {
+          const buf = pieces[i];
           let off = 0;
           while (off < buf.length) {
             off += await this.conn.write(off === 0 ? buf : buf.subarray(off));

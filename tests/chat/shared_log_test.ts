@@ -23,6 +23,7 @@ Deno.test("shared log: a line is stored once and every reader gets it, in order"
   log.append(line("<a> one"));
   log.append(line("<b> two"));
   assert.equal(log.head, line("<a> one").length + line("<b> two").length, "stored once");
+  assert.equal(readers[0].bytes, log.head, "what is due, with nothing of its own queued");
   for (const r of readers) assert.equal(drain(r), "<a> one\r\n<b> two\r\n");
   assert.equal(readers[0].bytes, 0);
 });
