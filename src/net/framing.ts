@@ -51,8 +51,8 @@ export class LineFramer {
       const b = chunk[0];
       if (b === LF || b === 0) start = 1;
     }
-    // The next LF and CR at or after `start`: -1 when the chunk has no more, found again only
-    // once passed, so each byte is scanned once (natively) whatever the mix of line ends.
+    // The next LF and CR at or after `start` (-1: none left in the chunk), each searched for again
+    // only once passed: whatever the mix of line ends, no byte is searched twice for the same one.
     let lf = -2;
     let cr = -2;
     while (start < n) {
