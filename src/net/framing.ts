@@ -53,16 +53,21 @@ export class LineFramer {
     }
     // The next LF and CR at or after `start` (-1: none left in the chunk), each searched for again
     // only once passed: whatever the mix of line ends, no byte is searched twice for the same one.
+    // An empty line needs no search (a flood of them costs what it did with a loop over bytes).
     let lf = -2;
     let cr = -2;
     while (start < n) {
-      if (lf !== -1 && lf < start) lf = chunk.indexOf(LF, start);
-      if (cr !== -1 && cr < start) cr = chunk.indexOf(CR, start);
-      const end = lf === -1 ? cr : cr === -1 || lf < cr ? lf : cr;
-      if (end === -1) break;
+      let end = start;
+      const first = chunk[start];
+      if (first !== LF && first !== CR) {
+        if (lf !== -1 && lf < start) lf = chunk.indexOf(LF, start);
+        if (cr !== -1 && cr < start) cr = chunk.indexOf(CR, start);
+        end = lf === -1 ? cr : cr === -1 || lf < cr ? lf : cr;
+        if (end === -1) break;
+      }
       this.#endLine(chunk, start, end, onLine);
       start = end + 1;
-      if (end === cr) {
+      if (chunk[end] === CR) {
         if (start === n) this.#afterCr = true;
         else if (chunk[start] === LF || chunk[start] === 0) start++;
       }
