@@ -9,23 +9,6 @@
 
 const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false });
 
-/** Decodes a byte line to a string: plain printable ASCII takes a fast path. */
-function decode(bytes: Uint8Array): string {
-  const n = bytes.length;
-  if (n <= 256) {
-    let ascii = true;
-    for (let i = 0; i < n; i++) {
-      const b = bytes[i];
-      if (b < 0x20 || b > 0x7e) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
-  }
-  return decoder.decode(bytes);
-}
-
 /** Longest run of spaces kept: padding must not push text onto a row of its own. */
 export const MAX_SPACES = 4;
 /** Most combining marks kept on one character (a "Zalgo" stack cannot cover other lines). */
@@ -62,21 +45,20 @@ function special(c: number): boolean {
 /** Turns one line of bytes (without its line end) into text that is safe to show others. */
 export function cleanLine(bytes: Uint8Array): string {
   const n = bytes.length;
-  if (n <= 256) {
-    // Printable ASCII without a long run of spaces (most chat lines) is clean as it is, but for
-    // spaces at its end: one pass over the bytes, none over the text.
-    let run = 0;
-    let i = 0;
-    for (; i < n; i++) {
-      const b = bytes[i];
-      if (b === 0x20) {
-        if (++run > MAX_SPACES) break;
-      } else if (b < 0x20 || b > 0x7e) break;
-      else run = 0;
-    }
-    if (i === n) return String.fromCharCode.apply(null, bytes as unknown as number[]).trimEnd();
+  if (n > 256) return cleanText(decoder.decode(bytes));
+  // Printable ASCII (most chat lines) needs no decoder, and is clean as it is but for spaces at
+  // its end, unless a run of spaces is to be cut: one pass over the bytes, none over the text.
+  let run = 0;
+  let longRun = false;
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i];
+    if (b === 0x20) {
+      if (++run > MAX_SPACES) longRun = true;
+    } else if (b < 0x20 || b > 0x7e) return cleanText(decoder.decode(bytes));
+    else run = 0;
   }
-  return cleanText(decode(bytes));
+  const text = String.fromCharCode.apply(null, bytes as unknown as number[]);
+  return longRun ? cleanText(text) : text.trimEnd();
 }
 
 /**
