@@ -10,6 +10,11 @@
 
 /** Block size: a line is never split across blocks (a longer line gets a block of its own). */
 export const BLOCK = 64 * 1024;
+/**
+ * Largest size a busy log's last block grows to (see {@link SharedLog.append}): the most one
+ * write takes (MAX_WRITE in src/net/connection.ts), so a reader behind needs one write, not two.
+ */
+export const MAX_BLOCK = 256 * 1024;
 
 /** An append-only log of encoded lines, in blocks; positions are byte offsets from its start. */
 export class SharedLog {
@@ -23,17 +28,18 @@ export class SharedLog {
   /** Outboxes that read this log now, or will once they get to it. */
   readonly readers = new Set<LogReader>();
 
-  /** Appends `bytes` (whole lines); returns the position they start at. */
+  /**
+   * Appends `bytes` (whole lines); returns the position they start at. When the last block is
+   * full and some reader has not read all of it (a busy room: writers wait their turn), the
+   * block grows instead, up to {@link MAX_BLOCK}: it is copied into one twice its size, so that
+   * what a reader has left of it and what comes next are one piece, written in one call rather
+   * than one per block (at a block's end every reader behind would pay a write more). Views of
+   * the old copy already handed to writers stay valid: the bytes never change.
+   */
   append(bytes: Uint8Array): number {
     const n = bytes.length;
     let last = this.#blocks[this.#blocks.length - 1];
-    if (!last || this.#fill + n > last.length) {
-      this.#release();
-      last = new Uint8Array(Math.max(BLOCK, n));
-      this.#blocks.push(last);
-      this.#starts.push(this.head);
-      this.#fill = 0;
-    }
+    if (!last || this.#fill + n > last.length) last = this.#room(last, n);
     last.set(bytes, this.#fill);
     this.#fill += n;
     const at = this.head;
@@ -65,8 +71,40 @@ export class SharedLog {
     return this.#blocks.length;
   }
 
-  /** Drops the blocks every reader has passed (called when a new block is needed). */
-  #release(): void {
+  /** Bytes the blocks held take (for tests and metrics). */
+  get held(): number {
+    let n = 0;
+    for (const b of this.#blocks) n += b.length;
+    return n;
+  }
+
+  /**
+   * The last block, grown to take `n` more bytes while a reader is behind in it and it may
+   * grow, or else a new block (after dropping the blocks every reader has passed).
+   */
+  #room(last: Uint8Array | undefined, n: number): Uint8Array {
+    const behind = this.#release();
+    const need = this.#fill + n;
+    if (last && behind && need <= MAX_BLOCK) {
+      let size = last.length * 2;
+      while (size < need) size *= 2;
+      const grown = new Uint8Array(Math.min(size, MAX_BLOCK));
+      grown.set(last.subarray(0, this.#fill));
+      this.#blocks[this.#blocks.length - 1] = grown;
+      return grown;
+    }
+    const block = new Uint8Array(Math.max(BLOCK, n));
+    this.#blocks.push(block);
+    this.#starts.push(this.head);
+    this.#fill = 0;
+    return block;
+  }
+
+  /**
+   * Drops the blocks every reader has passed (called when the last block is full). Returns
+   * whether some reader has yet to read all of the last block (then it is still held).
+   */
+  #release(): boolean {
     let min = this.head;
     for (const r of this.readers) min = Math.min(min, r.positionIn(this));
     let drop = 0;
@@ -77,6 +115,7 @@ export class SharedLog {
       this.#starts.splice(0, drop);
       if (this.#blocks.length === 0) this.#fill = 0;
     }
+    return this.#blocks.length > 0;
   }
 }
 

@@ -1,6 +1,6 @@
 /** The shared log and its readers, as pure data: order, skips, private lines, blocks, limits. */
 import assert from "node:assert/strict";
-import { BLOCK, Outbox, SharedLog } from "../../src/chat/shared_log.ts";
+import { BLOCK, MAX_BLOCK, Outbox, SharedLog } from "../../src/chat/shared_log.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -114,18 +114,76 @@ Deno.test("shared log: blocks are dropped once every reader has passed them, not
   slow.read(log);
   const big = new Uint8Array(BLOCK / 4 - 2).fill(0x61);
   const chunk = new Uint8Array([...big, 13, 10]);
-  for (let i = 0; i < 12; i++) {
+  const count = (3 * MAX_BLOCK) / chunk.length;
+  for (let i = 0; i < count; i++) {
     log.append(chunk);
     fast.take(); // keeps up
   }
-  assert.ok(log.blocks >= 3, `the slow reader holds its blocks (${log.blocks})`);
+  assert.ok(log.held >= 3 * MAX_BLOCK, `the slow reader holds what it has not read (${log.held})`);
   const got = slow.take()!;
-  assert.equal(got.length, 12 * chunk.length, "nothing it needed was dropped");
+  assert.equal(got.length, count * chunk.length, "nothing it needed was dropped");
   log.append(chunk);
   fast.take();
   slow.take();
   log.append(new Uint8Array(BLOCK)); // a new block: the old ones go
-  assert.ok(log.blocks <= 2, `${log.blocks} blocks left`);
+  assert.equal(log.blocks, 1, "only the block in use is left");
+  assert.equal(log.held, BLOCK, "and it is a small one again: every reader had caught up");
+});
+
+Deno.test("shared log: while a reader is behind, the last block grows: what it has left is one piece", () => {
+  const log = new SharedLog();
+  const r = new Outbox();
+  r.read(log);
+  const sent: string[] = [];
+  let i = 0;
+  // Lines of 128 bytes: blocks hold a whole number of them.
+  const next = () => {
+    const text = `line ${i++} `.padEnd(126, "x");
+    sent.push(text + "\r\n");
+    return line(text);
+  };
+  for (let n = 0; n < (2 * BLOCK) / 128; n++) log.append(next());
+  assert.equal(log.blocks, 1, "grown, not a second block");
+  const pieces = r.takeSlices();
+  assert.equal(pieces.length, 1, "one view, so one write");
+  assert.equal(dec.decode(pieces[0]), sent.join(""));
+  // A reader that keeps up has nothing left at the block's end: a new, small block is started
+  // and the grown one dropped.
+  assert.equal(log.held, 2 * BLOCK);
+  const from = sent.length;
+  let got = "";
+  for (let n = 0; n < (2 * BLOCK) / 128 + 1; n++) {
+    log.append(next());
+    got += drain(r);
+  }
+  assert.equal(log.blocks, 1, "the passed block was dropped");
+  assert.equal(log.held, BLOCK, "a small block again");
+  assert.equal(got, sent.slice(from).join(""), "nothing lost across the change");
+  // Behind by more than a grown block holds: a new block, the old one kept until read.
+  for (let n = 0; n < (MAX_BLOCK + BLOCK) / 128; n++) log.append(next());
+  assert.ok(log.blocks >= 2, `${log.blocks} blocks`);
+  const all = r.takeSlices();
+  assert.equal(all.length, log.blocks, "one view per block");
+  assert.ok(all.every((p) => p.length <= MAX_BLOCK));
+  const expected = sent.slice(sent.length - (MAX_BLOCK + BLOCK) / 128).join("");
+  assert.equal(all.map((p) => dec.decode(p)).join(""), expected);
+});
+
+Deno.test("shared log: views taken before a block grew still hold their bytes", () => {
+  const log = new SharedLog();
+  const early = new Outbox();
+  const late = new Outbox();
+  early.read(log);
+  late.read(log);
+  const text = "y".repeat(1022); // 1 KiB with its line end
+  for (let n = 0; n < BLOCK / 1024; n++) log.append(line(text));
+  const before = early.takeSlices(); // a writer has these views in flight
+  for (let n = 0; n < BLOCK / 1024; n++) log.append(line(text)); // past the first block's end
+  assert.equal(log.blocks, 1, "late was behind: the block grew");
+  const want = (text + "\r\n").repeat(BLOCK / 1024);
+  assert.equal(before.map((p) => dec.decode(p)).join(""), want, "the views in flight are intact");
+  assert.equal(drain(early), want, "early gets the rest");
+  assert.equal(drain(late), want + want, "late gets all of it");
 });
 
 Deno.test("shared log: a line longer than a block gets a block of its own", () => {
