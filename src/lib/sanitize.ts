@@ -42,23 +42,19 @@ function special(c: number): boolean {
   return invisible(c) || otherSpace(c) || c === 0xfffd || c === 0xdb40;
 }
 
+/** A character that is not printable ASCII. */
+const NOT_PRINTABLE = /[^\x20-\x7e]/;
+/** A run of spaces longer than {@link MAX_SPACES}. */
+const LONG_SPACES = " ".repeat(MAX_SPACES + 1);
+
 /** Turns one line of bytes (without its line end) into text that is safe to show others. */
 export function cleanLine(bytes: Uint8Array): string {
-  const n = bytes.length;
-  if (n > 256) return cleanText(decoder.decode(bytes));
-  // Printable ASCII (most chat lines) needs no decoder, and is clean as it is but for spaces at
-  // its end, unless a run of spaces is to be cut: one pass over the bytes, none over the text.
-  let run = 0;
-  let longRun = false;
-  for (let i = 0; i < n; i++) {
-    const b = bytes[i];
-    if (b === 0x20) {
-      if (++run > MAX_SPACES) longRun = true;
-    } else if (b < 0x20 || b > 0x7e) return cleanText(decoder.decode(bytes));
-    else run = 0;
-  }
-  const text = String.fromCharCode.apply(null, bytes as unknown as number[]);
-  return longRun ? cleanText(text) : text.trimEnd();
+  const text = decoder.decode(bytes);
+  // Printable ASCII (most chat lines) is clean as it is, but for spaces at its end, unless a run
+  // of spaces is to be cut. The checks are the runtime's (a regular expression, a search), not a
+  // loop in JavaScript, which a burst of lines would make hot enough for the optimising compiler.
+  if (NOT_PRINTABLE.test(text) || text.includes(LONG_SPACES)) return cleanText(text);
+  return text.trimEnd();
 }
 
 /**
