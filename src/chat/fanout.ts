@@ -13,7 +13,7 @@ import { ircWords, maskOf, messages, roomLine, serverNotices } from "./irc/rende
 import { toIrcNick } from "./irc/wire.ts";
 import { jsonInfo, mentionWords, render, type RoomLine, VIEW_JSON, VIEWS } from "./render.ts";
 import type { ChatRoom } from "./room.ts";
-import type { Outbox, SharedLog } from "./shared_log.ts";
+import type { LogReader, Outbox, SharedLog } from "./shared_log.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -304,23 +304,25 @@ export class Fanout {
    * that costs per reader, once per batch rather than once per line.
    */
   flush(): void {
-    const max = this.#ctx.config.maxOutbox;
-    for (const log of this.#grownLogs) {
-      for (const r of log.readers) {
-        const ob = r as Outbox;
-        const c = this.#clients.get(ob.owner);
-        if (!c || c.gone || c.slow) continue;
-        if (ob.bytes > max) {
-          c.slow = true;
-          this.#slow.push(c);
-        } else if (!ob.armed) {
-          ob.armed = true;
-          this.#ctx.effects.wake(c.id);
-        }
-      }
-    }
+    // forEach rather than for-of: in code not yet optimised (a burst on a fresh server), for-of
+    // allocates an object per reader.
+    for (const log of this.#grownLogs) log.readers.forEach(this.#check);
     this.#grownLogs.clear();
   }
+
+  /** One reader of a log that grew (see {@link flush}). */
+  readonly #check = (r: LogReader): void => {
+    const ob = r as Outbox;
+    const c = this.#clients.get(ob.owner);
+    if (!c || c.gone || c.slow) return;
+    if (ob.bytes > this.#ctx.config.maxOutbox) {
+      c.slow = true;
+      this.#slow.push(c);
+    } else if (!ob.armed) {
+      ob.armed = true;
+      this.#ctx.effects.wake(c.id);
+    }
+  };
 
   /** The next client marked slow, most recent first (undefined when there is none). */
   takeSlow(): Client | undefined {

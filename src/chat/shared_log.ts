@@ -106,7 +106,7 @@ export class SharedLog {
    */
   #release(): boolean {
     let min = this.head;
-    for (const r of this.readers) min = Math.min(min, r.positionIn(this));
+    this.readers.forEach((r) => min = Math.min(min, r.positionIn(this)));
     let drop = 0;
     while (drop < this.#blocks.length - 1 && this.#starts[drop + 1] <= min) drop++;
     if (this.#blocks.length > 0 && min >= this.head) drop = this.#blocks.length; // all passed
@@ -215,6 +215,11 @@ export class Outbox implements LogReader {
   #add(e: Entry): void {
     if (e.bytes) this.#sideBytes += e.bytes.length;
     (this.#side ??= []).push(e);
+  }
+
+  /** Whether anything is waiting to be taken (cheaper than {@link bytes}). */
+  get due(): boolean {
+    return this.#side !== null || (this.#log !== null && this.#log.head > this.#pos);
   }
 
   /** Bytes waiting to be taken. */

@@ -460,7 +460,7 @@ export class Connection {
     this.#writing = true;
     const ob = this.outbox;
     try {
-      while (!this.#closed) {
+      while (!this.#closed && (this.#ownBytes > 0 || ob.due)) {
         const pieces = this.#next(ob);
         if (pieces.length === 0) break;
         for (let i = 0; i < pieces.length; i++) {

@@ -69,7 +69,8 @@ export class WritePacer {
     const burst = clients.length >= BURST_MIN;
     const waiting = this.#waiting;
     let sorted = true;
-    for (const c of clients) {
+    for (let i = 0; i < clients.length; i++) {
+      const c = clients[i];
       if (c.waiting) continue;
       const idle = now - c.lastKick >= gap;
       if (idle && !burst) {
