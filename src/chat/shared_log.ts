@@ -71,7 +71,7 @@ export class SharedLog {
     return this.#blocks.length;
   }
 
-  /** Bytes the blocks held take (for tests and metrics). */
+  /** Bytes the blocks held take (for tests). */
   get held(): number {
     let n = 0;
     for (const b of this.#blocks) n += b.length;
