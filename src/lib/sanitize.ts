@@ -49,12 +49,7 @@ const LONG_SPACES = " ".repeat(MAX_SPACES + 1);
 
 /** Turns one line of bytes (without its line end) into text that is safe to show others. */
 export function cleanLine(bytes: Uint8Array): string {
-  const text = decoder.decode(bytes);
-  // Printable ASCII (most chat lines) is clean as it is, but for spaces at its end, unless a run
-  // of spaces is to be cut. The checks are the runtime's (a regular expression, a search), not a
-  // loop in JavaScript, which a burst of lines would make hot enough for the optimising compiler.
-  if (NOT_PRINTABLE.test(text) || text.includes(LONG_SPACES)) return cleanText(text);
-  return text.trimEnd();
+  return cleanText(decoder.decode(bytes));
 }
 
 /**
@@ -65,6 +60,10 @@ export function cleanLine(bytes: Uint8Array): string {
  * marks to {@link MAX_MARKS}.
  */
 export function cleanText(s: string): string {
+  // Printable ASCII (most chat lines) is clean as it is, but for spaces at its end, unless a run
+  // of spaces is to be cut. The checks are the runtime's (a regular expression, a search), not a
+  // loop in JavaScript, which a burst of lines would make hot enough for the optimising compiler.
+  if (!NOT_PRINTABLE.test(s) && !s.includes(LONG_SPACES)) return s.trimEnd();
   const n = s.length;
   let i = 0;
   let run = 0;
